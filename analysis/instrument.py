@@ -1,0 +1,402 @@
+"""Instruments as validated data.
+
+An instrument is a questionnaire stored as YAML in ``instruments/``: its
+response scales with value labels, its items (with reverse-keying and the
+source of each wording), the sections a respondent answers page by page, the
+scales that analysis scores, the background questions that reports group by,
+and a reference benchmark.  :func:`load_instrument` validates a file against
+the pydantic schema below and raises :class:`InstrumentError`, whose message
+names the file and the field, for anything malformed.
+
+This module is pure: it reads YAML and builds pydantic models; it imports no
+web framework and no database.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class InstrumentError(ValueError):
+    """An instrument file is missing, unreadable or does not match the schema."""
+
+
+class Pillar(StrEnum):
+    """The four pillars of trustworthiness (Mayer et al. 1995; Dietz and Den Hartog 2006)."""
+
+    ABILITY = "ability"
+    BENEVOLENCE = "benevolence"
+    INTEGRITY = "integrity"
+    PREDICTABILITY = "predictability"
+
+
+class TrustLevel(StrEnum):
+    INTER_INDIVIDUAL = "inter-individual"
+    INTER_ORGANISATIONAL = "inter-organisational"
+
+
+class Role(StrEnum):
+    BARRIER = "barrier"
+    ENABLER = "enabler"
+
+
+class Favourable(StrEnum):
+    """Which end of a scale's score is the good news for the partnership."""
+
+    HIGH = "high"
+    LOW = "low"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResponseScale(_Strict):
+    """An ordinal answer scale such as 1 Strongly disagree ... 5 Strongly agree."""
+
+    min: int
+    max: int
+    labels: dict[int, Text]
+
+    @model_validator(mode="after")
+    def _labels_cover_range(self) -> ResponseScale:
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        expected = set(range(self.min, self.max + 1))
+        if set(self.labels) != expected:
+            raise ValueError(
+                f"labels must give exactly the values {self.min}..{self.max}, "
+                f"got {sorted(self.labels)}"
+            )
+        return self
+
+    @property
+    def values(self) -> list[int]:
+        return list(range(self.min, self.max + 1))
+
+    def reverse(self, value: float) -> float:
+        """Reverse-key one answer: ``min + max - value``."""
+        return self.min + self.max - value
+
+
+class ItemSource(_Strict):
+    """Where an item's wording comes from."""
+
+    kind: Literal["report", "written-for-tool", "literature"]
+    reference: Text
+    quote: str | None = None
+    note: str | None = None
+
+
+class Item(_Strict):
+    id: Identifier
+    text: Text
+    response_scale: Identifier
+    reverse_keyed: bool = False
+    required: bool = True
+    hint: str | None = None
+    source: ItemSource
+
+
+class Benchmark(_Strict):
+    """A published reference figure for one scale.
+
+    ``direction`` says which way the published numbers run: ``raw`` means the
+    mean of the items as answered (agreement with the statements, before any
+    reverse-keying); ``scale`` means already in the scale's scored direction.
+    """
+
+    alpha: float | None = Field(default=None, ge=-1, le=1)
+    mean: float
+    median: float
+    mode: float
+    direction: Literal["raw", "scale"]
+    note: str | None = None
+
+
+class Band(_Strict):
+    """An interpretation band on the favourable-keyed score (e.g. 4.0-5.0 strength)."""
+
+    id: Slug
+    label: Text
+    min: float
+    meaning: Text
+
+
+class Scale(_Strict):
+    id: Identifier
+    name: Text
+    items: list[Identifier] = Field(min_length=1)
+    measures: Text
+    trust_level: TrustLevel | None = None
+    pillar: Pillar | None = None
+    role: Role | None = None
+    favourable: Favourable
+    min_answered: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fewest answered items for a composite score; default half, rounded up.",
+    )
+    benchmark: Benchmark | None = None
+    guidance: str | None = None
+
+    @model_validator(mode="after")
+    def _classified(self) -> Scale:
+        if self.trust_level is None and self.pillar is None and self.role is None:
+            raise ValueError("a scale needs a trust_level, a pillar or a role (barrier/enabler)")
+        if self.trust_level is not None and self.role is not None:
+            raise ValueError("a trust scale cannot also be a barrier or enabler")
+        if len(set(self.items)) != len(self.items):
+            raise ValueError("items are listed more than once")
+        if self.min_answered is not None and self.min_answered > len(self.items):
+            raise ValueError(
+                f"min_answered ({self.min_answered}) exceeds the number of items "
+                f"({len(self.items)})"
+            )
+        return self
+
+    @property
+    def required_answers(self) -> int:
+        """Fewest answered items needed for a score: the default is half, rounded up."""
+        if self.min_answered is not None:
+            return self.min_answered
+        return math.ceil(len(self.items) / 2)
+
+
+class BackgroundOption(_Strict):
+    value: Slug
+    label: Text
+
+
+class BackgroundQuestion(_Strict):
+    id: Identifier
+    text: Text
+    kind: Literal["choice", "text"]
+    required: bool = False
+    options: list[BackgroundOption] = Field(default_factory=list)
+    hint: str | None = None
+
+    @model_validator(mode="after")
+    def _options_match_kind(self) -> BackgroundQuestion:
+        if self.kind == "choice" and len(self.options) < 2:
+            raise ValueError("a choice question needs at least two options")
+        if self.kind == "text" and self.options:
+            raise ValueError("a text question takes no options")
+        values = [o.value for o in self.options]
+        if len(set(values)) != len(values):
+            raise ValueError("option values are listed more than once")
+        return self
+
+    def label_for(self, value: str) -> str:
+        for option in self.options:
+            if option.value == value:
+                return option.label
+        return value
+
+
+class Section(_Strict):
+    id: Slug
+    title: Text
+    intro: str | None = None
+    items: list[Identifier] = Field(default_factory=list)
+    background: list[Identifier] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Section:
+        if not self.items and not self.background:
+            raise ValueError("a section needs items or background questions")
+        return self
+
+
+class Instrument(_Strict):
+    """A whole questionnaire, validated as one document."""
+
+    id: Slug
+    version: Text
+    title: Text
+    description: Text
+    citation: Text
+    estimated_minutes: int = Field(ge=1, le=120)
+    response_scales: dict[Identifier, ResponseScale] = Field(min_length=1)
+    items: list[Item] = Field(min_length=1)
+    scales: list[Scale] = Field(default_factory=list)
+    background: list[BackgroundQuestion] = Field(default_factory=list)
+    sections: list[Section] = Field(min_length=1)
+    bands: list[Band] = Field(default_factory=list)
+    benchmark_source: str | None = None
+    benchmark_n: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Instrument:
+        item_ids = [i.id for i in self.items]
+        if len(set(item_ids)) != len(item_ids):
+            dupes = sorted({i for i in item_ids if item_ids.count(i) > 1})
+            raise ValueError(f"item ids are not unique: {', '.join(dupes)}")
+        known = set(item_ids)
+        for item in self.items:
+            if item.response_scale not in self.response_scales:
+                raise ValueError(
+                    f"item {item.id}: response_scale {item.response_scale!r} is not defined"
+                )
+        scale_ids = [s.id for s in self.scales]
+        if len(set(scale_ids)) != len(scale_ids):
+            raise ValueError("scale ids are not unique")
+        for scale in self.scales:
+            missing = [i for i in scale.items if i not in known]
+            if missing:
+                raise ValueError(f"scale {scale.id}: unknown items {', '.join(missing)}")
+            item_scales = {self.item(i).response_scale for i in scale.items}
+            if len(item_scales) > 1:
+                raise ValueError(f"scale {scale.id}: items use different response scales")
+            keyed = {self.item(i).reverse_keyed for i in scale.items}
+            if scale.benchmark and scale.benchmark.direction == "raw" and len(keyed) > 1:
+                raise ValueError(
+                    f"scale {scale.id}: a raw-direction benchmark needs all items keyed alike"
+                )
+        background_ids = {b.id for b in self.background}
+        if len(background_ids) != len(self.background):
+            raise ValueError("background question ids are not unique")
+        if background_ids & known:
+            raise ValueError("background question ids clash with item ids")
+        placed_items: list[str] = []
+        placed_background: list[str] = []
+        for section in self.sections:
+            unknown = [i for i in section.items if i not in known]
+            if unknown:
+                raise ValueError(f"section {section.id}: unknown items {', '.join(unknown)}")
+            unknown = [b for b in section.background if b not in background_ids]
+            if unknown:
+                raise ValueError(
+                    f"section {section.id}: unknown background questions {', '.join(unknown)}"
+                )
+            placed_items += section.items
+            placed_background += section.background
+        if sorted(placed_items) != sorted(item_ids):
+            raise ValueError("every item must appear in exactly one section")
+        if sorted(placed_background) != sorted(background_ids):
+            raise ValueError("every background question must appear in exactly one section")
+        if [b.min for b in self.bands] != sorted(b.min for b in self.bands):
+            raise ValueError("bands must be listed from the lowest min to the highest")
+        return self
+
+    # -- look-ups -----------------------------------------------------------------
+
+    @cached_property
+    def _items_by_id(self) -> dict[str, Item]:
+        return {i.id: i for i in self.items}
+
+    def item(self, item_id: str) -> Item:
+        try:
+            return self._items_by_id[item_id]
+        except KeyError:
+            raise KeyError(f"{self.id} has no item {item_id!r}") from None
+
+    def scale(self, scale_id: str) -> Scale:
+        for scale in self.scales:
+            if scale.id == scale_id:
+                return scale
+        raise KeyError(f"{self.id} has no scale {scale_id!r}")
+
+    def response_scale_of(self, item_id: str) -> ResponseScale:
+        return self.response_scales[self.item(item_id).response_scale]
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [i.id for i in self.items]
+
+    @property
+    def reverse_keyed_items(self) -> list[str]:
+        return [i.id for i in self.items if i.reverse_keyed]
+
+    def band_for(self, favourable_score: float) -> Band | None:
+        """The interpretation band of a score already keyed so that high is favourable."""
+        chosen: Band | None = None
+        for band in self.bands:
+            if favourable_score >= band.min:
+                chosen = band
+        return chosen
+
+
+def _field_path(loc: tuple[int | str, ...], document: object) -> str:
+    """Render a pydantic error location with item/scale ids where we can."""
+    parts: list[str] = []
+    node: object = document
+    for step in loc:
+        if isinstance(step, int) and isinstance(node, list) and 0 <= step < len(node):
+            node = node[step]
+            ident = node.get("id") if isinstance(node, dict) else None
+            parts.append(f"[{step}]" + (f"({ident})" if ident else ""))
+            continue
+        parts.append(f".{step}" if parts else str(step))
+        node = node.get(step) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse_instrument(text: str, source: str) -> Instrument:
+    """Validate YAML text as an instrument; ``source`` names it in error messages."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InstrumentError(f"{source}: not valid YAML{where}: {problem}") from None
+    if not isinstance(document, dict):
+        raise InstrumentError(f"{source}: expected a mapping at the top level")
+    try:
+        return Instrument.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = _field_path(tuple(first["loc"]), document)
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise InstrumentError(f"{source}: {where}: {first['msg']}{more}") from None
+
+
+def instruments_dir() -> Path:
+    """The folder of bundled instrument files (``instruments/`` at the top level)."""
+    import instruments
+
+    return Path(instruments.__file__).parent
+
+
+def load_instrument(name_or_path: str | Path) -> Instrument:
+    """Load and validate an instrument by bundled name (``trustworthy-collaboration``) or path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix not in {".yaml", ".yml"}:
+        candidate = instruments_dir() / f"{name_or_path}.yaml"
+    if not candidate.is_file():
+        known = ", ".join(sorted(p.stem for p in instruments_dir().glob("*.yaml")))
+        raise InstrumentError(f"{name_or_path}: no such instrument (bundled: {known})")
+    try:
+        text = candidate.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InstrumentError(f"{candidate}: cannot be read: {exc}") from None
+    instrument = parse_instrument(text, str(candidate))
+    if candidate.parent == instruments_dir() and instrument.id != candidate.stem:
+        raise InstrumentError(
+            f"{candidate}: id: {instrument.id!r} must match the file name {candidate.stem!r}"
+        )
+    return instrument
+
+
+def bundled_instruments() -> list[str]:
+    """Names of every instrument shipped in ``instruments/``."""
+    return sorted(p.stem for p in instruments_dir().glob("*.yaml"))

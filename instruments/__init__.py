@@ -1,0 +1,1 @@
+"""Bundled instrument files (YAML), validated by :mod:`analysis.instrument`."""
