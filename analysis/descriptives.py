@@ -1,0 +1,98 @@
+"""Descriptive statistics of one variable, with SPSS's conventions.
+
+SPSS ``FREQUENCIES /STATISTICS`` reports the mean, the median, the mode and the
+standard deviation (denominator :math:`n - 1`) of the valid answers, with the
+number of valid and missing cases. When several values share the highest
+frequency SPSS shows the smallest and footnotes "Multiple modes exist. The
+smallest value is shown"; :class:`Descriptives` carries that flag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+# Composite scores such as 2.75 are means of a few integers; values closer than
+# this are one value for the mode (guards against floating-point noise).
+_MODE_DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class Descriptives:
+    """Summary of the valid (non-missing) values of one variable.
+
+    Statistics are ``nan`` when there are no valid values (``sd`` also when
+    there is only one).
+    """
+
+    mean: float
+    median: float
+    mode: float
+    multiple_modes: bool
+    sd: float
+    n_valid: int
+    n_missing: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+            for key, value in asdict(self).items()
+        }
+
+
+def smallest_mode(values: pd.Series) -> tuple[float, bool]:
+    """The smallest most frequent value and whether other values tie with it.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Numeric values; missing values are ignored.
+
+    Returns
+    -------
+    (mode, multiple_modes)
+        ``(nan, False)`` when there is no valid value.
+    """
+    valid = pd.to_numeric(values, errors="raise").dropna().round(_MODE_DECIMALS)
+    if valid.empty:
+        return (math.nan, False)
+    counts = valid.value_counts()
+    top = counts.max()
+    modes = sorted(float(v) for v in counts.index[counts == top])
+    return (modes[0], len(modes) > 1)
+
+
+def describe(values: pd.Series) -> Descriptives:
+    """Mean, median, mode (smallest, flagged if several), SD, valid and missing n.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Answers or scores; NaN counts as missing.
+
+    Examples
+    --------
+    >>> result = describe(pd.Series([1, 2, 2, 3, 3, None]))
+    >>> result.mean, result.median, result.mode, result.multiple_modes
+    (2.2, 2.0, 2.0, True)
+    >>> result.n_valid, result.n_missing
+    (5, 1)
+    """
+    numeric = pd.to_numeric(values, errors="coerce").astype(float)
+    non_numeric = values.notna() & numeric.isna()
+    if non_numeric.any():
+        bad = values[non_numeric].iloc[0]
+        raise ValueError(f"{values.name or 'values'}: {bad!r} is not a number")
+    valid = numeric.dropna()
+    mode, multiple = smallest_mode(valid)
+    return Descriptives(
+        mean=float(valid.mean()) if valid.size else math.nan,
+        median=float(valid.median()) if valid.size else math.nan,
+        mode=mode,
+        multiple_modes=multiple,
+        sd=float(valid.std(ddof=1)) if valid.size > 1 else math.nan,
+        n_valid=int(valid.size),
+        n_missing=int(numeric.size - valid.size),
+    )

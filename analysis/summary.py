@@ -1,0 +1,314 @@
+"""The report's summary tables: Table 4 across all scales, Table 3 by care model.
+
+Table 4 lists, for each scale, its items, Cronbach's alpha ("-" for a
+one-item scale) and the mean, median and mode of the composite scores. Scores
+here run in the scale's own direction (reverse-keyed items flipped), so that
+the benchmark printed by the report is converted into the same direction when
+the report gave it in the items' raw agreement direction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from analysis.descriptives import describe
+from analysis.instrument import Instrument, Scale
+from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
+from analysis.scoring import keyed_items, score_scale
+
+
+@dataclass(frozen=True)
+class BenchmarkComparison:
+    """A published benchmark restated in the scale's scored direction."""
+
+    source: str | None
+    n: int | None
+    alpha: float | None
+    mean: float
+    median: float
+    mode: float
+    published_direction: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ScaleSummary:
+    """One row of Table 4, with the extra figures a reader needs."""
+
+    scale_id: str
+    name: str
+    items: tuple[str, ...]
+    reverse_keyed: tuple[str, ...]
+    alpha: float | None
+    alpha_ci: tuple[float, float] | None
+    n: int
+    n_missing: int
+    mean: float
+    median: float
+    mode: float
+    multiple_modes: bool
+    sd: float
+    favourable: str
+    band: str | None
+    benchmark: BenchmarkComparison | None
+
+    def to_dict(self) -> dict[str, object]:
+        record = asdict(self)
+        record["items"] = list(self.items)
+        record["reverse_keyed"] = list(self.reverse_keyed)
+        record["alpha_ci"] = list(self.alpha_ci) if self.alpha_ci else None
+        return _finite(record)
+
+
+def _finite(record: dict[str, object]) -> dict[str, object]:
+    cleaned: dict[str, object] = {}
+    for key, value in record.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            cleaned[key] = None
+        elif isinstance(value, dict):
+            cleaned[key] = _finite(value)
+        else:
+            cleaned[key] = value
+    return cleaned
+
+
+def _format(value: float | None, decimals: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.{decimals}f}"
+
+
+@dataclass(frozen=True)
+class Table4:
+    """Table 4 of the report: one :class:`ScaleSummary` per scale."""
+
+    instrument_id: str
+    n_responses: int
+    scales: tuple[ScaleSummary, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "instrument": self.instrument_id,
+            "n": self.n_responses,
+            "scales": [scale.to_dict() for scale in self.scales],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as the report prints it, plus n and the benchmark."""
+        return pd.DataFrame.from_records(
+            [
+                {
+                    "Scale name": s.name,
+                    "Items": ", ".join(i.removeprefix("q") for i in s.items),
+                    "Cronbach's alpha": _format(s.alpha, 3),
+                    "Mean": _format(s.mean, 1),
+                    "Median": _format(s.median, 1),
+                    "Mode": _format(s.mode, 1) + ("*" if s.multiple_modes else ""),
+                    "n": s.n,
+                    "2017 mean": _format(s.benchmark.mean if s.benchmark else None, 1),
+                }
+                for s in self.scales
+            ]
+        )
+
+    def to_text(self) -> str:
+        frame = self.to_frame()
+        body = frame.to_string(index=False)
+        notes = [f"Table 4 (n = {self.n_responses}); scores in each scale's own direction."]
+        if any(s.multiple_modes for s in self.scales):
+            notes.append("* Multiple modes exist. The smallest value is shown.")
+        if any(s.reverse_keyed for s in self.scales):
+            notes.append(
+                "Reverse-keyed items are flipped before scoring; the 2017 means are restated "
+                "in the same direction."
+            )
+        return "\n".join([body, *notes])
+
+
+def benchmark_in_scale_direction(
+    scale: Scale, instrument: Instrument
+) -> BenchmarkComparison | None:
+    """The scale's published benchmark, restated in the direction of its scores.
+
+    A benchmark published in the items' raw direction for a scale whose items
+    are all reverse-keyed is flipped: :math:`\\min + \\max - x` (Table 4's
+    Inter-Org Trust mean 2.7 becomes 3.3 on the 1-5 scale).
+    """
+    benchmark = scale.benchmark
+    if benchmark is None:
+        return None
+    response_scale = instrument.response_scale_of(scale.items[0])
+    flip = benchmark.direction == "raw" and all(
+        instrument.item(i).reverse_keyed for i in scale.items
+    )
+
+    def restate(value: float) -> float:
+        return response_scale.min + response_scale.max - value if flip else value
+
+    return BenchmarkComparison(
+        source=instrument.benchmark_source,
+        n=instrument.benchmark_n,
+        alpha=benchmark.alpha,
+        mean=restate(benchmark.mean),
+        median=restate(benchmark.median),
+        mode=restate(benchmark.mode),
+        published_direction=benchmark.direction,
+        note=benchmark.note,
+    )
+
+
+def favourable_score(scale: Scale, instrument: Instrument, score: float) -> float:
+    """Restate a score so that high is favourable (for interpretation bands)."""
+    if scale.favourable == "high":
+        return score
+    response_scale = instrument.response_scale_of(scale.items[0])
+    return response_scale.min + response_scale.max - score
+
+
+def summarise_scale(
+    keyed: pd.DataFrame,
+    scale: Scale,
+    instrument: Instrument,
+    *,
+    missing: MissingPolicy = "listwise",
+) -> ScaleSummary:
+    """One row of Table 4 from already keyed item answers."""
+    columns = keyed[list(scale.items)]
+    scores = score_scale(columns, scale.required_answers)
+    stats = describe(scores)
+    reliability: ReliabilityResult | None = None
+    if len(scale.items) > 1:
+        try:
+            reliability = cronbach_alpha(columns, missing=missing)
+        except ValueError:
+            reliability = None  # too few respondents or no variance: shown as "-"
+    band = None
+    if math.isfinite(stats.mean):
+        chosen = instrument.band_for(favourable_score(scale, instrument, stats.mean))
+        band = chosen.id if chosen else None
+    return ScaleSummary(
+        scale_id=scale.id,
+        name=scale.name,
+        items=tuple(scale.items),
+        reverse_keyed=tuple(i for i in scale.items if instrument.item(i).reverse_keyed),
+        alpha=reliability.alpha if reliability else None,
+        alpha_ci=reliability.ci if reliability else None,
+        n=stats.n_valid,
+        n_missing=stats.n_missing,
+        mean=stats.mean,
+        median=stats.median,
+        mode=stats.mode,
+        multiple_modes=stats.multiple_modes,
+        sd=stats.sd,
+        favourable=scale.favourable.value,
+        band=band,
+        benchmark=benchmark_in_scale_direction(scale, instrument),
+    )
+
+
+def table4(
+    responses: pd.DataFrame, instrument: Instrument, *, missing: MissingPolicy = "listwise"
+) -> Table4:
+    """Table 4: alpha, mean, median and mode of every scale's composite scores.
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame
+        One row per respondent with the instrument's item ids as columns.
+    instrument : Instrument
+        Scales, reverse-keying and benchmarks.
+    missing : {"listwise", "pairwise"}
+        How alpha treats missing answers (SPSS, as used by the report, is
+        listwise).
+    """
+    keyed = keyed_items(responses, instrument)
+    absent = sorted({i for s in instrument.scales for i in s.items} - set(keyed.columns))
+    if absent:
+        raise ValueError(f"responses lack the item columns {', '.join(absent)}")
+    return Table4(
+        instrument_id=instrument.id,
+        n_responses=len(responses),
+        scales=tuple(
+            summarise_scale(keyed, scale, instrument, missing=missing)
+            for scale in instrument.scales
+        ),
+    )
+
+
+def grouped_table4(
+    responses: pd.DataFrame,
+    instrument: Instrument,
+    by: str,
+    *,
+    missing: MissingPolicy = "listwise",
+) -> dict[str, Table4]:
+    """Table 4 for each value of a background question (``by``), in option order.
+
+    Respondents who did not answer ``by`` are left out. Suppressing small
+    groups is the caller's job (the reports apply the anonymity threshold).
+    """
+    if by not in responses.columns:
+        raise ValueError(f"responses have no column {by!r} to group by")
+    order = _group_order(responses[by], instrument, by)
+    return {
+        group: table4(responses[responses[by] == group], instrument, missing=missing)
+        for group in order
+    }
+
+
+def _group_order(column: pd.Series, instrument: Instrument, by: str) -> list[str]:
+    present = [str(v) for v in column.dropna().unique()]
+    options = next((q.options for q in instrument.background if q.id == by), [])
+    ordered = [o.value for o in options if o.value in present]
+    return ordered + sorted(v for v in present if v not in ordered)
+
+
+def care_model_counts(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Table 3: valid responses by care model, and partnerships responding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``care_model``, ``label``, ``responses``, ``partnerships`` (the
+        number of distinct partnerships with at least one response, when a
+        ``partnership_name`` column is present), ending with a Total row. Every
+        care model the instrument lists appears, with 0 where nobody answered.
+    """
+    if "care_model" not in responses.columns:
+        raise ValueError("responses have no care_model column")
+    question = next((q for q in instrument.background if q.id == "care_model"), None)
+    if question is None:
+        raise ValueError(f"instrument {instrument.id} has no care_model question")
+    has_partnership = "partnership_name" in responses.columns
+    records: list[dict[str, object]] = []
+    for option in question.options:
+        chosen = responses[responses["care_model"] == option.value]
+        record: dict[str, object] = {
+            "care_model": option.value,
+            "label": option.label,
+            "responses": len(chosen),
+        }
+        if has_partnership:
+            record["partnerships"] = int(chosen["partnership_name"].dropna().nunique())
+        records.append(record)
+    known = {o.value for o in question.options}
+    unlisted = responses["care_model"].dropna()
+    unlisted = unlisted[~unlisted.isin(known)]
+    if not unlisted.empty:
+        raise ValueError(
+            f"care_model values not in the instrument: {', '.join(sorted(set(unlisted)))}"
+        )
+    total: dict[str, object] = {
+        "care_model": "total",
+        "label": "Total",
+        "responses": int(responses["care_model"].notna().sum()),
+    }
+    if has_partnership:
+        total["partnerships"] = int(
+            responses.loc[responses["care_model"].notna(), "partnership_name"].dropna().nunique()
+        )
+    records.append(total)
+    return pd.DataFrame.from_records(records)
