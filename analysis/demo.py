@@ -325,7 +325,7 @@ class _ScaleSearch:
         mode_gap = 0
         for key, count in self.histogram.items():
             if key != self.target_mode:
-                mode_gap = max(mode_gap, count - at_mode + (1 if key < self.target_mode else 0))
+                mode_gap = max(mode_gap, count - at_mode + 1)  # a single mode, as printed
         alpha_gap = max(0.0, abs(self.alpha() - target.alpha) - _ALPHA_MARGIN)
         return 40 * mean_gap + median_gap + mode_gap + 20 * alpha_gap
 
@@ -556,6 +556,8 @@ def table4_comparison(responses: pd.DataFrame) -> str:
                 (published.mode, scale.mode),
             )
         ]
+        if scale.multiple_modes:
+            cells[2] += " *several modes*"
         lines.append(f"{scale.name:<29} {alpha:<15} {cells[0]:<11} {cells[1]:<11} {cells[2]}")
     return "\n".join(lines)
 
