@@ -141,6 +141,15 @@ class Band(_Strict):
     meaning: Text
 
 
+class Stage(_Strict):
+    """A stage of collaborative trust (the report's Recommendation 1)."""
+
+    id: Slug
+    name: Text
+    summary: Text
+    recommendations: list[Text] = Field(min_length=1)
+
+
 class Scale(_Strict):
     id: Identifier
     name: Text
@@ -157,6 +166,7 @@ class Scale(_Strict):
     )
     benchmark: Benchmark | None = None
     guidance: str | None = None
+    stage: Slug | None = None
 
     @model_validator(mode="after")
     def _classified(self) -> Scale:
@@ -241,6 +251,7 @@ class Instrument(_Strict):
     background: list[BackgroundQuestion] = Field(default_factory=list)
     sections: list[Section] = Field(min_length=1)
     bands: list[Band] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
     benchmark_source: str | None = None
     benchmark_n: int | None = Field(default=None, ge=1)
 
@@ -271,6 +282,10 @@ class Instrument(_Strict):
                 raise ValueError(
                     f"scale {scale.id}: a raw-direction benchmark needs all items keyed alike"
                 )
+        stage_ids = {stage.id for stage in self.stages}
+        for scale in self.scales:
+            if scale.stage is not None and scale.stage not in stage_ids:
+                raise ValueError(f"scale {scale.id}: stage {scale.stage!r} is not defined")
         background_ids = {b.id for b in self.background}
         if len(background_ids) != len(self.background):
             raise ValueError("background question ids are not unique")
@@ -314,6 +329,12 @@ class Instrument(_Strict):
             if scale.id == scale_id:
                 return scale
         raise KeyError(f"{self.id} has no scale {scale_id!r}")
+
+    def stage(self, stage_id: str) -> Stage:
+        for stage in self.stages:
+            if stage.id == stage_id:
+                return stage
+        raise KeyError(f"{self.id} has no stage {stage_id!r}")
 
     def response_scale_of(self, item_id: str) -> ResponseScale:
         return self.response_scales[self.item(item_id).response_scale]

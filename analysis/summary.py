@@ -312,3 +312,39 @@ def care_model_counts(responses: pd.DataFrame, instrument: Instrument) -> pd.Dat
         )
     records.append(total)
     return pd.DataFrame.from_records(records)
+
+
+@dataclass(frozen=True)
+class ProfileBar:
+    """One bar of the trust profile chart: a pillar or a level of trust."""
+
+    group: str  # "pillar" or "trust level"
+    label: str
+    mean: float  # favourable-keyed, so that higher is always better
+    scales: tuple[str, ...]
+
+
+def trust_profile(table: Table4, instrument: Instrument) -> list[ProfileBar]:
+    """The four pillars and the two levels of trust, each as a favourable-keyed mean.
+
+    A pillar's bar is the mean of the (favourable-keyed) means of its scales;
+    pillars or levels with no scored scale are left out.
+    """
+    by_id = {s.scale_id: s for s in table.scales if math.isfinite(s.mean)}
+    bars: list[ProfileBar] = []
+    groups: list[tuple[str, str, list[str]]] = []
+    for pillar in ("ability", "benevolence", "integrity", "predictability"):
+        members = [s.id for s in instrument.scales if s.pillar and s.pillar.value == pillar]
+        groups.append(("pillar", pillar.capitalize(), members))
+    for level in ("inter-individual", "inter-organisational"):
+        members = [
+            s.id for s in instrument.scales if s.trust_level and s.trust_level.value == level
+        ]
+        groups.append(("trust level", f"{level.capitalize()} trust", members))
+    for group, label, members in groups:
+        scored = [m for m in members if m in by_id]
+        if not scored:
+            continue
+        means = [favourable_score(instrument.scale(m), instrument, by_id[m].mean) for m in scored]
+        bars.append(ProfileBar(group, label, sum(means) / len(means), tuple(scored)))
+    return bars

@@ -1,0 +1,112 @@
+"""Change in a scale's mean score between two rounds, with a confidence interval.
+
+Responses are anonymous, so the two rounds are independent samples (the same
+leader cannot be linked across rounds). The difference of means
+:math:`d = \\bar x_2 - \\bar x_1` gets Welch's interval, which does not assume
+equal variances:
+
+.. math::
+
+    d \\pm t_{1 - \\gamma/2,\\,\\nu} \\sqrt{\\frac{s_1^2}{n_1} + \\frac{s_2^2}{n_2}},
+    \\qquad
+    \\nu = \\frac{(s_1^2/n_1 + s_2^2/n_2)^2}
+                {\\frac{(s_1^2/n_1)^2}{n_1 - 1} + \\frac{(s_2^2/n_2)^2}{n_2 - 1}}
+
+Reference: Welch, B. L. (1947). The generalization of "Student's" problem when
+several different population variances are involved. *Biometrika*, 34, 28-35.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy.stats import t as t_distribution
+
+
+@dataclass(frozen=True)
+class ScaleChange:
+    """The change of one scale's mean from the previous round to this one."""
+
+    scale_id: str
+    previous_mean: float
+    current_mean: float
+    difference: float
+    ci: tuple[float, float] | None
+    previous_n: int
+    current_n: int
+    confidence: float
+
+    @property
+    def clear(self) -> bool:
+        """True when the interval excludes zero (a change beyond sampling noise)."""
+        return self.ci is not None and (self.ci[0] > 0 or self.ci[1] < 0)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "scale_id": self.scale_id,
+            "previous_mean": self.previous_mean,
+            "current_mean": self.current_mean,
+            "difference": self.difference,
+            "ci": list(self.ci) if self.ci else None,
+            "previous_n": self.previous_n,
+            "current_n": self.current_n,
+            "confidence": self.confidence,
+            "clear": self.clear,
+        }
+
+
+def welch_interval(
+    previous: pd.Series, current: pd.Series, confidence: float = 0.95
+) -> tuple[float, float] | None:
+    """Welch's interval for ``mean(current) - mean(previous)``; ``None`` if undefined."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    a = previous.dropna().astype(float)
+    b = current.dropna().astype(float)
+    if a.size < 2 or b.size < 2:
+        return None
+    va = float(a.var(ddof=1)) / a.size
+    vb = float(b.var(ddof=1)) / b.size
+    standard_error = math.sqrt(va + vb)
+    difference = float(b.mean() - a.mean())
+    if standard_error == 0:
+        return (difference, difference)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    margin = float(t_distribution.ppf(1 - (1 - confidence) / 2, dof)) * standard_error
+    return (difference - margin, difference + margin)
+
+
+def scale_changes(
+    previous_scores: pd.DataFrame, current_scores: pd.DataFrame, confidence: float = 0.95
+) -> list[ScaleChange]:
+    """Change of every scale present in both rounds' score tables.
+
+    Parameters
+    ----------
+    previous_scores, current_scores : pandas.DataFrame
+        Composite scores (:func:`analysis.scoring.scale_scores`), one column per
+        scale.
+    """
+    changes: list[ScaleChange] = []
+    for scale_id in current_scores.columns:
+        if scale_id not in previous_scores.columns:
+            continue
+        before = previous_scores[scale_id].dropna()
+        after = current_scores[scale_id].dropna()
+        if before.empty or after.empty:
+            continue
+        changes.append(
+            ScaleChange(
+                scale_id=str(scale_id),
+                previous_mean=float(before.mean()),
+                current_mean=float(after.mean()),
+                difference=float(after.mean() - before.mean()),
+                ci=welch_interval(before, after, confidence),
+                previous_n=int(before.size),
+                current_n=int(after.size),
+                confidence=confidence,
+            )
+        )
+    return changes

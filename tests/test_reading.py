@@ -1,0 +1,72 @@
+"""Plain readings: bands in the favourable direction, benchmark sentences, cautions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.instrument import load_instrument
+from analysis.reading import read_table4, round_cautions
+from analysis.summary import table4, trust_profile
+
+INSTRUMENT = load_instrument("trustworthy-collaboration")
+
+
+@pytest.fixture
+def responses() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        rng.integers(1, 6, size=(25, 22)).astype(float), columns=INSTRUMENT.item_ids
+    )
+    frame[["q10", "q11"]] = 5.0  # strong competition
+    frame.loc[0, ["q11"]] = 4.0
+    frame[["q26", "q27", "q28"]] = 4.5
+    frame.loc[0, "q26"] = 4.0
+    frame.loc[:9, ["q29", "q30", "q31", "q33"]] = np.nan  # 10 of 25 cannot be scored
+    return frame
+
+
+def test_readings(responses: pd.DataFrame) -> None:
+    readings = {r.scale_id: r for r in read_table4(table4(responses, INSTRUMENT), INSTRUMENT)}
+    competition = readings["competition"]
+    assert competition.band_id == "concern"
+    assert competition.favourable_mean == pytest.approx(
+        6 - responses[["q10", "q11"]].mean(axis=1).mean()
+    )
+    assert "worse than the 2017 figure, where lower is better" in (
+        competition.benchmark_sentence or ""
+    )
+    assert readings["inter_individual_trust"].band_id == "strength"
+    assert readings["inter_individual_trust"].stage_name == "Collaboration-based trust"
+    org = readings["inter_organisational_trust"]
+    assert any("10 of 25 respondents answered too few" in c for c in org.cautions)
+    assert org.stage_recommendations
+
+
+def test_low_alpha_caution() -> None:
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame(
+        rng.integers(1, 6, size=(200, 22)).astype(float), columns=INSTRUMENT.item_ids
+    )
+    readings = {r.scale_id: r for r in read_table4(table4(frame, INSTRUMENT), INSTRUMENT)}
+    assert any("below 0.7" in c for c in readings["integrity_behaviours"].cautions)
+    assert readings["aligned_interests"].cautions == ()
+
+
+def test_round_cautions() -> None:
+    assert "39 responses" in round_cautions(12)[0]
+    assert round_cautions(40) == []
+
+
+def test_trust_profile_has_four_pillars_and_two_levels(responses: pd.DataFrame) -> None:
+    bars = trust_profile(table4(responses, INSTRUMENT), INSTRUMENT)
+    assert [b.label for b in bars] == [
+        "Ability",
+        "Benevolence",
+        "Integrity",
+        "Predictability",
+        "Inter-individual trust",
+        "Inter-organisational trust",
+    ]
+    assert all(1 <= b.mean <= 5 for b in bars)
