@@ -1,10 +1,161 @@
-"""Sub-commands: placeholder until this group is built."""
+"""Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``, ``user add``."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import getpass
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from app.cli import CommandError
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.services.demo import DemoSeed
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    """Add this group's sub-commands."""
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise CommandError(str(error).splitlines()[-1].strip() or str(error)) from None
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from app import migrating
+
+    settings = _settings()
+    migrating.upgrade(settings.database_url, args.revision)
+    print(f"trust-survey db upgrade: database at {args.revision}")
+    return 0
+
+
+def _db_downgrade(args: argparse.Namespace) -> int:
+    from app import migrating
+
+    migrating.downgrade(_settings().database_url, args.revision)
+    print(f"trust-survey db downgrade: database at {args.revision}")
+    return 0
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    from app import migrating
+    from app.database import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        current = migrating.current_revisions(engine)
+    finally:
+        engine.dispose()
+    heads = migrating.head_revisions(settings.database_url)
+    state = "up to date" if current == heads else "needs `trust-survey db upgrade`"
+    print(f"{', '.join(sorted(current)) or 'empty'} (head: {', '.join(sorted(heads))}; {state})")
+    return 0
+
+
+def _print_demo(seed: DemoSeed, base: str) -> None:
+    print("Demo partnership " + ("seeded" if seed.created else "already there"), end="")
+    print(f" with {seed.responses} submitted responses.")
+    print(f"  Respondent link:   {base}/s/{seed.respondent_token}")
+    print(f"  Open link:         {base}/s/{seed.open_token}")
+    print(f"  Coordinator login: {base}/coordinator/login")
+    print(f"    e-mail {seed.coordinator_email}  password {seed.coordinator_password}")
+    sys.stdout.flush()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.main import create_app
+    from app.migrating import DatabaseNotMigratedError, require_migrated
+    from app.services.demo import seed_demo
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_migrated(engine, settings.database_url)
+    except DatabaseNotMigratedError as error:
+        raise CommandError(str(error)) from None
+    if args.demo:
+        if settings.is_production:
+            raise CommandError("--demo is refused when ENVIRONMENT=production")
+        with Session(engine, expire_on_commit=False) as session:
+            seed = seed_demo(
+                session,
+                secret_key=settings.secret_key.get_secret_value(),
+                instrument_id=settings.instrument,
+                anonymity_threshold=settings.anonymity_threshold,
+            )
+        shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
+        _print_demo(seed, settings.public_base_url or f"http://{shown_host}:{args.port}")
+    engine.dispose()
+    # No access log: it would record respondents' IP addresses and link tokens.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False)
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.services.coordinators import add_coordinator
+    from app.services.errors import SurveyServiceError
+
+    password = os.environ.get("TRUST_SURVEY_PASSWORD") if args.password_from_env else None
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password (12 characters or more): ")
+    engine = make_engine(_settings().database_url)
+    try:
+        with Session(engine) as session:
+            coordinator = add_coordinator(session, args.email, password, args.role)
+            print(f"trust-survey user add: added {coordinator.email} ({coordinator.role})")
+    except SurveyServiceError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``db``, ``serve`` and ``user``."""
+    db = subparsers.add_parser("db", help="migrate the database (Alembic)")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="apply migrations (default: to the newest)")
+    upgrade.add_argument("--revision", default="head")
+    upgrade.set_defaults(handler=_db_upgrade)
+    downgrade = db_commands.add_parser("downgrade", help="undo migrations")
+    downgrade.add_argument("--revision", default="-1", help="'base' undoes all (default: -1)")
+    downgrade.set_defaults(handler=_db_downgrade)
+    current = db_commands.add_parser("current", help="show the database's revision")
+    current.set_defaults(handler=_db_current)
+
+    serve = subparsers.add_parser("serve", help="serve the survey on HTTP (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed the demo partnership (once) and print a respondent link and a login",
+    )
+    serve.set_defaults(handler=_serve)
+
+    user = subparsers.add_parser("user", help="coordinator accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser(
+        "add", help="add a coordinator; the password is asked for, or read from stdin"
+    )
+    add.add_argument("email")
+    add.add_argument("--role", default="coordinator", choices=["coordinator", "admin"])
+    add.add_argument(
+        "--password-from-env",
+        action="store_true",
+        help="read the password from TRUST_SURVEY_PASSWORD",
+    )
+    add.set_defaults(handler=_user_add)

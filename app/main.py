@@ -1,0 +1,56 @@
+"""The FastAPI application: ``create_app(settings)``; uvicorn runs it with ``--factory``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.database import make_engine
+from app.migrating import require_migrated
+from app.settings import Settings, get_settings
+from app.web import api_admin, api_survey, coordinator_pages, health, respondent_pages
+from app.web.errors import install_error_handlers
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        require_migrated(app.state.engine, settings.database_url)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Partnership Trust Survey",
+        version="0.1.0",
+        description="Trust between the organisations of a health and care partnership.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="trust_survey_session",
+        same_site="lax",
+        https_only=settings.is_production,
+        max_age=8 * 60 * 60,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(respondent_pages.router)
+    app.include_router(coordinator_pages.router)
+    app.include_router(api_survey.router)
+    app.include_router(api_admin.router)
+    return app

@@ -1,0 +1,172 @@
+"""Tables of the survey service.
+
+partnership -> organisation -> survey_round -> invitation -> response.  A response keeps the
+answers of one respondent as two JSON objects (items and background questions), so that a whole
+round loads as an items matrix in one query, one row per response.  Nothing on a response
+identifies a person: no name, e-mail or IP address; on submission the response is detached from
+the invitation that led to it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+JSON_DOCUMENT = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(*, nullable: bool = False) -> sa.Column[datetime]:
+    return sa.Column(sa.DateTime(timezone=True), nullable=nullable)
+
+
+class RoundStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class InvitationKind(StrEnum):
+    PERSONAL = "personal"
+    OPEN = "open"
+
+
+class InvitationStatus(StrEnum):
+    UNUSED = "unused"
+    STARTED = "started"
+    SUBMITTED = "submitted"
+    REVOKED = "revoked"
+
+
+class ResponseStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class CoordinatorRole(StrEnum):
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
+class Coordinator(SQLModel, table=True):
+    """A person who sets up partnerships and rounds (never a respondent)."""
+
+    __tablename__ = "coordinator"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=CoordinatorRole.COORDINATOR, max_length=32)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Partnership(SQLModel, table=True):
+    __tablename__ = "partnership"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    care_model: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Organisation(SQLModel, table=True):
+    """A member organisation of a partnership."""
+
+    __tablename__ = "organisation"
+    __table_args__ = (sa.UniqueConstraint("partnership_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partnership_id: int = Field(foreign_key="partnership.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=200)
+    organisation_type: str = Field(max_length=64)
+
+
+class SurveyRound(SQLModel, table=True):
+    """One run of an instrument in a partnership, between two dates."""
+
+    __tablename__ = "survey_round"
+    __table_args__ = (
+        sa.CheckConstraint("anonymity_threshold >= 3", name="anonymity_threshold_at_least_3"),
+        sa.CheckConstraint("closes_on >= opens_on", name="closes_after_opening"),
+        sa.CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    partnership_id: int = Field(foreign_key="partnership.id", ondelete="CASCADE", index=True)
+    title: str = Field(max_length=200)
+    instrument_id: str = Field(max_length=64)
+    instrument_version: str = Field(max_length=32)
+    opens_on: date
+    closes_on: date
+    status: str = Field(default=RoundStatus.OPEN, max_length=16)
+    anonymity_threshold: int = Field(default=5)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Invitation(SQLModel, table=True):
+    """A link into a round: personal and single-use, or one open link for the whole round.
+
+    Only the SHA-256 hash of the link's token is stored.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('personal', 'open')", name="kind_known"),
+        sa.CheckConstraint(
+            "status IN ('unused', 'started', 'submitted', 'revoked')", name="status_known"
+        ),
+        sa.Index("ix_invitation_round_organisation", "round_id", "organisation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="survey_round.id", ondelete="CASCADE")
+    organisation_id: int | None = Field(
+        default=None, foreign_key="organisation.id", ondelete="SET NULL"
+    )
+    kind: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    status: str = Field(default=InvitationStatus.UNUSED, max_length=16)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class Response(SQLModel, table=True):
+    """One respondent's answers to a round, a draft until submitted."""
+
+    __tablename__ = "response"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft', 'submitted')", name="status_known"),
+        sa.Index("ix_response_round_status", "round_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="survey_round.id", ondelete="CASCADE")
+    invitation_id: int | None = Field(
+        default=None, foreign_key="invitation.id", ondelete="SET NULL", unique=True
+    )
+    status: str = Field(default=ResponseStatus.DRAFT, max_length=16)
+    instrument_version: str = Field(max_length=32)
+    answers: dict[str, int] = Field(
+        default_factory=dict, sa_column=sa.Column(JSON_DOCUMENT, nullable=False)
+    )
+    background: dict[str, str] = Field(
+        default_factory=dict, sa_column=sa.Column(JSON_DOCUMENT, nullable=False)
+    )
+    next_section: str | None = Field(default=None, max_length=64)
+    started_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    submitted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))

@@ -1,0 +1,113 @@
+"""Checking answers against an instrument (pure functions; no database)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from analysis.instrument import Instrument, Section
+
+MAX_TEXT_ANSWER = 200
+
+
+@dataclass
+class CheckedAnswers:
+    """Answers that fit the instrument, and a message for each that does not."""
+
+    answers: dict[str, int] = field(default_factory=dict)
+    background: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    cleared: set[str] = field(default_factory=set)
+
+
+def check_answers(
+    instrument: Instrument,
+    answers: Mapping[str, object],
+    background: Mapping[str, object],
+) -> CheckedAnswers:
+    """Check item answers (whole numbers on the item's scale) and background answers.
+
+    ``None`` means "not answered" and clears an earlier answer.
+    """
+    checked = CheckedAnswers()
+    item_ids = set(instrument.item_ids)
+    for item_id, value in answers.items():
+        if item_id not in item_ids:
+            checked.problems[item_id] = f"unknown item for {instrument.id} {instrument.version}"
+            continue
+        if value is None:
+            checked.cleared.add(item_id)
+            continue
+        scale = instrument.response_scale_of(item_id)
+        if isinstance(value, bool) or not isinstance(value, int):
+            checked.problems[item_id] = (
+                f"must be a whole number from {scale.min} to {scale.max}, not {value!r}"
+            )
+        elif not scale.min <= value <= scale.max:
+            checked.problems[item_id] = f"must be from {scale.min} to {scale.max}, not {value}"
+        else:
+            checked.answers[item_id] = value
+    questions = {q.id: q for q in instrument.background}
+    for question_id, value in background.items():
+        question = questions.get(question_id)
+        if question is None:
+            checked.problems[question_id] = "unknown background question"
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            checked.cleared.add(question_id)
+            continue
+        if not isinstance(value, str):
+            checked.problems[question_id] = f"must be text, not {value!r}"
+        elif question.kind == "choice":
+            allowed = [option.value for option in question.options]
+            if value not in allowed:
+                checked.problems[question_id] = f"must be one of: {', '.join(allowed)}"
+            else:
+                checked.background[question_id] = value
+        elif len(value.strip()) > MAX_TEXT_ANSWER:
+            checked.problems[question_id] = f"must be at most {MAX_TEXT_ANSWER} characters"
+        else:
+            checked.background[question_id] = value.strip()
+    return checked
+
+
+def unanswered_required(
+    instrument: Instrument,
+    answers: Mapping[str, int],
+    background: Mapping[str, str],
+    sections: Iterable[Section] | None = None,
+) -> dict[str, str]:
+    """A message for each required question (in ``sections``, default all) left unanswered."""
+    problems: dict[str, str] = {}
+    for section in sections if sections is not None else instrument.sections:
+        for item_id in section.items:
+            if instrument.item(item_id).required and item_id not in answers:
+                problems[item_id] = "answer this question"
+        for question in instrument.background:
+            wanted = question.id in section.background and question.required
+            if wanted and question.id not in background:
+                problems[question.id] = "answer this question"
+    return problems
+
+
+def form_value(raw: str | None) -> object:
+    """A radio or text value from a form: whole numbers become ints, blanks None."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if text.lstrip("-").isdigit() and len(text) < 10:
+        return int(text)
+    return text
+
+
+def section_after(instrument: Instrument, section_id: str) -> str | None:
+    ids = [section.id for section in instrument.sections]
+    position = ids.index(section_id)
+    return ids[position + 1] if position + 1 < len(ids) else None
+
+
+def section_by_id(instrument: Instrument, section_id: str) -> Section | None:
+    for section in instrument.sections:
+        if section.id == section_id:
+            return section
+    return None

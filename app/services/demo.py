@@ -1,0 +1,195 @@
+"""The demo partnership: seeded once, with the 39 demo responses of ``analysis.demo``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+from sqlmodel import Session, select
+
+from app.instruments import instrument_named
+from app.models import (
+    Invitation,
+    InvitationKind,
+    InvitationStatus,
+    Organisation,
+    Response,
+    ResponseStatus,
+    SurveyRound,
+    utc_now,
+)
+from app.security import derived_link_token, hash_link_token, new_link_token
+from app.services import coordinators, invitations, partnerships, rounds
+
+DEMO_PARTNERSHIP = "Northshire Health and Care Partnership (demo)"
+DEMO_CARE_MODEL = "multispecialty-community-providers"
+DEMO_COORDINATOR = "demo.coordinator@example.org"
+DEMO_ORGANISATIONS = {
+    "acute-trust": "Northshire Hospitals NHS Foundation Trust",
+    "commissioner": "Northshire Integrated Care Board",
+    "mental-health-trust": "Northshire Mental Health NHS Trust",
+    "local-authority": "Northshire County Council",
+    "primary-care": "Northshire Primary Care Network",
+    "community-trust": "Northshire Community Health Services",
+    "voluntary-sector": "Northshire Voluntary Action",
+    "ambulance-trust": "Northshire Ambulance Service",
+}
+UNUSED_LINKS_PER_ORGANISATION = 2
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    round_id: int
+    respondent_token: str
+    open_token: str
+    coordinator_email: str
+    coordinator_password: str
+    created: bool
+    responses: int
+
+
+def _load_demo_responses() -> pd.DataFrame | None:
+    try:
+        from analysis.demo import demo_responses
+    except ImportError:
+        return None
+    return demo_responses()
+
+
+def _response_from_row(
+    row: pd.Series, item_ids: list[str], background_ids: list[str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    answers: dict[str, int] = {}
+    for item_id in item_ids:
+        value = row.get(item_id)
+        if isinstance(value, int | float) and not math.isnan(value):
+            answers[item_id] = int(value)
+    background = {
+        question_id: str(row[question_id])
+        for question_id in background_ids
+        if question_id in row and isinstance(row[question_id], str)
+    }
+    return answers, background
+
+
+def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold: int) -> int:
+    """Partnership, organisations, an open round and the demo responses; the round's id."""
+    instrument = instrument_named(instrument_id)
+    partnership = partnerships.create_partnership(session, DEMO_PARTNERSHIP, DEMO_CARE_MODEL)
+    assert partnership.id is not None
+    organisation_ids: dict[str, int] = {}
+    for organisation_type, name in DEMO_ORGANISATIONS.items():
+        organisation = partnerships.add_organisation(
+            session, partnership.id, name, organisation_type
+        )
+        assert organisation.id is not None
+        organisation_ids[organisation_type] = organisation.id
+    today = rounds.today()
+    survey_round = rounds.open_round(
+        session,
+        partnership.id,
+        title="Demo round: the report's 39 leaders",
+        opens_on=today - timedelta(days=14),
+        closes_on=today + timedelta(days=365),
+        anonymity_threshold=anonymity_threshold,
+        instrument_id=instrument.id,
+    )
+    assert survey_round.id is not None
+    frame = _load_demo_responses()
+    background_ids = [question.id for question in instrument.background]
+    for _, row in (frame if frame is not None else pd.DataFrame()).iterrows():
+        answers, background = _response_from_row(row, instrument.item_ids, background_ids)
+        session.add(
+            Invitation(
+                round_id=survey_round.id,
+                organisation_id=organisation_ids.get(background.get("organisation_type", "")),
+                kind=InvitationKind.PERSONAL,
+                token_hash=hash_link_token(new_link_token()),
+                status=InvitationStatus.SUBMITTED,
+            )
+        )
+        session.add(
+            Response(
+                round_id=survey_round.id,
+                status=ResponseStatus.SUBMITTED,
+                instrument_version=instrument.version,
+                answers=answers,
+                background=background,
+                submitted_at=utc_now(),
+            )
+        )
+    session.commit()
+    for organisation_id in organisation_ids.values():
+        invitations.create_personal_links(
+            session,
+            survey_round.id,
+            organisation_id=organisation_id,
+            count=UNUSED_LINKS_PER_ORGANISATION,
+            most=UNUSED_LINKS_PER_ORGANISATION,
+        )
+    return survey_round.id
+
+
+def _ensure_link(session: Session, round_id: int, token: str, kind: InvitationKind) -> bool:
+    """Make sure ``token`` is a live link of the round; ``False`` if it was used up."""
+    existing = session.exec(
+        select(Invitation).where(Invitation.token_hash == hash_link_token(token))
+    ).first()
+    if existing is not None:
+        return existing.status not in {InvitationStatus.SUBMITTED, InvitationStatus.REVOKED}
+    if kind == InvitationKind.OPEN:
+        invitations.create_open_link(session, round_id, token=token)
+        return True
+    first = session.exec(
+        select(Organisation).where(Organisation.name == DEMO_ORGANISATIONS["acute-trust"])
+    ).first()
+    session.add(
+        Invitation(
+            round_id=round_id,
+            organisation_id=first.id if first else None,
+            kind=InvitationKind.PERSONAL,
+            token_hash=hash_link_token(token),
+        )
+    )
+    session.commit()
+    return True
+
+
+def seed_demo(
+    session: Session, *, secret_key: str, instrument_id: str, anonymity_threshold: int
+) -> DemoSeed:
+    """Seed the demo partnership if it is not there yet; always hand back working links."""
+    existing = partnerships.partnership_by_name(session, DEMO_PARTNERSHIP)
+    created = existing is None
+    if existing is None:
+        round_id = _seed_partnership(session, instrument_id, anonymity_threshold)
+    else:
+        demo_round = session.exec(
+            select(SurveyRound).where(SurveyRound.partnership_id == existing.id)
+        ).first()
+        assert demo_round is not None and demo_round.id is not None
+        round_id = demo_round.id
+    respondent_token = derived_link_token(secret_key, f"demo-respondent-{round_id}")
+    if not _ensure_link(session, round_id, respondent_token, InvitationKind.PERSONAL):
+        respondent_token = invitations.create_personal_links(
+            session, round_id, organisation_id=None, count=1, most=1
+        )[0]
+    open_token = derived_link_token(secret_key, f"demo-open-{round_id}")
+    _ensure_link(session, round_id, open_token, InvitationKind.OPEN)
+    password = "demo-" + derived_link_token(secret_key, "demo-coordinator-password")[:16]
+    coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
+    if coordinator is None:
+        coordinators.add_coordinator(session, DEMO_COORDINATOR, password)
+    else:
+        coordinators.set_password(session, coordinator, password)
+    return DemoSeed(
+        round_id=round_id,
+        respondent_token=respondent_token,
+        open_token=open_token,
+        coordinator_email=DEMO_COORDINATOR,
+        coordinator_password=password,
+        created=created,
+        responses=len(rounds.round_items_matrix(session, round_id)),
+    )

@@ -1,0 +1,256 @@
+"""Answering a round: drafts saved page by page, and submission (once per personal link)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from analysis.instrument import Instrument
+from app.instruments import instrument_version
+from app.models import (
+    Invitation,
+    InvitationKind,
+    InvitationStatus,
+    Organisation,
+    Response,
+    ResponseStatus,
+    SurveyRound,
+    utc_now,
+)
+from app.services.answers import (
+    CheckedAnswers,
+    check_answers,
+    section_after,
+    section_by_id,
+    unanswered_required,
+)
+from app.services.errors import (
+    FieldValidationError,
+    LinkAlreadyUsedError,
+    RecordNotFoundError,
+)
+from app.services.partnerships import get_partnership
+from app.services.rounds import get_round, require_open
+
+
+@dataclass
+class AnswersSoFar:
+    """What a respondent has answered (or what is filled in for them), and where to go next."""
+
+    answers: dict[str, int]
+    background: dict[str, str]
+    next_section: str | None
+    has_draft: bool
+
+
+def round_and_instrument(
+    session: Session, invitation: Invitation
+) -> tuple[SurveyRound, Instrument]:
+    survey_round = get_round(session, invitation.round_id)
+    return survey_round, instrument_version(
+        survey_round.instrument_id, survey_round.instrument_version
+    )
+
+
+def draft_of(session: Session, invitation: Invitation) -> Response | None:
+    return session.exec(
+        select(Response).where(
+            Response.invitation_id == invitation.id, Response.status == ResponseStatus.DRAFT
+        )
+    ).first()
+
+
+def _prefilled_background(
+    session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
+) -> dict[str, str]:
+    """Background answers the link already tells: the partnership and organisation type."""
+    partnership = get_partnership(session, survey_round.partnership_id)
+    known: dict[str, str] = {
+        "partnership_name": partnership.name,
+        "care_model": partnership.care_model,
+    }
+    if invitation.organisation_id is not None:
+        organisation = session.get(Organisation, invitation.organisation_id)
+        if organisation is not None:
+            known["organisation_type"] = organisation.organisation_type
+    return check_answers(instrument, {}, known).background
+
+
+def answers_so_far(session: Session, invitation: Invitation) -> AnswersSoFar:
+    draft = draft_of(session, invitation)
+    if draft is not None:
+        return AnswersSoFar(dict(draft.answers), dict(draft.background), draft.next_section, True)
+    survey_round, instrument = round_and_instrument(session, invitation)
+    background = _prefilled_background(session, invitation, survey_round, instrument)
+    return AnswersSoFar({}, background, instrument.sections[0].id, False)
+
+
+def _require_answerable(session: Session, invitation: Invitation) -> tuple[SurveyRound, Instrument]:
+    if invitation.kind != InvitationKind.PERSONAL:
+        raise RecordNotFoundError("personal link", "")
+    if invitation.status == InvitationStatus.SUBMITTED:
+        raise LinkAlreadyUsedError()
+    survey_round, instrument = round_and_instrument(session, invitation)
+    require_open(survey_round)
+    return survey_round, instrument
+
+
+def _merge(response: Response, checked: CheckedAnswers) -> None:
+    answers = {**response.answers, **checked.answers}
+    background = {**response.background, **checked.background}
+    for field_id in checked.cleared:
+        answers.pop(field_id, None)
+        background.pop(field_id, None)
+    response.answers = answers  # a new dict, so the JSON column is written
+    response.background = background
+    response.updated_at = utc_now()
+
+
+def _draft_for_writing(
+    session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
+) -> Response:
+    draft = draft_of(session, invitation)
+    if draft is not None:
+        return draft
+    draft = Response(
+        round_id=invitation.round_id,
+        invitation_id=invitation.id,
+        instrument_version=instrument.version,
+        background=_prefilled_background(session, invitation, survey_round, instrument),
+        next_section=instrument.sections[0].id,
+    )
+    if invitation.status == InvitationStatus.UNUSED:
+        invitation.status = InvitationStatus.STARTED
+        session.add(invitation)
+    return draft
+
+
+def save_section(
+    session: Session,
+    invitation: Invitation,
+    section_id: str,
+    answers: Mapping[str, object],
+    background: Mapping[str, object],
+) -> dict[str, str]:
+    """Save one page's answers as the draft; returns a message per missing or invalid answer.
+
+    Valid answers are kept even when others on the page are missing.
+    """
+    survey_round, instrument = _require_answerable(session, invitation)
+    section = section_by_id(instrument, section_id)
+    if section is None:
+        raise RecordNotFoundError("section", section_id)
+    checked = check_answers(
+        instrument,
+        {k: v for k, v in answers.items() if k in section.items},
+        {k: v for k, v in background.items() if k in section.background},
+    )
+    draft = _draft_for_writing(session, invitation, survey_round, instrument)
+    _merge(draft, checked)
+    problems = dict(checked.problems)
+    problems.update(unanswered_required(instrument, draft.answers, draft.background, [section]))
+    if not problems:
+        draft.next_section = _first_incomplete_section(instrument, draft, after=section_id)
+    session.add(draft)
+    session.commit()
+    return problems
+
+
+def _first_incomplete_section(instrument: Instrument, draft: Response, after: str) -> str | None:
+    """The page after ``after``; ``None`` (the check page) once every page is done."""
+    following = section_after(instrument, after)
+    if following is not None:
+        return following
+    for section in instrument.sections:
+        if unanswered_required(instrument, draft.answers, draft.background, [section]):
+            return section.id
+    return None
+
+
+def save_draft(
+    session: Session,
+    invitation: Invitation,
+    answers: Mapping[str, object],
+    background: Mapping[str, object],
+) -> Response:
+    """Save any answers as the draft (the API's way); raises on answers that do not fit."""
+    survey_round, instrument = _require_answerable(session, invitation)
+    checked = check_answers(instrument, answers, background)
+    if checked.problems:
+        raise FieldValidationError(_located(instrument, checked.problems))
+    draft = _draft_for_writing(session, invitation, survey_round, instrument)
+    _merge(draft, checked)
+    session.add(draft)
+    session.commit()
+    return draft
+
+
+def _located(instrument: Instrument, problems: Mapping[str, str]) -> dict[str, str]:
+    """Prefix each field with its group: ``answers.q10``, ``background.care_model``."""
+    background_ids = {question.id for question in instrument.background}
+    return {
+        (f"background.{field_id}" if field_id in background_ids else f"answers.{field_id}"): text
+        for field_id, text in problems.items()
+    }
+
+
+def submit_response(
+    session: Session,
+    invitation: Invitation,
+    answers: Mapping[str, object] | None = None,
+    background: Mapping[str, object] | None = None,
+) -> Response:
+    """Submit a response: a personal link's draft plus ``answers``, or a new one by open link.
+
+    A personal link submits once; the response is then detached from its link.
+    """
+    survey_round, instrument = round_and_instrument(session, invitation)
+    if (
+        invitation.kind == InvitationKind.PERSONAL
+        and invitation.status == InvitationStatus.SUBMITTED
+    ):
+        raise LinkAlreadyUsedError()
+    require_open(survey_round)
+    checked = check_answers(instrument, answers or {}, background or {})
+    if checked.problems:
+        raise FieldValidationError(_located(instrument, checked.problems))
+    if invitation.kind == InvitationKind.OPEN:
+        response = Response(round_id=invitation.round_id, instrument_version=instrument.version)
+    else:
+        response = _draft_for_writing(session, invitation, survey_round, instrument)
+    _merge(response, checked)
+    missing = unanswered_required(instrument, response.answers, response.background)
+    if missing:
+        session.rollback()
+        raise FieldValidationError(_located(instrument, missing))
+    if invitation.kind == InvitationKind.PERSONAL:
+        claimed = session.connection().execute(
+            sa.update(Invitation)
+            .where(
+                col(Invitation.id) == invitation.id,
+                col(Invitation.status).in_([InvitationStatus.UNUSED, InvitationStatus.STARTED]),
+            )
+            .values(status=InvitationStatus.SUBMITTED)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            session.rollback()
+            raise LinkAlreadyUsedError()
+    response.status = ResponseStatus.SUBMITTED
+    response.submitted_at = utc_now()
+    response.invitation_id = None
+    response.next_section = None
+    session.add(response)
+    session.commit()
+    session.refresh(invitation)
+    return response
+
+
+def submission_problems(session: Session, invitation: Invitation) -> dict[str, str]:
+    """What still stops a personal link's draft from being submitted (plain field ids)."""
+    _, instrument = round_and_instrument(session, invitation)
+    so_far = answers_so_far(session, invitation)
+    return unanswered_required(instrument, so_far.answers, so_far.background)

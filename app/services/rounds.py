@@ -1,0 +1,218 @@
+"""Survey rounds: opening and closing them, progress counts, and the items matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.instruments import instrument_named, instrument_version
+from app.models import (
+    Invitation,
+    InvitationKind,
+    InvitationStatus,
+    Response,
+    ResponseStatus,
+    RoundStatus,
+    SurveyRound,
+)
+from app.services.errors import FieldValidationError, RecordNotFoundError, RoundNotOpenError
+from app.services.partnerships import get_partnership, list_organisations
+from app.settings import MINIMUM_ANONYMITY_THRESHOLD
+
+
+class RoundState(StrEnum):
+    OPEN = "open"
+    NOT_YET_OPEN = "not-yet-open"
+    CLOSED = "closed"
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def round_state(survey_round: SurveyRound, on: date | None = None) -> RoundState:
+    """Whether a round takes answers on a day: its status and its dates both count."""
+    day = on or today()
+    if survey_round.status == RoundStatus.CLOSED or day > survey_round.closes_on:
+        return RoundState.CLOSED
+    if day < survey_round.opens_on:
+        return RoundState.NOT_YET_OPEN
+    return RoundState.OPEN
+
+
+def require_open(survey_round: SurveyRound) -> None:
+    state = round_state(survey_round)
+    if state != RoundState.OPEN:
+        raise RoundNotOpenError(state, survey_round.opens_on, survey_round.closes_on)
+
+
+def open_round(
+    session: Session,
+    partnership_id: int,
+    *,
+    title: str,
+    opens_on: date,
+    closes_on: date,
+    anonymity_threshold: int,
+    instrument_id: str,
+) -> SurveyRound:
+    get_partnership(session, partnership_id)
+    problems: dict[str, str] = {}
+    if not title.strip():
+        problems["title"] = "must not be blank"
+    if closes_on < opens_on:
+        problems["closes_on"] = "must be on or after the opening date"
+    if anonymity_threshold < MINIMUM_ANONYMITY_THRESHOLD:
+        problems["anonymity_threshold"] = f"must be at least {MINIMUM_ANONYMITY_THRESHOLD}"
+    if problems:
+        raise FieldValidationError(problems)
+    instrument = instrument_named(instrument_id)
+    survey_round = SurveyRound(
+        partnership_id=partnership_id,
+        title=title.strip(),
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        opens_on=opens_on,
+        closes_on=closes_on,
+        anonymity_threshold=anonymity_threshold,
+    )
+    session.add(survey_round)
+    session.commit()
+    session.refresh(survey_round)
+    return survey_round
+
+
+def close_round(session: Session, round_id: int) -> SurveyRound:
+    survey_round = get_round(session, round_id)
+    survey_round.status = RoundStatus.CLOSED
+    session.add(survey_round)
+    session.commit()
+    return survey_round
+
+
+def get_round(session: Session, round_id: int) -> SurveyRound:
+    survey_round = session.get(SurveyRound, round_id)
+    if survey_round is None:
+        raise RecordNotFoundError("round", round_id)
+    return survey_round
+
+
+def list_rounds(session: Session, partnership_id: int) -> list[SurveyRound]:
+    statement = (
+        select(SurveyRound)
+        .where(SurveyRound.partnership_id == partnership_id)
+        .order_by(col(SurveyRound.opens_on).desc(), col(SurveyRound.id).desc())
+    )
+    return list(session.exec(statement))
+
+
+@dataclass(frozen=True)
+class OrganisationProgress:
+    """Counts for one organisation in a round: never answers."""
+
+    organisation_id: int | None
+    organisation_name: str
+    invited: int
+    started: int
+    submitted: int
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.submitted / self.invited if self.invited else None
+
+
+def round_progress(session: Session, round_id: int) -> list[OrganisationProgress]:
+    """Links issued, started and submitted per organisation, plus a row for the open link."""
+    survey_round = get_round(session, round_id)
+    counts: dict[tuple[int | None, str], int] = {}
+    statement = (
+        sa.select(col(Invitation.organisation_id), col(Invitation.status), sa.func.count())
+        .where(
+            col(Invitation.round_id) == round_id,
+            col(Invitation.kind) == InvitationKind.PERSONAL,
+        )
+        .group_by(col(Invitation.organisation_id), col(Invitation.status))
+    )
+    for organisation_id, status, number in session.execute(statement):
+        counts[(organisation_id, status)] = int(number)
+    rows: list[OrganisationProgress] = []
+
+    def row(organisation_id: int | None, name: str) -> OrganisationProgress:
+        def count(status: InvitationStatus) -> int:
+            return counts.get((organisation_id, status), 0)
+
+        started = count(InvitationStatus.STARTED)
+        submitted = count(InvitationStatus.SUBMITTED)
+        return OrganisationProgress(
+            organisation_id=organisation_id,
+            organisation_name=name,
+            invited=count(InvitationStatus.UNUSED) + started + submitted,
+            started=started,
+            submitted=submitted,
+        )
+
+    for organisation in list_organisations(session, survey_round.partnership_id):
+        assert organisation.id is not None
+        rows.append(row(organisation.id, organisation.name))
+    submitted_total = session.execute(
+        sa.select(sa.func.count())
+        .select_from(Response)
+        .where(
+            col(Response.round_id) == round_id,
+            col(Response.status) == ResponseStatus.SUBMITTED,
+        )
+    ).scalar_one()
+    unassigned = row(None, "No organisation given")
+    via_open_link = int(submitted_total) - sum(r.submitted for r in rows) - unassigned.submitted
+    if unassigned.invited or via_open_link:
+        rows.append(
+            OrganisationProgress(
+                organisation_id=None,
+                organisation_name="No organisation given",
+                invited=unassigned.invited,
+                started=unassigned.started,
+                submitted=unassigned.submitted + via_open_link,
+            )
+        )
+    return rows
+
+
+def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
+    """Every submitted response of a round as one row: item columns (float, NaN when
+    unanswered) then background columns (str or None), indexed by response id.
+
+    The answers load in one query, one row per response.
+    """
+    survey_round = get_round(session, round_id)
+    instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
+    statement = (
+        sa.select(col(Response.id), col(Response.answers), col(Response.background))
+        .where(
+            col(Response.round_id) == round_id,
+            col(Response.status) == ResponseStatus.SUBMITTED,
+        )
+        .order_by(col(Response.id))
+    )
+    rows = session.execute(statement).all()
+    item_ids = instrument.item_ids
+    background_ids = [question.id for question in instrument.background]
+    index = pd.Index([row[0] for row in rows], name="response_id", dtype="int64")
+    items = np.full((len(rows), len(item_ids)), np.nan)
+    for position, row in enumerate(rows):
+        answers: dict[str, int] = row[1]
+        for column, item_id in enumerate(item_ids):
+            value = answers.get(item_id)
+            if value is not None:
+                items[position, column] = value
+    matrix = pd.DataFrame(items, index=index, columns=item_ids)
+    for question_id in background_ids:
+        matrix[question_id] = pd.Series(
+            [row[2].get(question_id) for row in rows], index=index, dtype="object"
+        )
+    return matrix

@@ -1,0 +1,1 @@
+"""HTTP routes: respondent pages, coordinator pages, the JSON API and health checks."""

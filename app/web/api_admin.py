@@ -1,0 +1,160 @@
+"""JSON API for coordinators: partnerships, organisations, rounds, links and progress."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.database import SessionDep
+from app.models import Organisation, Partnership, SurveyRound
+from app.services import invitations, partnerships, rounds
+from app.web.deps import ApiCoordinatorDep, LinkBaseDep, SettingsDep, respondent_link
+from app.web.schemas import (
+    LinksIn,
+    LinksOut,
+    OpenLinkOut,
+    OrganisationIn,
+    OrganisationOut,
+    PartnershipIn,
+    PartnershipOut,
+    ProgressOut,
+    RecordId,
+    RoundIn,
+    RoundOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["coordinating"])
+
+
+def _partnership(partnership: Partnership) -> PartnershipOut:
+    assert partnership.id is not None
+    return PartnershipOut(
+        id=partnership.id, name=partnership.name, care_model=partnership.care_model
+    )
+
+
+def _organisation(organisation: Organisation) -> OrganisationOut:
+    return OrganisationOut.model_validate(organisation, from_attributes=True)
+
+
+def _round(survey_round: SurveyRound) -> RoundOut:
+    return RoundOut.model_validate(
+        {**survey_round.model_dump(), "state": rounds.round_state(survey_round)}
+    )
+
+
+@router.get("/partnerships")
+def list_partnerships(session: SessionDep, _: ApiCoordinatorDep) -> list[PartnershipOut]:
+    return [_partnership(p) for p in partnerships.list_partnerships(session)]
+
+
+@router.post("/partnerships", status_code=status.HTTP_201_CREATED)
+def create_partnership(
+    body: PartnershipIn, session: SessionDep, _: ApiCoordinatorDep
+) -> PartnershipOut:
+    return _partnership(partnerships.create_partnership(session, body.name, body.care_model))
+
+
+@router.get("/partnerships/{partnership_id}")
+def read_partnership(
+    partnership_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
+) -> PartnershipOut:
+    return _partnership(partnerships.get_partnership(session, partnership_id))
+
+
+@router.get("/partnerships/{partnership_id}/organisations")
+def list_organisations(
+    partnership_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
+) -> list[OrganisationOut]:
+    partnerships.get_partnership(session, partnership_id)
+    return [_organisation(o) for o in partnerships.list_organisations(session, partnership_id)]
+
+
+@router.post("/partnerships/{partnership_id}/organisations", status_code=status.HTTP_201_CREATED)
+def add_organisation(
+    partnership_id: RecordId, body: OrganisationIn, session: SessionDep, _: ApiCoordinatorDep
+) -> OrganisationOut:
+    organisation = partnerships.add_organisation(
+        session, partnership_id, body.name, body.organisation_type
+    )
+    return _organisation(organisation)
+
+
+@router.get("/partnerships/{partnership_id}/rounds")
+def list_rounds(
+    partnership_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
+) -> list[RoundOut]:
+    partnerships.get_partnership(session, partnership_id)
+    return [_round(r) for r in rounds.list_rounds(session, partnership_id)]
+
+
+@router.post("/partnerships/{partnership_id}/rounds", status_code=status.HTTP_201_CREATED)
+def open_round(
+    partnership_id: RecordId,
+    body: RoundIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: ApiCoordinatorDep,
+) -> RoundOut:
+    survey_round = rounds.open_round(
+        session,
+        partnership_id,
+        title=body.title,
+        opens_on=body.opens_on,
+        closes_on=body.closes_on,
+        anonymity_threshold=body.anonymity_threshold or settings.anonymity_threshold,
+        instrument_id=settings.instrument,
+    )
+    return _round(survey_round)
+
+
+@router.get("/rounds/{round_id}")
+def read_round(round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep) -> RoundOut:
+    return _round(rounds.get_round(session, round_id))
+
+
+@router.post("/rounds/{round_id}/close")
+def close_round(round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep) -> RoundOut:
+    return _round(rounds.close_round(session, round_id))
+
+
+@router.post("/rounds/{round_id}/links", status_code=status.HTTP_201_CREATED)
+def create_personal_links(
+    round_id: RecordId,
+    body: LinksIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    base: LinkBaseDep,
+    _: ApiCoordinatorDep,
+) -> LinksOut:
+    tokens = invitations.create_personal_links(
+        session,
+        round_id,
+        organisation_id=body.organisation_id,
+        count=body.count,
+        most=settings.max_links_per_request,
+    )
+    return LinksOut(links=[respondent_link(base, token) for token in tokens])
+
+
+@router.post("/rounds/{round_id}/open-link", status_code=status.HTTP_201_CREATED)
+def create_open_link(
+    round_id: RecordId, session: SessionDep, base: LinkBaseDep, _: ApiCoordinatorDep
+) -> OpenLinkOut:
+    return OpenLinkOut(link=respondent_link(base, invitations.create_open_link(session, round_id)))
+
+
+@router.get("/rounds/{round_id}/progress", summary="Counts per organisation (never answers)")
+def round_progress(
+    round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
+) -> list[ProgressOut]:
+    return [
+        ProgressOut(
+            organisation_id=row.organisation_id,
+            organisation_name=row.organisation_name,
+            invited=row.invited,
+            started=row.started,
+            submitted=row.submitted,
+            completion_rate=row.completion_rate,
+        )
+        for row in rounds.round_progress(session, round_id)
+    ]

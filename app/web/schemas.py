@@ -1,0 +1,150 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+
+from app.services.errors import FieldValidationError
+
+LARGEST_ID = 2_147_483_647
+RecordId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+Name = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$"
+    ),
+]
+Choice = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def optional_record_id(text: str, field: str) -> int | None:
+    """A record id from a form's select: blank is ``None``; anything else must be an id."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or not 1 <= int(text) <= LARGEST_ID:
+        raise FieldValidationError({field: "must be one of the listed choices"})
+    return int(text)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartnershipIn(_Body):
+    name: Name
+    care_model: Choice
+
+
+class PartnershipOut(BaseModel):
+    id: int
+    name: str
+    care_model: str
+
+
+class OrganisationIn(_Body):
+    name: Name
+    organisation_type: Choice
+
+
+class OrganisationOut(BaseModel):
+    id: int
+    partnership_id: int
+    name: str
+    organisation_type: str
+
+
+class RoundIn(_Body):
+    title: Name
+    opens_on: date
+    closes_on: date
+    anonymity_threshold: int | None = Field(default=None, ge=3, le=1000)
+
+
+class RoundOut(BaseModel):
+    id: int
+    partnership_id: int
+    title: str
+    instrument_id: str
+    instrument_version: str
+    opens_on: date
+    closes_on: date
+    status: str
+    state: str = Field(description="open, not-yet-open or closed, from the status and dates")
+    anonymity_threshold: int
+
+
+class LinksIn(_Body):
+    count: int = Field(ge=1, le=100_000)
+    organisation_id: int | None = Field(default=None, ge=1, le=LARGEST_ID)
+
+
+class LinksOut(BaseModel):
+    links: list[str] = Field(description="Personal single-use links; shown only this once")
+
+
+class OpenLinkOut(BaseModel):
+    link: str = Field(description="The round's open link; earlier open links stop working")
+
+
+class ProgressOut(BaseModel):
+    organisation_id: int | None
+    organisation_name: str
+    invited: int
+    started: int
+    submitted: int
+    completion_rate: float | None
+
+
+class AnswersIn(_Body):
+    """Answers by item id (whole numbers on the item's scale) and background answers."""
+
+    answers: dict[str, StrictInt | None] = Field(default_factory=dict)
+    background: dict[str, StrictStr | None] = Field(default_factory=dict)
+
+
+class ScaleOut(BaseModel):
+    min: int
+    max: int
+    labels: dict[int, str]
+
+
+class QuestionOut(BaseModel):
+    id: str
+    text: str
+    required: bool
+    response_scale: ScaleOut | None = None
+    options: dict[str, str] | None = None
+
+
+class SectionOut(BaseModel):
+    id: str
+    title: str
+    questions: list[QuestionOut]
+
+
+class SurveyOut(BaseModel):
+    """What a link shows: the round, the questionnaire and the answers saved so far."""
+
+    round_title: str
+    opens_on: date
+    closes_on: date
+    state: str
+    link_kind: str
+    link_status: str
+    instrument_id: str
+    instrument_version: str
+    sections: list[SectionOut]
+    answers: dict[str, int]
+    background: dict[str, str]
+    next_section: str | None
+    missing: list[str]
+
+
+class SubmittedOut(BaseModel):
+    status: str
+    instrument_version: str
+    submitted_at: datetime | None
