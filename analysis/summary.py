@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from analysis.descriptives import describe
+from analysis.frequencies import spss_round
 from analysis.instrument import Instrument, Scale
 from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
 from analysis.scoring import keyed_items, score_scale
@@ -78,7 +79,7 @@ def _finite(record: dict[str, object]) -> dict[str, object]:
 def _format(value: float | None, decimals: int) -> str:
     if value is None or not math.isfinite(value):
         return "-"
-    return f"{value:.{decimals}f}"
+    return spss_round(value, decimals)
 
 
 @dataclass(frozen=True)
