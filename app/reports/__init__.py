@@ -1,0 +1,1 @@
+"""The partnership report: charts, tables and downloads."""
