@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.instrument import Instrument
@@ -147,20 +148,36 @@ def _header(text: str, source: str) -> list[str]:
     return names
 
 
-def _cells(text: str, source: str, names: list[str]) -> pd.DataFrame:
-    """Every cell as stripped text (empty string for an empty cell), with the header given."""
+_NA_TEXTS = ("", "NA", "N/A", "NaN", "na", "n/a", "nan", "Na", "N/a")
+
+
+def _cells(text: str, source: str, names: list[str], numeric: set[str]) -> pd.DataFrame:
+    """The table under the header ``names``: ``numeric`` columns parsed by pandas where it
+    can (a column with anything else stays text, for :func:`_numeric_column` to report),
+    other columns as text; empty cells and ``NA`` are NaN."""
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-            skipinitialspace=True,
-            engine="c",
-        )
+        with warnings.catch_warnings():
+            # index_col=False: a row longer than the header is an error, never an index.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                index_col=False,
+                header=0,
+                names=names,
+                dtype={name: str for name in names if name not in numeric},
+                na_values=list(_NA_TEXTS),
+                keep_default_na=False,
+                skip_blank_lines=True,
+                skipinitialspace=True,
+                low_memory=False,
+                engine="c",
+            )
     except pd.errors.EmptyDataError:
         raise ResponsesFileError(f"{source}: the file is empty") from None
+    except pd.errors.ParserWarning:
+        raise ResponsesFileError(
+            f"{source}: the rows have more fields than the header ({len(names)} columns)"
+        ) from None
     except pd.errors.ParserError as exc:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if found:
@@ -173,43 +190,59 @@ def _cells(text: str, source: str, names: list[str]) -> pd.DataFrame:
         raise ResponsesFileError(
             f"{source}: the rows have more fields than the header ({len(names)} columns)"
         )
-    frame.columns = pd.Index(names)
     if frame.empty:
         raise ResponsesFileError(f"{source}: no responses, only a header row")
-    return frame.fillna("")
+    return frame
 
 
 def _numeric_column(
     cells: pd.Series, column: str, answers: AnswerRange
 ) -> tuple[pd.Series, tuple[int, str] | None]:
-    """Parse one column; also return its first problem as (row index, message)."""
-    text = cells.astype(str).str.strip()
-    missing = text.str.lower().isin(MISSING_MARKERS)
-    numbers = pd.to_numeric(text.where(~missing, None), errors="coerce").astype(float)
+    """Check one column; return it as float and its first problem as (row index, message)."""
     problems: list[tuple[int, str]] = []
-    not_numbers = ~missing & numbers.isna()
-    if not_numbers.any():
-        at = int(not_numbers.to_numpy().argmax())
-        problems.append((at, f'"{text.iloc[at]}" is not a number'))
-    valid = numbers.notna()
+    if cells.dtype.kind in "biuf":
+        numbers = cells.astype(float)
+        shown = cells
+    else:  # pandas found something that is not a number: find the first one
+        shown = cells.astype(str).str.strip().where(cells.notna(), "")
+        missing = shown.str.lower().isin(MISSING_MARKERS)
+        numbers = pd.to_numeric(shown.where(~missing, None), errors="coerce").astype(float)
+        not_numbers = ~missing & numbers.isna()
+        if not_numbers.any():
+            at = int(not_numbers.to_numpy().argmax())
+            problems.append((at, f'"{shown.iloc[at]}" is not a number'))
+    values = numbers.to_numpy()
+    valid = ~np.isnan(values)
     if answers.whole:
-        fractional = valid & ((numbers % 1) != 0)
+        with np.errstate(invalid="ignore"):
+            fractional = valid & np.isfinite(values) & (np.mod(values, 1) != 0)
         if fractional.any():
-            at = int(fractional.to_numpy().argmax())
+            at = int(fractional.argmax())
             problems.append(
-                (at, f"{text.iloc[at]} is not a whole number (answers are {answers.describe()})")
+                (
+                    at,
+                    f"{_cell_text(shown, at)} is not a whole number "
+                    f"(answers are {answers.describe()})",
+                )
             )
-    outside = valid & ~numbers.map(math.isfinite).astype(bool)
+    outside = valid & ~np.isfinite(values)
     if answers.minimum is not None:
-        outside |= valid & (numbers < answers.minimum)
+        outside |= valid & (values < answers.minimum)
     if answers.maximum is not None:
-        outside |= valid & (numbers > answers.maximum)
+        outside |= valid & (values > answers.maximum)
     if outside.any():
-        at = int(outside.to_numpy().argmax())
-        problems.append((at, f"{text.iloc[at]} is outside {answers.describe()}"))
-    numbers = numbers.where(~missing)
+        at = int(outside.argmax())
+        problems.append((at, f"{_cell_text(shown, at)} is outside {answers.describe()}"))
     numbers.name = column
     return numbers, min(problems) if problems else None
+
+
+def _cell_text(cells: pd.Series, at: int) -> str:
+    """A cell as the file wrote it (numbers parsed by pandas without a trailing ``.0``)."""
+    value = cells.iloc[at]
+    if isinstance(value, float | int | np.floating | np.integer):
+        return _number_text(float(value))
+    return str(value)
 
 
 def _numeric_columns(
@@ -233,29 +266,34 @@ def _background_column(
     cells: pd.Series, column: str, options: Mapping[str, str], source: str
 ) -> pd.Series:
     """Background answers as strings (None when empty); option labels become values."""
-    text = cells.astype(str).str.strip()
-    values: list[str | None] = []
-    for row, cell in enumerate(text.tolist()):
-        if cell.lower() in MISSING_MARKERS:
-            values.append(None)
-        elif not options:
-            values.append(cell)
-        elif cell.lower() in options:
-            values.append(options[cell.lower()])
-        else:
+    text = cells.astype(str).str.strip().where(cells.notna(), "")
+    empty = text.str.lower().isin(MISSING_MARKERS)
+    if options:
+        chosen = text.str.lower().map(options)
+        unknown = ~empty & chosen.isna()
+        if unknown.any():
+            at = int(unknown.to_numpy().argmax())
             known = ", ".join(dict.fromkeys(options.values()))
             raise ResponsesFileError(
-                f'{source}: row {row + 1}, column {column}: "{cell}" is not one of the options '
-                f"({known})"
+                f'{source}: row {at + 1}, column {column}: "{text.iloc[at]}" is not one of the '
+                f"options ({known})"
             )
-    return pd.Series(values, index=cells.index, name=column, dtype=object)
+        text = chosen
+    return _strings_or_none(text, empty, column)
+
+
+def _strings_or_none(text: pd.Series, empty: pd.Series, column: str) -> pd.Series:
+    """An object column of strings with ``None`` where ``empty``."""
+    values = text.astype(object).to_numpy(copy=True)
+    values[empty.to_numpy(dtype=bool)] = None
+    return pd.Series(values, index=text.index, name=column, dtype=object)
 
 
 def _respondent_column(cells: pd.Series) -> pd.Series:
-    text = cells.astype(str).str.strip()
-    if text.str.fullmatch(r"\d+").all():
-        return text.astype("int64")
-    return text.where(text != "", None).astype(object)
+    """Respondent ids: whole numbers when every id is one, else strings (None when empty)."""
+    if cells.dtype.kind in "iu":
+        return cells.astype("int64")
+    return _strings_or_none(cells.astype(str).str.strip(), cells.isna(), RESPONDENT_COLUMN)
 
 
 def parse_responses(text: str, instrument: Instrument, source: str = "responses") -> pd.DataFrame:
@@ -306,7 +344,7 @@ def parse_responses(text: str, instrument: Instrument, source: str = "responses"
         raise ResponsesFileError(f"{source}: {'; '.join(problems)} for instrument {instrument.id}")
     if len(set(lowered)) != len(lowered):
         raise ResponsesFileError(f"{source}: a column appears more than once (names ignore case)")
-    cells = _cells(text, source, lowered)
+    cells = _cells(text, source, lowered, {RESPONDENT_COLUMN, *item_ids})
 
     ranges: dict[str, AnswerRange] = {}
     for item in item_ids:
@@ -400,7 +438,7 @@ def parse_item_columns(
             f"{source}: no {_columns_word(absent)} {', '.join(absent)} in the file "
             f"(columns: {shown})"
         )
-    cells = _cells(text, source, names)
+    cells = _cells(text, source, names, set(chosen))
     if isinstance(answers, AnswerRange) or answers is None:
         everywhere = answers or AnswerRange()
         ranges = dict.fromkeys(chosen, everywhere)
