@@ -18,6 +18,7 @@ class CheckedAnswers:
     background: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)
+    background_problems: set[str] = field(default_factory=set)
 
 
 def check_answers(
@@ -50,6 +51,7 @@ def check_answers(
     questions = {q.id: q for q in instrument.background}
     for question_id, value in background.items():
         question = questions.get(question_id)
+        checked.background_problems.add(question_id)
         if question is None:
             checked.problems[question_id] = "unknown background question"
             continue
@@ -68,6 +70,7 @@ def check_answers(
             checked.problems[question_id] = f"must be at most {MAX_TEXT_ANSWER} characters"
         else:
             checked.background[question_id] = value.strip()
+    checked.background_problems &= set(checked.problems)
     return checked
 
 

@@ -180,7 +180,9 @@ def save_draft(
     survey_round, instrument = _require_answerable(session, invitation)
     checked = check_answers(instrument, answers, background)
     if checked.problems:
-        raise FieldValidationError(_located(instrument, checked.problems))
+        raise FieldValidationError(
+            _located(instrument, checked.problems, checked.background_problems)
+        )
     draft = _draft_for_writing(session, invitation, survey_round, instrument)
     _merge(draft, checked)
     session.add(draft)
@@ -188,9 +190,13 @@ def save_draft(
     return draft
 
 
-def _located(instrument: Instrument, problems: Mapping[str, str]) -> dict[str, str]:
+def _located(
+    instrument: Instrument, problems: Mapping[str, str], background_fields: set[str] | None = None
+) -> dict[str, str]:
     """Prefix each field with its group: ``answers.q10``, ``background.care_model``."""
-    background_ids = {question.id for question in instrument.background}
+    background_ids = {question.id for question in instrument.background} | (
+        background_fields or set()
+    )
     return {
         (f"background.{field_id}" if field_id in background_ids else f"answers.{field_id}"): text
         for field_id, text in problems.items()
@@ -216,7 +222,9 @@ def submit_response(
     require_open(survey_round)
     checked = check_answers(instrument, answers or {}, background or {})
     if checked.problems:
-        raise FieldValidationError(_located(instrument, checked.problems))
+        raise FieldValidationError(
+            _located(instrument, checked.problems, checked.background_problems)
+        )
     if invitation.kind == InvitationKind.OPEN:
         response = Response(round_id=invitation.round_id, instrument_version=instrument.version)
     else:
@@ -227,6 +235,7 @@ def submit_response(
         session.rollback()
         raise FieldValidationError(_located(instrument, missing))
     if invitation.kind == InvitationKind.PERSONAL:
+        session.flush()  # write the draft first, so the claim below is the last word
         claimed = session.connection().execute(
             sa.update(Invitation)
             .where(

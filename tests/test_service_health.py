@@ -1,0 +1,77 @@
+"""Health check, settings, the SQLite pragmas and the demo seed."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from app.database import make_engine
+from app.models import Response
+from app.services import rounds
+from app.services.demo import seed_demo
+from app.settings import DEVELOPMENT_SECRET_KEY, Settings
+from tests.conftest import TEST_SECRET
+
+
+def test_healthz_is_200_when_the_database_is_up(client: TestClient) -> None:
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "database": "up"}
+
+
+def test_healthz_is_503_when_the_database_is_down(client: TestClient) -> None:
+    app = client.app
+    working = app.state.engine  # type: ignore[attr-defined]
+    app.state.engine = sa.create_engine(  # type: ignore[attr-defined]
+        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+    )
+    try:
+        answer = client.get("/healthz")
+        assert answer.status_code == 503
+        assert answer.json()["database"] == "down"
+        assert client.get("/api/v1/survey/whatever").status_code == 503
+    finally:
+        app.state.engine = working  # type: ignore[attr-defined]
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        Settings(environment="production", secret_key=DEVELOPMENT_SECRET_KEY)
+    assert Settings(environment="production", secret_key=TEST_SECRET).is_production
+
+
+def test_anonymity_threshold_is_never_below_three() -> None:
+    with pytest.raises(ValueError, match="anonymity_threshold"):
+        Settings(anonymity_threshold=2)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/sub/dir/x.sqlite3")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_demo_is_seeded_once_with_39_responses(session: Session) -> None:
+    first = seed_demo(
+        session,
+        secret_key=TEST_SECRET,
+        instrument_id="trustworthy-collaboration",
+        anonymity_threshold=5,
+    )
+    second = seed_demo(
+        session,
+        secret_key=TEST_SECRET,
+        instrument_id="trustworthy-collaboration",
+        anonymity_threshold=5,
+    )
+    assert first.created and not second.created
+    assert first.responses == second.responses == 39
+    assert first.respondent_token == second.respondent_token
+    assert session.exec(select(func.count()).select_from(Response)).one() == 39
+    matrix = rounds.round_items_matrix(session, first.round_id)
+    assert matrix.shape == (39, 22 + 4)
+    assert matrix["q30"].notna().all()
