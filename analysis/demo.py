@@ -18,10 +18,11 @@ respondents:
   published frequencies stay exact) until every figure matches.
 
 With the default seed (2017) the demo reproduces every figure of Table 4 as printed.  The
-comparison below is :func:`table4_comparison`, i.e. :func:`analysis.summary.table4` on the
-demo (listwise alpha as SPSS computes it, scores in each scale's own direction, so the
-reverse-keyed Inter-Org Trust reads 6 - 2.7 = 3.3); the report's figure comes first, the
-demo's in brackets (``python -m analysis.demo`` prints it)::
+comparison below is :func:`table4_comparison`: :func:`analysis.summary.table4` run on the demo
+in the items' raw direction, as the report prints Table 4 (so Inter-Org Trust reads 2.7, not
+the trust-keyed 6 - 2.7 = 3.3), alpha listwise as SPSS computes it, rounded half away from
+zero; the report's figure first, the demo's in brackets (``python -m analysis.demo`` prints
+it)::
 
     scale                         alpha           mean        median      mode
     Financial and Quality Rating  0.832 (0.832)   2.4 (2.4)   2.0 (2.0)   2.0 (2.0)
@@ -34,7 +35,7 @@ demo's in brackets (``python -m analysis.demo`` prints it)::
     Formal Agreement              -               2.8 (2.8)   3.0 (3.0)   2.0 (2.0)
     Surrender of some control     -               4.0 (4.0)   4.0 (4.0)   4.0 (4.0)
     Inter-Individual Trust        0.833 (0.833)   3.6 (3.6)   3.7 (3.7)   4.0 (4.0)
-    Inter-Org Trust               0.736 (0.736)   3.3 (3.3)   3.3 (3.3)   3.2 (3.2)
+    Inter-Org Trust               0.736 (0.736)   2.7 (2.7)   2.7 (2.7)   2.8 (2.8)
 
 Two of Table 4's figures can only be met with a missing answer: Aligned interests' median
 of 4.5 needs an even number of answers (q19 has one missing answer, n = 38), and Inter-Org
@@ -48,8 +49,11 @@ The background columns are fictional: 19 partnerships (Table 3's last column: 5,
 3 Vanguards per care model responded), a few of them with five or more respondents;
 organisation types; and professional roles (28 management, 8 medical, 3 other).
 
-The module is pure (numpy and pandas only) and deterministic: the same seed gives the same
-data frame, in well under a second.
+The module is pure (no files, no database; numpy, pandas and :mod:`analysis`) and
+deterministic: the same seed gives the same data frame, in well under a second.  Unrounded,
+the default demo's listwise alphas are 0.8319, 0.7815, 0.8942, 0.6671, 0.8329 and 0.7362
+(Inter-Org Trust; 0.7318 pairwise), its means 2.423, 3.410, 3.205, 3.628, 3.573 and 2.722,
+and each scale has a single mode.
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from analysis.frequencies import spss_round
+from analysis.instrument import Instrument, load_instrument
+from analysis.summary import table4
 
 N_RESPONDENTS = 39
 
@@ -518,11 +526,31 @@ def demo_csv_text(seed: int = 2017) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
+def raw_direction(instrument: Instrument) -> Instrument:
+    """The instrument with no item reverse-keyed, for figures in the items' raw direction.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        Any instrument.
+
+    Returns
+    -------
+    Instrument
+        A validated copy whose items all have ``reverse_keyed`` false.
+    """
+    document = instrument.model_dump(mode="json")
+    for item in document["items"]:
+        item["reverse_keyed"] = False
+    return Instrument.model_validate(document)
+
+
 def table4_comparison(responses: pd.DataFrame) -> str:
     """Table 4 as published next to the same figures computed from ``responses``.
 
-    The figures come from :func:`analysis.summary.table4` (listwise alpha, scores in each
-    scale's own direction, so Inter-Org Trust's raw 2.7 reads 6 - 2.7 = 3.3 on both sides).
+    The figures come from :func:`analysis.summary.table4` (listwise alpha, as SPSS) on the
+    items' raw answers, the direction in which the report prints every row of Table 4
+    (Inter-Org Trust's 2.7 included), rounded half away from zero as SPSS displays them.
 
     Parameters
     ----------
@@ -533,31 +561,29 @@ def table4_comparison(responses: pd.DataFrame) -> str:
     -------
     str
         A fixed-width text table, one line per Table 4 scale: the report's figure first,
-        the responses' figure in brackets.
+        the responses' figure in brackets; ``*`` marks a mode shared with other values.
     """
-    from analysis.instrument import load_instrument
-    from analysis.summary import table4
-
-    computed = table4(responses, load_instrument("trustworthy-collaboration"))
+    instrument = load_instrument("trustworthy-collaboration")
+    computed = table4(responses, raw_direction(instrument))
     header = f"{'scale':<29} {'alpha':<15} {'mean':<11} {'median':<11} mode"
     lines = [header]
     for scale in computed.scales:
-        published = scale.benchmark
+        published = instrument.scale(scale.scale_id).benchmark
         if published is None:
             raise ValueError(f"scale {scale.scale_id} has no Table 4 benchmark")
         alpha = "-"
         if published.alpha is not None and scale.alpha is not None:
-            alpha = f"{published.alpha:.3f} ({scale.alpha:.3f})"
+            alpha = f"{spss_round(published.alpha, 3)} ({spss_round(scale.alpha, 3)})"
         cells = [
-            f"{mine_and_theirs[0]:.1f} ({mine_and_theirs[1]:.1f})"
-            for mine_and_theirs in (
+            f"{spss_round(report, 1)} ({spss_round(demo, 1)})"
+            for report, demo in (
                 (published.mean, scale.mean),
                 (published.median, scale.median),
                 (published.mode, scale.mode),
             )
         ]
         if scale.multiple_modes:
-            cells[2] += " *several modes*"
+            cells[2] += "*"
         lines.append(f"{scale.name:<29} {alpha:<15} {cells[0]:<11} {cells[1]:<11} {cells[2]}")
     return "\n".join(lines)
 
