@@ -1,0 +1,31 @@
+# Partnership Trust Survey: the survey service on uvicorn, migrating its database on start.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /srv/trust-survey
+
+RUN groupadd --system --gid 10001 survey \
+    && useradd --system --uid 10001 --gid survey --home-dir /srv/trust-survey --shell /usr/sbin/nologin survey
+
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY analysis ./analysis
+COPY instruments ./instruments
+COPY migrations ./migrations
+RUN pip install --no-cache-dir . \
+    && mkdir -p /srv/trust-survey/data \
+    && chown survey:survey /srv/trust-survey/data
+
+USER 10001:10001
+ENV ENVIRONMENT=production \
+    DATABASE_URL=sqlite:////srv/trust-survey/data/trust-survey.sqlite3
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+# Migrate, then serve; no access log, so no respondent's IP address is written anywhere.
+CMD ["sh", "-c", "trust-survey db upgrade && exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --no-access-log --proxy-headers"]
