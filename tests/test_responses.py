@@ -154,7 +154,7 @@ def test_utf8_with_byte_order_mark(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + with_cell(1, "partnership_name", "Café Care").encode())
     loaded = load_responses(path, INSTRUMENT)
     assert loaded.loc[0, "partnership_name"] == "Café Care"
-    assert list(loaded.columns)[0] == "respondent"
+    assert loaded.columns[0] == "respondent"
 
 
 def test_latin1_file_is_an_encoding_error(tmp_path: Path) -> None:
