@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -187,12 +188,17 @@ def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
     """Every submitted response of a round as one row: item columns (float, NaN when
     unanswered) then background columns (str or None), indexed by response id.
 
-    The answers load in one query, one row per response.
+    The answers load in one query, one row per response, as JSON text that is parsed in one
+    go (about twice as fast as letting the driver decode each row's JSON).
     """
     survey_round = get_round(session, round_id)
     instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
     statement = (
-        sa.select(col(Response.id), col(Response.answers), col(Response.background))
+        sa.select(
+            col(Response.id),
+            sa.cast(col(Response.answers), sa.Text),
+            sa.cast(col(Response.background), sa.Text),
+        )
         .where(
             col(Response.round_id) == round_id,
             col(Response.status) == ResponseStatus.SUBMITTED,
@@ -203,16 +209,14 @@ def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
     item_ids = instrument.item_ids
     background_ids = [question.id for question in instrument.background]
     index = pd.Index([row[0] for row in rows], name="response_id", dtype="int64")
-    items = np.full((len(rows), len(item_ids)), np.nan)
-    for position, row in enumerate(rows):
-        answers: dict[str, int] = row[1]
-        for column, item_id in enumerate(item_ids):
-            value = answers.get(item_id)
-            if value is not None:
-                items[position, column] = value
+    answers: list[dict[str, int]] = json.loads("[" + ",".join(row[1] for row in rows) + "]")
+    background: list[dict[str, str]] = json.loads("[" + ",".join(row[2] for row in rows) + "]")
+    items = np.array(
+        [[answer.get(item_id) for item_id in item_ids] for answer in answers], dtype=float
+    ).reshape(len(rows), len(item_ids))
     matrix = pd.DataFrame(items, index=index, columns=item_ids)
     for question_id in background_ids:
         matrix[question_id] = pd.Series(
-            [row[2].get(question_id) for row in rows], index=index, dtype="object"
+            [given.get(question_id) for given in background], index=index, dtype="object"
         )
     return matrix
