@@ -23,6 +23,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+pytest_plugins = ["tests.browser_support"]
+
 RUN_ID = uuid.uuid4().hex[:8]
 _schema_numbers = itertools.count()
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"

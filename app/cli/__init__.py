@@ -22,7 +22,7 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import analysis_commands, service_commands
+    from app.cli import analysis_commands, operations_commands, service_commands
 
     parser = argparse.ArgumentParser(
         prog="trust-survey",
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     analysis_commands.register(subparsers)
     service_commands.register(subparsers)
+    operations_commands.register(subparsers)
     return parser
 
 
