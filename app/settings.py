@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from analysis.anonymity import DEFAULT_THRESHOLD, MINIMUM_THRESHOLD
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
 DEFAULT_DATABASE_URL = "sqlite:///./data/trust-survey.sqlite3"
-MINIMUM_ANONYMITY_THRESHOLD = 3
+MINIMUM_ANONYMITY_THRESHOLD = MINIMUM_THRESHOLD
 
 
 class Settings(BaseSettings):
@@ -21,7 +23,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
-    anonymity_threshold: int = Field(default=5, ge=MINIMUM_ANONYMITY_THRESHOLD)
+    anonymity_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=MINIMUM_ANONYMITY_THRESHOLD)
     instrument: str = "trustworthy-collaboration"
     public_base_url: str | None = Field(
         default=None,
@@ -45,7 +47,24 @@ class Settings(BaseSettings):
         return self.environment == "production"
 
 
+class SettingsError(ValueError):
+    """The environment holds a setting the service cannot use; the message names it."""
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning validation errors into one line naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            name = "_".join(str(part) for part in detail["loc"]).upper()
+            message = str(detail["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if name else message)
+        raise SettingsError("; ".join(problems)) from None
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The settings of this process, read once."""
-    return Settings()
+    return load_settings()

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app.cli import CommandError
-from app.settings import Settings
+from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from app.services.demo import DemoSeed
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
-        raise CommandError(str(error).splitlines()[-1].strip() or str(error)) from None
+        return load_settings()
+    except SettingsError as error:
+        raise CommandError(f"bad setting: {error}") from None
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
