@@ -14,6 +14,7 @@ from app.migrating import require_migrated
 from app.settings import Settings, get_settings
 from app.web import api_admin, api_survey, coordinator_pages, health, respondent_pages
 from app.web.errors import install_error_handlers
+from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.is_production,
         max_age=8 * 60 * 60,
     )
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(respondent_pages.router)

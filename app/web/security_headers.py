@@ -1,0 +1,184 @@
+"""Pure ASGI middleware: security headers on every answer, and a limit on request bodies.
+
+Headers (set on every HTTP answer unless the app already set them):
+
+* ``Content-Security-Policy``: this site only.  Scripts, styles, images and fonts come from the
+  app itself (the NHS.UK frontend assets are served by the app); the report charts are inline
+  SVG elements, which need no exception.  ``frame-ancestors 'none'`` forbids framing.  The API
+  docs page (Swagger UI, from a CDN with an inline script) gets a policy of its own.
+* ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` (for old browsers).
+* ``Referrer-Policy: no-referrer``: respondents' links carry their token in the path.
+* ``Strict-Transport-Security`` only when the request came over HTTPS (the request's scheme, or
+  ``X-Forwarded-Proto: https`` from the proxy in front).
+
+:class:`BodySizeLimitMiddleware` answers 413 to a request whose body is larger than its limit,
+by ``Content-Length`` before reading, or while reading a body without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+API_DOCS_PATH = "/api/docs"
+API_DOCS_CDN = "https://cdn.jsdelivr.net"
+API_DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        f"script-src 'self' 'unsafe-inline' {API_DOCS_CDN}",
+        f"style-src 'self' {API_DOCS_CDN}",
+        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+HSTS = "max-age=31536000; includeSubDomains"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", [])
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def came_over_https(scope: Scope) -> bool:
+    """Whether the browser used HTTPS: this request's scheme, or the proxy's forwarded one."""
+    if scope.get("scheme") == "https":
+        return True
+    forwarded = _header(scope, b"x-forwarded-proto")
+    return forwarded is not None and forwarded.split(b",")[0].strip().lower() == b"https"
+
+
+def security_headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The headers to add to the answer to ``scope``."""
+    path = str(scope.get("path", ""))
+    policy = API_DOCS_CONTENT_SECURITY_POLICY if path == API_DOCS_PATH else CONTENT_SECURITY_POLICY
+    headers = [
+        (b"content-security-policy", policy.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if came_over_https(scope):
+        headers.append((b"strict-transport-security", HSTS.encode()))
+    return headers
+
+
+class SecurityHeadersMiddleware:
+    """Adds :func:`security_headers_for` to every HTTP answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = security_headers_for(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.lower() for key, _ in headers}
+                headers.extend((key, value) for key, value in extra if key not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestBodyTooLargeError(Exception):
+    """Raised inside the app when a streamed body passes the limit."""
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies larger than ``max_body_bytes`` with 413."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        limit_kib = self.max_body_bytes // 1024
+        detail = f"the request body is too large: at most {limit_kib} KiB is accepted"
+        is_api = str(scope.get("path", "")).startswith("/api/")
+        if is_api:
+            body = json.dumps({"detail": detail}).encode()
+            content_type = b"application/json"
+        else:
+            body = f"Request too large: {detail}.".encode()
+            content_type = b"text/plain; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_body_bytes
+            except ValueError:
+                too_large = False
+            if too_large:
+                await self._refuse(scope, send)
+                return
+        received = 0
+        exceeded = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    exceeded = True
+                    raise RequestBodyTooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return  # whatever the app makes of the broken body, the answer is 413
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with contextlib.suppress(RequestBodyTooLargeError):
+            await self.app(scope, counting_receive, guarded_send)
+        if exceeded and not started:
+            await self._refuse(scope, send)
