@@ -13,6 +13,7 @@ from app.database import make_engine
 from app.migrating import require_migrated
 from app.settings import Settings, get_settings
 from app.web import api_admin, api_survey, coordinator_pages, health, respondent_pages
+from app.web.assets import install_assets
 from app.web.errors import install_error_handlers
 from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
+    install_assets(app)
     app.include_router(health.router)
     app.include_router(respondent_pages.router)
     app.include_router(coordinator_pages.router)

@@ -2,7 +2,8 @@
 
 For each size the script generates responses to the Trustworthy Collaboration instrument
 (seeded; correlated answers per scale, about 2% missing), writes them as CSV, and times, in
-the same run and as the best of several repeats:
+the same run and as the best of several repeats (the three take turns within each repeat, so
+that other work on the machine slows them alike):
 
 * ``read``: ``pandas.read_csv`` of that file (the yardstick);
 * ``analysis``: the full analysis of the data frame: :func:`analysis.summary.table4` (every
@@ -22,7 +23,8 @@ import argparse
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,13 +69,17 @@ def generated_responses(instrument: Instrument, size: int, seed: int = 1) -> pd.
     return frame
 
 
-def best_time(action: Callable[[], object], repeats: int) -> float:
-    """The fastest of ``repeats`` runs of ``action``, in seconds."""
-    best = float("inf")
+def best_times(actions: Sequence[Callable[[], object]], repeats: int) -> list[float]:
+    """The fastest of ``repeats`` runs of each action, in seconds.
+
+    The actions take turns within each repeat, so that a busy machine slows them alike.
+    """
+    best = [float("inf")] * len(actions)
     for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
+        for index, action in enumerate(actions):
+            start = time.perf_counter()
+            action()
+            best[index] = min(best[index], time.perf_counter() - start)
     return best
 
 
@@ -107,11 +113,14 @@ def main() -> None:
                 generated[item] = generated[item].astype("Int64")
             generated.to_csv(path, index=False)
             responses = pd.read_csv(path)
-            read = best_time(lambda path=path: pd.read_csv(path), args.repeats)
-            analysis = best_time(
-                lambda responses=responses: full_analysis(responses, instrument), args.repeats
+            read, analysis, load = best_times(
+                [
+                    partial(pd.read_csv, path),
+                    partial(full_analysis, responses, instrument),
+                    partial(load_responses, path, instrument),
+                ],
+                args.repeats,
             )
-            load = best_time(lambda path=path: load_responses(path, instrument), args.repeats)
             print(
                 f"{size:>10} {read:>11.4f} {analysis:>11.4f} {analysis / read:>14.2f} "
                 f"{load:>8.4f} {(load + analysis) / read:>21.2f}"
