@@ -121,7 +121,8 @@ def test_missing_required_answers_are_listed_and_valid_ones_kept(
     answer = client.post(f"/s/{token}/sections/{section.id}", data=partial)
     assert answer.status_code == 400
     assert "There is a problem" in answer.text
-    assert f'href="#{section.items[2]}"' in answer.text
+    # the error summary links to the first radio of the unanswered question
+    assert f'href="#{section.items[2]}-1"' in answer.text
     assert (
         f'id="{section.items[0]}-5" name="{section.items[0]}" type="radio" value="5" checked'
         in (answer.text)

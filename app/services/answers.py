@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from analysis.instrument import Instrument, Section
 
 MAX_TEXT_ANSWER = 200
+UNANSWERED = "answer this question"
 
 
 @dataclass
@@ -85,11 +86,11 @@ def unanswered_required(
     for section in sections if sections is not None else instrument.sections:
         for item_id in section.items:
             if instrument.item(item_id).required and item_id not in answers:
-                problems[item_id] = "answer this question"
+                problems[item_id] = UNANSWERED
         for question in instrument.background:
             wanted = question.id in section.background and question.required
             if wanted and question.id not in background:
-                problems[question.id] = "answer this question"
+                problems[question.id] = UNANSWERED
     return problems
 
 
