@@ -12,7 +12,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.database import make_engine
 from app.migrating import require_migrated
 from app.settings import Settings, get_settings
-from app.web import api_admin, api_survey, coordinator_pages, health, respondent_pages
+from app.web import (
+    analyst_pages,
+    api_admin,
+    api_reports,
+    api_survey,
+    coordinator_pages,
+    health,
+    report_pages,
+    respondent_pages,
+)
 from app.web.assets import install_assets
 from app.web.errors import install_error_handlers
 from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -58,4 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coordinator_pages.router)
     app.include_router(api_survey.router)
     app.include_router(api_admin.router)
+    app.include_router(report_pages.router)
+    app.include_router(analyst_pages.router)
+    app.include_router(api_reports.router)
     return app

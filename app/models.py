@@ -58,13 +58,25 @@ class ResponseStatus(StrEnum):
     SUBMITTED = "submitted"
 
 
-class CoordinatorRole(StrEnum):
+class AccountRole(StrEnum):
+    """What an account may do: coordinators run rounds; evaluators read their partnerships'
+    reports; analysts read every partnership's reports, pooled figures and raw exports;
+    admins do everything."""
+
     COORDINATOR = "coordinator"
     ADMIN = "admin"
+    EVALUATOR = "evaluator"
+    ANALYST = "analyst"
+
+
+CoordinatorRole = AccountRole  # the name the survey service's code uses
 
 
 class Coordinator(SQLModel, table=True):
-    """A person who sets up partnerships and rounds (never a respondent)."""
+    """A person with an account (coordinator, evaluator, analyst or admin; never a respondent).
+
+    The table keeps its first name, ``coordinator``; ``role`` says what the account may do.
+    """
 
     __tablename__ = "coordinator"
 
@@ -170,3 +182,15 @@ class Response(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     submitted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class PartnershipGrant(SQLModel, table=True):
+    """A partnership whose reports an account may read (evaluators) or run (coordinators)."""
+
+    __tablename__ = "partnership_grant"
+
+    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", primary_key=True)
+    partnership_id: int = Field(
+        foreign_key="partnership.id", ondelete="CASCADE", primary_key=True, index=True
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())

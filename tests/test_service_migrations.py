@@ -18,7 +18,15 @@ from app.migrating import DatabaseNotMigratedError
 from app.settings import Settings
 from tests.conftest import TEST_SECRET
 
-TABLES = {"coordinator", "partnership", "organisation", "survey_round", "invitation", "response"}
+TABLES = {
+    "coordinator",
+    "partnership",
+    "organisation",
+    "survey_round",
+    "invitation",
+    "response",
+    "partnership_grant",
+}
 
 
 def _tables(url: str) -> set[str]:

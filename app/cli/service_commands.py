@@ -114,8 +114,11 @@ def _user_add(args: argparse.Namespace) -> int:
     engine = make_engine(_settings().database_url)
     try:
         with Session(engine) as session:
-            coordinator = add_coordinator(session, args.email, password, args.role)
-            print(f"trust-survey user add: added {coordinator.email} ({coordinator.role})")
+            coordinator = add_coordinator(
+                session, args.email, password, args.role, partnership_names=args.partnership
+            )
+            granted = f"; partnerships: {', '.join(args.partnership)}" if args.partnership else ""
+            print(f"trust-survey user add: added {coordinator.email} ({coordinator.role}{granted})")
     except SurveyServiceError as error:
         raise CommandError(str(error)) from None
     finally:
@@ -146,13 +149,29 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     serve.set_defaults(handler=_serve)
 
-    user = subparsers.add_parser("user", help="coordinator accounts")
+    user = subparsers.add_parser(
+        "user", help="accounts: admins, coordinators, evaluators, analysts"
+    )
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = user_commands.add_parser(
-        "add", help="add a coordinator; the password is asked for, or read from stdin"
+        "add", help="add an account; the password is asked for, or read from stdin"
     )
     add.add_argument("email")
-    add.add_argument("--role", default="coordinator", choices=["coordinator", "admin"])
+    add.add_argument(
+        "--role",
+        default="coordinator",
+        choices=["admin", "coordinator", "evaluator", "analyst"],
+        help="admin: everything; coordinator: runs rounds; evaluator: reads the reports of the "
+        "partnerships granted with --partnership; analyst: every partnership's reports, pooled "
+        "figures and raw exports",
+    )
+    add.add_argument(
+        "--partnership",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="grant this partnership (by its exact name); repeat for more",
+    )
     add.add_argument(
         "--password-from-env",
         action="store_true",

@@ -1,11 +1,14 @@
-"""Coordinator accounts: argon2 password hashes, looked up by e-mail."""
+"""Accounts (coordinators, evaluators, analysts, admins): argon2 password hashes, looked up
+by e-mail, and the partnerships granted to each account."""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from collections.abc import Collection, Sequence
 
-from app.models import Coordinator, CoordinatorRole
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.models import AccountRole, Coordinator, CoordinatorRole, Partnership, PartnershipGrant
 from app.security import hash_password, verify_password
 from app.services.errors import DuplicateRecordError, FieldValidationError
 
@@ -16,9 +19,17 @@ def normalised_email(email: str) -> str:
     return email.strip().lower()
 
 
+COORDINATING_ROLES = frozenset({AccountRole.COORDINATOR, AccountRole.ADMIN})
+
+
 def add_coordinator(
-    session: Session, email: str, password: str, role: str = CoordinatorRole.COORDINATOR
+    session: Session,
+    email: str,
+    password: str,
+    role: str = CoordinatorRole.COORDINATOR,
+    partnership_names: Sequence[str] = (),
 ) -> Coordinator:
+    """Add an account with ``role``, granted the partnerships named (all or nothing)."""
     problems: dict[str, str] = {}
     if "@" not in email or len(email) > 254:
         problems["email"] = "must be an e-mail address"
@@ -26,6 +37,9 @@ def add_coordinator(
         problems["password"] = f"must be at least {MINIMUM_PASSWORD_LENGTH} characters"
     if role not in set(CoordinatorRole):
         problems["role"] = f"must be one of: {', '.join(CoordinatorRole)}"
+    partnerships = _partnerships_named(session, partnership_names, problems)
+    if role == AccountRole.EVALUATOR and not partnership_names:
+        problems["partnership"] = "an evaluator needs at least one --partnership"
     if problems:
         raise FieldValidationError(problems)
     coordinator = Coordinator(
@@ -33,12 +47,48 @@ def add_coordinator(
     )
     session.add(coordinator)
     try:
+        session.flush()
+        assert coordinator.id is not None
+        for partnership in partnerships:
+            assert partnership.id is not None
+            session.add(PartnershipGrant(account_id=coordinator.id, partnership_id=partnership.id))
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise DuplicateRecordError(f"a coordinator with e-mail {email!r} already exists") from None
+        raise DuplicateRecordError(f"an account with e-mail {email!r} already exists") from None
     session.refresh(coordinator)
     return coordinator
+
+
+def _partnerships_named(
+    session: Session, names: Sequence[str], problems: dict[str, str]
+) -> list[Partnership]:
+    found: list[Partnership] = []
+    unknown: list[str] = []
+    for name in dict.fromkeys(n.strip() for n in names):
+        partnership = session.exec(select(Partnership).where(Partnership.name == name)).first()
+        if partnership is None:
+            unknown.append(name)
+        else:
+            found.append(partnership)
+    if unknown:
+        problems["partnership"] = "no partnership called " + ", ".join(repr(n) for n in unknown)
+    return found
+
+
+def grant_partnership(session: Session, account: Coordinator, partnership_id: int) -> None:
+    """Let ``account`` read the partnership's reports (idempotent)."""
+    assert account.id is not None
+    if session.get(PartnershipGrant, (account.id, partnership_id)) is None:
+        session.add(PartnershipGrant(account_id=account.id, partnership_id=partnership_id))
+        session.commit()
+
+
+def granted_partnership_ids(session: Session, account: Coordinator) -> set[int]:
+    statement = select(PartnershipGrant.partnership_id).where(
+        col(PartnershipGrant.account_id) == account.id
+    )
+    return set(session.exec(statement))
 
 
 def coordinator_by_email(session: Session, email: str) -> Coordinator | None:
@@ -56,13 +106,24 @@ def set_password(session: Session, coordinator: Coordinator, password: str) -> N
     session.commit()
 
 
-def authenticate(session: Session, email: str, password: str) -> Coordinator | None:
-    """The coordinator whose e-mail and password these are, else ``None``."""
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    roles: Collection[str] = COORDINATING_ROLES,
+) -> Coordinator | None:
+    """The account with this e-mail and password and one of ``roles``, else ``None``.
+
+    By default only coordinators and admins: evaluators and analysts cannot sign in to the
+    coordinator screens.
+    """
     coordinator = coordinator_by_email(session, email)
     if coordinator is None:
         verify_password(_DUMMY_HASH, password)  # same work whether or not the e-mail exists
         return None
-    return coordinator if verify_password(coordinator.password_hash, password) else None
+    if not verify_password(coordinator.password_hash, password):
+        return None
+    return coordinator if coordinator.role in roles else None
 
 
 _DUMMY_HASH = hash_password("not a real password, only here to even out timing")

@@ -1,0 +1,294 @@
+"""Who may read which reports, and a round's report assembled from ``analysis``.
+
+Access: admins and analysts read every partnership; evaluators only the partnerships granted
+to them; coordinators no reports. Anything a viewer may not read is reported as "not found",
+exactly like an id that does not exist, so that nobody learns which rounds exist.
+
+Anonymity: a round's results appear only when it has at least its threshold of submitted
+responses; below it only the count is given. Breakdowns hide small groups and, by
+complementary suppression, the next smallest. In the item answers handed out for download, the
+background answers of hidden groups are blanked, so the groups hidden on the page cannot be
+picked out of the file either.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlmodel import Session, col, func, select
+
+from analysis.anonymity import NOT_STATED, results_visible, suppress_groups, validate_threshold
+from analysis.change import ScaleChange, scale_changes
+from analysis.frequencies import FrequencyTable, item_frequency_tables
+from analysis.instrument import Instrument
+from analysis.reading import ScaleReading, read_table4, round_cautions
+from analysis.scoring import scale_scores
+from analysis.summary import ProfileBar, Table4, grouped_table4, table4, trust_profile
+from app.instruments import instrument_version
+from app.models import AccountRole, Coordinator, Partnership, Response, SurveyRound
+from app.services import coordinators, rounds
+from app.services.errors import FieldValidationError, InvalidRequestError, RecordNotFoundError
+
+REPORT_ROLES = frozenset({AccountRole.ADMIN, AccountRole.EVALUATOR, AccountRole.ANALYST})
+ANALYST_ROLES = frozenset({AccountRole.ADMIN, AccountRole.ANALYST})
+BREAKDOWN_QUESTIONS = ("organisation_type", "professional_role")
+RESPONDENT_COLUMN = "respondent"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A signed-in reader of reports; ``partnership_ids`` is ``None`` for every partnership."""
+
+    account: Coordinator
+    partnership_ids: frozenset[int] | None
+
+    @property
+    def is_analyst(self) -> bool:
+        return self.account.role in ANALYST_ROLES
+
+    def may_read(self, partnership_id: int) -> bool:
+        return self.partnership_ids is None or partnership_id in self.partnership_ids
+
+
+def viewer_for(session: Session, account: Coordinator | None) -> Viewer | None:
+    """The viewer an account is, or ``None`` when it may read no reports."""
+    if account is None or account.role not in REPORT_ROLES:
+        return None
+    if account.role in ANALYST_ROLES:
+        return Viewer(account, None)
+    return Viewer(account, frozenset(coordinators.granted_partnership_ids(session, account)))
+
+
+def readable_rounds(
+    session: Session, viewer: Viewer
+) -> list[tuple[Partnership, list[SurveyRound]]]:
+    """The partnerships a viewer may read, each with its rounds (newest first)."""
+    statement = select(Partnership).order_by(col(Partnership.name))
+    listed = []
+    for partnership in session.exec(statement):
+        assert partnership.id is not None
+        if viewer.may_read(partnership.id):
+            listed.append((partnership, rounds.list_rounds(session, partnership.id)))
+    return listed
+
+
+def parse_id(text: str, kind: str) -> int:
+    """An id from a URL; anything that is not one is simply not found."""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 2_147_483_647:
+        raise RecordNotFoundError(kind, text)
+    return int(text)
+
+
+def readable_round(session: Session, viewer: Viewer, round_id: int) -> SurveyRound:
+    """The round if the viewer may read it; otherwise not found, as if it did not exist."""
+    survey_round = session.get(SurveyRound, round_id)
+    if survey_round is None or not viewer.may_read(survey_round.partnership_id):
+        raise RecordNotFoundError("round", round_id)
+    return survey_round
+
+
+def submitted_count(session: Session, round_id: int) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Response)
+        .where(col(Response.round_id) == round_id, col(Response.status) == "submitted")
+    )
+    return int(session.exec(statement).one())
+
+
+def change_anonymity_threshold(session: Session, round_id: int, threshold: int) -> SurveyRound:
+    """Set a round's threshold; refused below the minimum and once any answer has arrived."""
+    survey_round = rounds.get_round(session, round_id)
+    try:
+        validate_threshold(threshold)
+    except ValueError as error:
+        raise FieldValidationError({"anonymity_threshold": str(error)}) from None
+    answers = session.exec(
+        select(func.count()).select_from(Response).where(col(Response.round_id) == round_id)
+    ).one()
+    if int(answers):
+        raise InvalidRequestError(
+            "the anonymity threshold is fixed once answers have arrived in the round"
+        )
+    survey_round.anonymity_threshold = threshold
+    session.add(survey_round)
+    session.commit()
+    return survey_round
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """One group of a breakdown: its Table 4 when shown, else why it is hidden."""
+
+    value: str
+    label: str
+    shown: bool
+    reason: str | None
+    table: Table4 | None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    question_id: str
+    question_text: str
+    groups: tuple[GroupResult, ...]
+
+    @property
+    def shown_groups(self) -> list[GroupResult]:
+        return [g for g in self.groups if g.shown]
+
+    @property
+    def hidden_groups(self) -> list[GroupResult]:
+        return [g for g in self.groups if not g.shown and g.reason]
+
+
+@dataclass(frozen=True)
+class ChangeSection:
+    previous: SurveyRound | None
+    changes: tuple[ScaleChange, ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """Everything a round's report shows, or only the count when below the threshold."""
+
+    partnership: Partnership
+    survey_round: SurveyRound
+    instrument: Instrument
+    n_responses: int
+    threshold: int
+    table: Table4 | None = None
+    readings: tuple[ScaleReading, ...] = ()
+    profile: tuple[ProfileBar, ...] = ()
+    frequencies: tuple[FrequencyTable, ...] = ()
+    cautions: tuple[str, ...] = ()
+    breakdowns: tuple[Breakdown, ...] = ()
+    change: ChangeSection | None = None
+    answers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def visible(self) -> bool:
+        return self.table is not None
+
+    def frequencies_of(self, items: tuple[str, ...]) -> list[FrequencyTable]:
+        return [t for t in self.frequencies if t.item in items]
+
+
+def _group_sizes(matrix: pd.DataFrame, question_id: str, instrument: Instrument) -> dict[str, int]:
+    question = next(q for q in instrument.background if q.id == question_id)
+    column = matrix[question_id]
+    sizes = {o.value: int((column == o.value).sum()) for o in question.options}
+    sizes[NOT_STATED] = int(column.isna().sum())
+    return sizes
+
+
+def _breakdown(
+    matrix: pd.DataFrame, instrument: Instrument, question_id: str, threshold: int
+) -> Breakdown:
+    question = next(q for q in instrument.background if q.id == question_id)
+    visibility = suppress_groups(_group_sizes(matrix, question_id, instrument), threshold)
+    shown = {v.group for v in visibility if v.shown}
+    tables = grouped_table4(matrix[matrix[question_id].isin(shown)], instrument, question_id)
+    labels = {o.value: o.label for o in question.options} | {NOT_STATED: "Not stated"}
+    groups = tuple(
+        GroupResult(v.group, labels[v.group], v.shown, v.reason, tables.get(v.group))
+        for v in visibility
+        if v.n > 0
+    )
+    return Breakdown(question_id, question.text, groups)
+
+
+def _export_answers(
+    matrix: pd.DataFrame, instrument: Instrument, breakdowns: tuple[Breakdown, ...]
+) -> pd.DataFrame:
+    """Item answers fit to hand out: choice background only, hidden groups blanked, rows in
+    an order that says nothing about when anyone answered, numbered 1..n."""
+    answers = matrix[[*BREAKDOWN_QUESTIONS, *instrument.item_ids]].copy()
+    for breakdown in breakdowns:
+        hidden = {g.value for g in breakdown.groups if not g.shown}
+        column = answers[breakdown.question_id]
+        answers[breakdown.question_id] = column.where(~column.isin(hidden), None)
+    answers = answers.sort_values(
+        by=list(answers.columns), na_position="last", kind="mergesort"
+    ).reset_index(drop=True)
+    answers.insert(0, RESPONDENT_COLUMN, range(1, len(answers) + 1))
+    return answers
+
+
+def previous_round(session: Session, survey_round: SurveyRound) -> SurveyRound | None:
+    """The partnership's round before this one with the same instrument, if any."""
+    listed = rounds.list_rounds(session, survey_round.partnership_id)
+    ids = [r.id for r in listed]
+    later = listed[ids.index(survey_round.id) + 1 :]
+    same = [
+        r
+        for r in later
+        if r.instrument_id == survey_round.instrument_id
+        and r.instrument_version == survey_round.instrument_version
+    ]
+    return same[0] if same else None
+
+
+def _change(
+    session: Session, survey_round: SurveyRound, instrument: Instrument, scores: pd.DataFrame
+) -> ChangeSection:
+    before = previous_round(session, survey_round)
+    if before is None or before.id is None:
+        return ChangeSection(None, (), "This is the partnership's first round.")
+    matrix = rounds.round_items_matrix(session, before.id)
+    if not results_visible(len(matrix), before.anonymity_threshold):
+        return ChangeSection(
+            before,
+            (),
+            f"The previous round had fewer than {before.anonymity_threshold} responses, so it "
+            "cannot be compared.",
+        )
+    changes = scale_changes(scale_scores(matrix, instrument), scores)
+    return ChangeSection(before, tuple(changes), None)
+
+
+def round_report(session: Session, survey_round: SurveyRound) -> RoundReport:
+    """The whole report of a round (only the count when below its threshold)."""
+    assert survey_round.id is not None
+    instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
+    partnership = session.get(Partnership, survey_round.partnership_id)
+    assert partnership is not None
+    matrix = rounds.round_items_matrix(session, survey_round.id)
+    threshold = survey_round.anonymity_threshold
+    base = RoundReport(partnership, survey_round, instrument, len(matrix), threshold)
+    if not results_visible(len(matrix), threshold):
+        return base
+    summary = table4(matrix, instrument)
+    scores = scale_scores(matrix, instrument)
+    breakdowns = tuple(
+        _breakdown(matrix, instrument, q, threshold)
+        for q in BREAKDOWN_QUESTIONS
+        if q in matrix.columns
+    )
+    answers = _export_answers(matrix, instrument, breakdowns)
+    export_scores = scale_scores(answers, instrument)
+    export_scores.insert(0, RESPONDENT_COLUMN, answers[RESPONDENT_COLUMN])
+    return RoundReport(
+        partnership=partnership,
+        survey_round=survey_round,
+        instrument=instrument,
+        n_responses=len(matrix),
+        threshold=threshold,
+        table=summary,
+        readings=tuple(read_table4(summary, instrument)),
+        profile=tuple(trust_profile(summary, instrument)),
+        frequencies=tuple(item_frequency_tables(matrix, instrument, include_empty=True)),
+        cautions=tuple(round_cautions(len(matrix))),
+        breakdowns=breakdowns,
+        change=_change(session, survey_round, instrument, scores),
+        answers=answers,
+        scores=export_scores,
+    )
+
+
+def finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

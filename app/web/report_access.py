@@ -1,0 +1,95 @@
+"""Who is reading: the signed-in evaluator, analyst or admin, for pages and for the API.
+
+Not signed in: pages send the browser to ``/reports/login`` and the API answers 401. Signed in
+without the right (a coordinator, an evaluator of another partnership, an id that does not
+exist): 404, the same answer whatever the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from app.database import SessionDep
+from app.models import Coordinator
+from app.services import coordinators, reports
+from app.services.errors import RecordNotFoundError
+from app.services.reports import Viewer
+from app.web.deps import SESSION_COORDINATOR_KEY
+
+SESSION_ACCOUNT_KEY = "account_id"
+
+
+def signed_in_account(request: Request, session: SessionDep) -> Coordinator | None:
+    """The account of this browser session (a reports sign-in, or a coordinator's)."""
+    for key in (SESSION_ACCOUNT_KEY, SESSION_COORDINATOR_KEY):
+        account_id = request.session.get(key)
+        if isinstance(account_id, int):
+            return session.get(Coordinator, account_id)
+    return None
+
+
+def page_viewer(request: Request, session: SessionDep) -> Viewer:
+    account = signed_in_account(request, session)
+    if account is None:
+        raise HTTPException(
+            status_code=status.HTTP_303_SEE_OTHER,
+            headers={"Location": f"/reports/login?next={quote(request.url.path)}"},
+        )
+    viewer = reports.viewer_for(session, account)
+    if viewer is None:
+        raise RecordNotFoundError("page", request.url.path)
+    return viewer
+
+
+PageViewerDep = Annotated[Viewer, Depends(page_viewer)]
+
+
+def analyst_page_viewer(viewer: PageViewerDep, request: Request) -> Viewer:
+    if not viewer.is_analyst:
+        raise RecordNotFoundError("page", request.url.path)
+    return viewer
+
+
+AnalystPageDep = Annotated[Viewer, Depends(analyst_page_viewer)]
+
+_basic = HTTPBasic(
+    auto_error=False, description="An evaluator's, analyst's or admin's e-mail and password"
+)
+
+
+def api_viewer(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> Viewer:
+    account = signed_in_account(request, session)
+    if account is None and credentials is not None:
+        account = coordinators.authenticate(
+            session, credentials.username, credentials.password, roles=reports.REPORT_ROLES
+        )
+    if account is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="sign in as an evaluator, analyst or admin (HTTP Basic: e-mail and password)",
+            headers={"WWW-Authenticate": "Basic"},
+        )
+    viewer = reports.viewer_for(session, account)
+    if viewer is None:
+        raise RecordNotFoundError("resource", request.url.path)
+    return viewer
+
+
+ApiViewerDep = Annotated[Viewer, Depends(api_viewer)]
+
+
+def api_analyst(viewer: ApiViewerDep, request: Request) -> Viewer:
+    if not viewer.is_analyst:
+        raise RecordNotFoundError("resource", request.url.path)
+    return viewer
+
+
+ApiAnalystDep = Annotated[Viewer, Depends(api_analyst)]

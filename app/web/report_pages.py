@@ -1,0 +1,121 @@
+"""Report pages and downloads for evaluators, analysts and admins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.database import SessionDep
+from app.reports import documents, rendering
+from app.services import coordinators, reports
+from app.services.errors import RecordNotFoundError
+from app.services.reports import RoundReport
+from app.web.deps import CsrfProtected
+from app.web.report_access import SESSION_ACCOUNT_KEY, PageViewerDep, signed_in_account
+from app.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/reports/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/reports") -> Response:
+    return templates.TemplateResponse(request, "reports/login.html", {"next": next})
+
+
+@router.post("/reports/login", dependencies=[CsrfProtected])
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=500)] = "/reports",
+) -> Response:
+    account = coordinators.authenticate(session, email, password, roles=reports.REPORT_ROLES)
+    if account is None:
+        return templates.TemplateResponse(
+            request,
+            "reports/login.html",
+            {"next": next, "email": email, "failed": True},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    request.session.clear()
+    request.session[SESSION_ACCOUNT_KEY] = account.id
+    safe = next.startswith(("/reports", "/analyst")) and "//" not in next and "\\" not in next
+    return _see_other(next if safe else "/reports")
+
+
+@router.post("/reports/logout", dependencies=[CsrfProtected])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return _see_other("/reports/login")
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def index(request: Request, session: SessionDep) -> Response:
+    account = signed_in_account(request, session)
+    viewer = reports.viewer_for(session, account)
+    if viewer is None:
+        return _see_other("/reports/login")
+    listed = reports.readable_rounds(session, viewer)
+    return templates.TemplateResponse(
+        request, "reports/index.html", {"viewer": viewer, "listed": listed}
+    )
+
+
+def _report(session: SessionDep, viewer: PageViewerDep, round_id: str) -> RoundReport:
+    survey_round = reports.readable_round(session, viewer, reports.parse_id(round_id, "round"))
+    return reports.round_report(session, survey_round)
+
+
+@router.get("/reports/rounds/{round_id}", response_class=HTMLResponse)
+def round_page(
+    request: Request, round_id: str, session: SessionDep, viewer: PageViewerDep
+) -> Response:
+    report = _report(session, viewer, round_id)
+    return templates.TemplateResponse(
+        request,
+        "reports/round.html",
+        {"viewer": viewer, **rendering.report_context(report)},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _download(content: bytes, media_type: str, name: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/reports/rounds/{round_id}/{file_name}")
+def download(round_id: str, file_name: str, session: SessionDep, viewer: PageViewerDep) -> Response:
+    """``report.html``, ``report.pdf``, ``report.xlsx``, ``answers.csv``, ``scores.csv`` or
+    ``answers.sav``; anything else is not found."""
+    makers: dict[str, tuple[str, Callable[[RoundReport], bytes]]] = {
+        "report.html": ("text/html; charset=utf-8", lambda r: rendering.report_html(r).encode()),
+        "report.pdf": ("application/pdf", rendering.report_pdf),
+        "report.xlsx": (XLSX, documents.workbook),
+        "answers.csv": ("text/csv; charset=utf-8", documents.answers_csv),
+        "scores.csv": ("text/csv; charset=utf-8", documents.scores_csv),
+        "answers.sav": ("application/x-spss-sav", documents.sav),
+    }
+    report = _report(session, viewer, round_id)
+    if file_name not in makers:
+        raise RecordNotFoundError("file", file_name)
+    media_type, make = makers[file_name]
+    return _download(make(report), media_type, f"round-{report.survey_round.id}-{file_name}")
