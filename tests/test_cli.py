@@ -171,11 +171,11 @@ def test_analyse_xlsx_opens_with_openpyxl(demo_csv: Path, tmp_path: Path) -> Non
     assert workbook.sheetnames[:2] == ["Table 4", "Table 3"]
     assert len(workbook.sheetnames) == 2 + 22
     table4_rows = list(workbook["Table 4"].iter_rows(values_only=True))
-    assert table4_rows[1][:3] == ("Scale name", "Items", "Cronbach's alpha")
+    assert table4_rows[0][:3] == ("Scale name", "Items", "Cronbach's alpha")
     inter_org = next(row for row in table4_rows if row[0] == "Inter-Org Trust")
     assert inter_org[2] == 0.736
     q30 = [row for row in workbook["q30"].iter_rows(values_only=True)]
-    valid_rows = [row for row in q30[2:] if row[1] and str(row[1])[0].isdigit()]
+    valid_rows = [row for row in q30[1:] if row[1] and str(row[1])[0].isdigit()]
     assert [(row[2], row[3], row[5]) for row in valid_rows] == [
         (2, 5.1, 5.1),
         (12, 30.8, 35.9),

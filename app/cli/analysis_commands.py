@@ -25,12 +25,10 @@ errors are raised as :class:`app.cli.CommandError` or :class:`ValueError` (one l
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,13 @@ from analysis.demo import demo_csv_text
 from analysis.frequencies import FrequencyTable, frequency_table, item_frequency_tables
 from analysis.instrument import Instrument, load_instrument
 from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
+from analysis.report_files import (
+    analysis_document,
+    analysis_long_csv,
+    analysis_text,
+    analysis_workbook,
+    table3_if_present,
+)
 from analysis.responses import (
     AnswerRange,
     instrument_answer_ranges,
@@ -47,7 +52,7 @@ from analysis.responses import (
     load_responses,
 )
 from analysis.scoring import reverse_key
-from analysis.summary import Table4, care_model_counts, table4
+from analysis.summary import table4
 from app.cli import CommandError
 
 DEFAULT_INSTRUMENT = "trustworthy-collaboration"
@@ -183,7 +188,7 @@ def run_analyse(args: argparse.Namespace) -> int:
     output_format: str = args.format
     out: Path | None = args.out
     if output_format == "text":
-        _emit_text(analysis_text(summary, tables, _table3_or_none(responses, instrument)), out)
+        _emit_text(analysis_text(summary, tables, table3_if_present(responses, instrument)), out)
     elif output_format == "json":
         _emit_text(_to_json(analysis_document(summary, tables)), out)
     elif output_format == "csv":
@@ -193,215 +198,12 @@ def run_analyse(args: argparse.Namespace) -> int:
             raise CommandError(
                 "--format xlsx needs --out PATH (a workbook cannot go to a terminal)"
             )
-        write_analysis_workbook(
-            out, summary, tables, _table3_or_none(responses, instrument), instrument
-        )
-    return 0
-
-
-def _table3_or_none(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame | None:
-    """Table 3 (responses by care model) when the file has care models."""
-    if "care_model" not in responses.columns or responses["care_model"].isna().all():
-        return None
-    if not any(question.id == "care_model" for question in instrument.background):
-        return None
-    return care_model_counts(responses, instrument)
-
-
-def analysis_text(
-    summary: Table4, tables: Sequence[FrequencyTable], table3: pd.DataFrame | None = None
-) -> str:
-    """The text report: Table 4, Table 3 if given, then every frequency table.
-
-    Parameters
-    ----------
-    summary : Table4
-        From :func:`analysis.summary.table4`.
-    tables : sequence of FrequencyTable
-        From :func:`analysis.frequencies.item_frequency_tables`.
-    table3 : pandas.DataFrame, optional
-        From :func:`analysis.summary.care_model_counts`.
-
-    Returns
-    -------
-    str
-    """
-    parts = [f"Instrument: {summary.instrument_id}  (n = {summary.n_responses})", ""]
-    parts += ["Table 4: scales", summary.to_text(), ""]
-    if table3 is not None:
-        shown = table3.drop(columns=["care_model"]).rename(
-            columns={
-                "label": "Care model",
-                "responses": "Responses",
-                "partnerships": "Partnerships",
-            }
-        )
-        parts += ["Table 3: responses by care model", shown.to_string(index=False), ""]
-    parts.append("Frequency tables")
-    for table in tables:
-        parts += ["", table.to_text()]
-    return "\n".join(parts)
-
-
-def analysis_document(summary: Table4, tables: Sequence[FrequencyTable]) -> dict[str, object]:
-    """The JSON document of ``analyse``: ``instrument``, ``n``, ``table4``, ``frequencies``.
-
-    Parameters
-    ----------
-    summary : Table4
-    tables : sequence of FrequencyTable
-
-    Returns
-    -------
-    dict
-    """
-    return {
-        "instrument": summary.instrument_id,
-        "n": summary.n_responses,
-        "table4": [scale.to_dict() for scale in summary.scales],
-        "frequencies": [table.to_dict() for table in tables],
-    }
-
-
-LONG_COLUMNS = ("table", "id", "name", "value", "value_label", "statistic", "result")
-"""Columns of the long CSV written by ``analyse --format csv``."""
-
-
-def _long_rows(summary: Table4, tables: Sequence[FrequencyTable]) -> Iterable[tuple[object, ...]]:
-    for scale in summary.scales:
-        figures: dict[str, object] = {
-            "items": " ".join(scale.items),
-            "alpha": scale.alpha,
-            "alpha_ci_low": scale.alpha_ci[0] if scale.alpha_ci else None,
-            "alpha_ci_high": scale.alpha_ci[1] if scale.alpha_ci else None,
-            "n": scale.n,
-            "n_missing": scale.n_missing,
-            "mean": scale.mean,
-            "median": scale.median,
-            "mode": scale.mode,
-            "multiple_modes": scale.multiple_modes,
-            "sd": scale.sd,
-            "band": scale.band,
-            "benchmark_mean": scale.benchmark.mean if scale.benchmark else None,
-        }
-        for statistic, result in figures.items():
-            yield ("table4", scale.scale_id, scale.name, "", "", statistic, result)
-    for table in tables:
-        for row in table.rows:
-            value = int(row.value) if row.value.is_integer() else row.value
-            for statistic in ("frequency", "percent", "valid_percent", "cumulative_percent"):
-                result = getattr(row, statistic)
-                yield ("frequencies", table.item, table.label, value, row.label, statistic, result)
-        for statistic, count in (("valid", table.valid), ("missing", table.missing)):
-            yield ("frequencies", table.item, table.label, "", "", statistic, count)
-        yield ("frequencies", table.item, table.label, "", "", "total", table.total)
-
-
-def analysis_long_csv(summary: Table4, tables: Sequence[FrequencyTable]) -> str:
-    """Table 4 and the frequency tables as one long CSV (one statistic per line).
-
-    Columns are :data:`LONG_COLUMNS`; ``result`` is unrounded (empty when undefined).
-
-    Parameters
-    ----------
-    summary : Table4
-    tables : sequence of FrequencyTable
-
-    Returns
-    -------
-    str
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(LONG_COLUMNS)
-    for row in _long_rows(summary, tables):
-        writer.writerow(["" if _undefined(cell) else cell for cell in row])
-    return buffer.getvalue()
-
-
-def _undefined(cell: object) -> bool:
-    return cell is None or (isinstance(cell, float) and not math.isfinite(cell))
-
-
-def _rounded(text: str) -> int | float | str:
-    """A figure rendered as text (``"43.6"``, ``"39"``) as a number for a spreadsheet."""
-    for kind in (int, float):
+        workbook = analysis_workbook(summary, tables, table3_if_present(responses, instrument))
         try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
-
-
-def _frequency_sheet_rows(table: FrequencyTable) -> list[list[object]]:
-    """A frequency table in SPSS's layout, with numbers as numbers."""
-    rows: list[list[object]] = [
-        [table.item + (f"  {table.label}" if table.label else "")],
-        ["", "Value", "Frequency", "Percent", "Valid percent", "Cumulative percent"],
-    ]
-    for record in table.to_frame().to_dict("records"):
-        rows.append(
-            [
-                record[""],
-                record["Value"],
-                record["Frequency"],
-                _rounded(str(record["Percent"])),
-                _rounded(str(record["Valid percent"])),
-                _rounded(str(record["Cumulative percent"])),
-            ]
-        )
-    return rows
-
-
-def write_analysis_workbook(
-    out: Path,
-    summary: Table4,
-    tables: Sequence[FrequencyTable],
-    table3: pd.DataFrame | None,
-    instrument: Instrument,
-) -> None:
-    """Write the analysis as an Excel workbook.
-
-    Sheets: "Table 4" (as the report prints it, plus n and the 2017 mean), "Table 3" when
-    ``table3`` is given, then one sheet per item named by its id, in SPSS's layout.
-
-    Parameters
-    ----------
-    out : pathlib.Path
-        The .xlsx file to write.
-    summary : Table4
-    tables : sequence of FrequencyTable
-    table3 : pandas.DataFrame or None
-    instrument : Instrument
-        For the title row.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Table 4"
-    sheet.append([f"{instrument.title} ({instrument.id}), n = {summary.n_responses}"])
-    sheet["A1"].font = Font(bold=True)
-    frame = summary.to_frame()
-    sheet.append(list(frame.columns))
-    for record in frame.itertuples(index=False):
-        sheet.append([_rounded(str(cell)) if i >= 2 else cell for i, cell in enumerate(record)])
-    if table3 is not None:
-        counts = workbook.create_sheet("Table 3")
-        shown = table3.drop(columns=["care_model"])
-        counts.append(list(shown.columns))
-        for record in shown.itertuples(index=False):
-            counts.append(list(record))
-    for table in tables:
-        item_sheet = workbook.create_sheet(table.item[:31])
-        for row in _frequency_sheet_rows(table):
-            item_sheet.append(row)
-        item_sheet["A1"].font = Font(bold=True)
-    try:
-        workbook.save(out)
-    except OSError as exc:
-        raise CommandError(f"{out}: cannot write ({exc.strerror or exc})") from None
+            out.write_bytes(workbook)
+        except OSError as exc:
+            raise CommandError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return 0
 
 
 # -- reliability --------------------------------------------------------------------------
@@ -551,13 +353,4 @@ def run_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = [
-    "LONG_COLUMNS",
-    "analysis_document",
-    "analysis_long_csv",
-    "analysis_text",
-    "register",
-    "reliability_document",
-    "reliability_text",
-    "write_analysis_workbook",
-]
+__all__ = ["register", "reliability_document", "reliability_text"]

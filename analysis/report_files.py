@@ -1,0 +1,184 @@
+"""The whole analysis of a round as files: text, a JSON document, a long CSV, workbook sheets.
+
+Used by ``trust-survey analyse`` and by the report downloads, so that every format carries the
+same numbers. Pure: pandas in, text, mappings and DataFrames out (the workbook bytes come from
+:func:`analysis.exports.xlsx_bytes`, which neutralises formula injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from analysis.exports import xlsx_bytes
+from analysis.frequencies import FrequencyTable
+from analysis.instrument import Instrument
+from analysis.summary import Table4, care_model_counts
+
+
+def table3_if_present(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame | None:
+    """Table 3 (responses by care model) when the file has care models."""
+    if "care_model" not in responses.columns or responses["care_model"].isna().all():
+        return None
+    if not any(question.id == "care_model" for question in instrument.background):
+        return None
+    return care_model_counts(responses, instrument)
+
+
+def analysis_text(
+    summary: Table4, tables: Sequence[FrequencyTable], table3: pd.DataFrame | None = None
+) -> str:
+    """The text report: Table 4, Table 3 if given, then every frequency table.
+
+    Parameters
+    ----------
+    summary : Table4
+        From :func:`analysis.summary.table4`.
+    tables : sequence of FrequencyTable
+        From :func:`analysis.frequencies.item_frequency_tables`.
+    table3 : pandas.DataFrame, optional
+        From :func:`analysis.summary.care_model_counts`.
+
+    Returns
+    -------
+    str
+    """
+    parts = [f"Instrument: {summary.instrument_id}  (n = {summary.n_responses})", ""]
+    parts += ["Table 4: scales", summary.to_text(), ""]
+    if table3 is not None:
+        shown = table3.drop(columns=["care_model"]).rename(
+            columns={
+                "label": "Care model",
+                "responses": "Responses",
+                "partnerships": "Partnerships",
+            }
+        )
+        parts += ["Table 3: responses by care model", shown.to_string(index=False), ""]
+    parts.append("Frequency tables")
+    for table in tables:
+        parts += ["", table.to_text()]
+    return "\n".join(parts)
+
+
+def analysis_document(summary: Table4, tables: Sequence[FrequencyTable]) -> dict[str, object]:
+    """The JSON document of ``analyse``: ``instrument``, ``n``, ``table4``, ``frequencies``.
+
+    Parameters
+    ----------
+    summary : Table4
+    tables : sequence of FrequencyTable
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "instrument": summary.instrument_id,
+        "n": summary.n_responses,
+        "table4": [scale.to_dict() for scale in summary.scales],
+        "frequencies": [table.to_dict() for table in tables],
+    }
+
+
+LONG_COLUMNS = ("table", "id", "name", "value", "value_label", "statistic", "result")
+"""Columns of the long CSV written by ``analyse --format csv``."""
+
+
+def _long_rows(summary: Table4, tables: Sequence[FrequencyTable]) -> Iterable[tuple[object, ...]]:
+    for scale in summary.scales:
+        figures: dict[str, object] = {
+            "items": " ".join(scale.items),
+            "alpha": scale.alpha,
+            "alpha_ci_low": scale.alpha_ci[0] if scale.alpha_ci else None,
+            "alpha_ci_high": scale.alpha_ci[1] if scale.alpha_ci else None,
+            "n": scale.n,
+            "n_missing": scale.n_missing,
+            "mean": scale.mean,
+            "median": scale.median,
+            "mode": scale.mode,
+            "multiple_modes": scale.multiple_modes,
+            "sd": scale.sd,
+            "band": scale.band,
+            "benchmark_mean": scale.benchmark.mean if scale.benchmark else None,
+        }
+        for statistic, result in figures.items():
+            yield ("table4", scale.scale_id, scale.name, "", "", statistic, result)
+    for table in tables:
+        for row in table.rows:
+            value = int(row.value) if row.value.is_integer() else row.value
+            for statistic in ("frequency", "percent", "valid_percent", "cumulative_percent"):
+                result = getattr(row, statistic)
+                yield ("frequencies", table.item, table.label, value, row.label, statistic, result)
+        for statistic, count in (("valid", table.valid), ("missing", table.missing)):
+            yield ("frequencies", table.item, table.label, "", "", statistic, count)
+        yield ("frequencies", table.item, table.label, "", "", "total", table.total)
+
+
+def analysis_long_csv(summary: Table4, tables: Sequence[FrequencyTable]) -> str:
+    """Table 4 and the frequency tables as one long CSV (one statistic per line).
+
+    Columns are :data:`LONG_COLUMNS`; ``result`` is unrounded (empty when undefined).
+
+    Parameters
+    ----------
+    summary : Table4
+    tables : sequence of FrequencyTable
+
+    Returns
+    -------
+    str
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LONG_COLUMNS)
+    for row in _long_rows(summary, tables):
+        writer.writerow(["" if _undefined(cell) else cell for cell in row])
+    return buffer.getvalue()
+
+
+def _undefined(cell: object) -> bool:
+    return cell is None or (isinstance(cell, float) and not math.isfinite(cell))
+
+
+def _rounded(text: str) -> int | float | str:
+    """A figure rendered as text (``"43.6"``, ``"39"``) as a number for a spreadsheet."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def frequency_sheet(table: FrequencyTable) -> pd.DataFrame:
+    """A frequency table in SPSS's layout, with figures as numbers for a spreadsheet."""
+    frame = table.to_frame()
+    for column in ("Percent", "Valid percent", "Cumulative percent"):
+        frame[column] = [_rounded(str(cell)) for cell in frame[column]]
+    return frame
+
+
+def analysis_sheets(
+    summary: Table4, tables: Sequence[FrequencyTable], table3: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
+    """The workbook's tables: "Table 4", "Table 3" (when given), then one per item."""
+    table4_frame = summary.to_frame()
+    for column in ("Cronbach's alpha", "Mean", "Median", "2017 mean"):
+        table4_frame[column] = [_rounded(str(cell)) for cell in table4_frame[column]]
+    sheets: dict[str, pd.DataFrame] = {"Table 4": table4_frame}
+    if table3 is not None:
+        sheets["Table 3"] = table3.drop(columns=["care_model"])
+    for table in tables:
+        sheets[table.item] = frequency_sheet(table)
+    return sheets
+
+
+def analysis_workbook(
+    summary: Table4, tables: Sequence[FrequencyTable], table3: pd.DataFrame | None
+) -> bytes:
+    """The analysis as an XLSX workbook, one sheet per table (:func:`analysis_sheets`)."""
+    return xlsx_bytes(analysis_sheets(summary, tables, table3))
