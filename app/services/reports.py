@@ -192,7 +192,8 @@ def _breakdown(
     question = next(q for q in instrument.background if q.id == question_id)
     visibility = suppress_groups(_group_sizes(matrix, question_id, instrument), threshold)
     shown = {v.group for v in visibility if v.shown}
-    tables = grouped_table4(matrix[matrix[question_id].isin(shown)], instrument, question_id)
+    stated = matrix.assign(**{question_id: matrix[question_id].fillna(NOT_STATED)})
+    tables = grouped_table4(stated[stated[question_id].isin(shown)], instrument, question_id)
     labels = {o.value: o.label for o in question.options} | {NOT_STATED: "Not stated"}
     groups = tuple(
         GroupResult(v.group, labels[v.group], v.shown, v.reason, tables.get(v.group))

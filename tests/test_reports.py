@@ -1,0 +1,213 @@
+"""Report pages and downloads: who may read what (404 otherwise), anonymity, breakdowns, change."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.services import reports
+from app.services.coordinators import add_coordinator
+from app.services.demo import DEMO_PARTNERSHIP
+from app.services.errors import FieldValidationError, InvalidRequestError
+from app.services.partnerships import get_partnership
+from tests.conftest import SurveySetUp, full_answers
+from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
+
+DOWNLOADS = ["report.html", "report.xlsx", "answers.csv", "scores.csv", "answers.sav"]
+
+
+@pytest.fixture
+def demo_round(session: Session) -> int:
+    return seeded_demo_round(session)
+
+
+def test_evaluator_reads_granted_partnership_and_nothing_else(
+    client: TestClient,
+    session: Session,
+    demo_round: int,
+    make_round: Callable[..., SurveySetUp],
+) -> None:
+    other = make_round()
+    other_name = get_partnership(session, other.partnership_id).name
+    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    add_coordinator(session, "other@example.org", PASSWORD, "evaluator", [other_name])
+    sign_in(client, "ev@example.org")
+    page = client.get(f"/reports/rounds/{demo_round}")
+    assert page.status_code == 200
+    assert "Summary of the scales (Table 4)" in page.text
+    assert "Recommendation 6" in page.text and "Welch" not in page.text  # first round
+    for path in [
+        f"/reports/rounds/{other.round_id}",
+        "/reports/rounds/999999",
+        "/reports/rounds/abc",
+        "/reports/rounds/0",
+        "/analyst",
+        "/analyst/reliability",
+        f"/reports/rounds/{demo_round}/nothing.txt",
+    ]:
+        assert client.get(path).status_code == 404, path
+    for name in DOWNLOADS:
+        assert client.get(f"/reports/rounds/{demo_round}/{name}").status_code == 200, name
+        assert client.get(f"/reports/rounds/{other.round_id}/{name}").status_code == 404, name
+    assert client.get(f"/api/v1/reports/rounds/{other.round_id}").status_code == 404
+    assert client.get(f"/api/v1/reports/rounds/{other.round_id}/answers").status_code == 404
+    listed = client.get("/api/v1/reports/rounds").json()
+    assert [r["round_id"] for r in listed] == [demo_round]
+
+
+def test_coordinators_read_no_reports_and_evaluators_no_coordinator_screens(
+    client: TestClient, session: Session, demo_round: int
+) -> None:
+    add_coordinator(session, "co@example.org", PASSWORD, "coordinator")
+    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    refused = client.post("/reports/login", data={"email": "co@example.org", "password": PASSWORD})
+    assert refused.status_code == 403  # no CSRF token
+    page = client.get("/coordinator/login")
+    from tests.conftest import csrf_from
+
+    answer = client.post(
+        "/coordinator/login",
+        data={"email": "ev@example.org", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+    )
+    assert answer.status_code == 401  # an evaluator cannot use the coordinator screens
+    answer = client.post(
+        "/coordinator/login",
+        data={"email": "co@example.org", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert client.get(f"/reports/rounds/{demo_round}").status_code == 404
+    assert client.get(f"/reports/rounds/{demo_round}/answers.csv").status_code == 404
+    assert client.get(f"/api/v1/reports/rounds/{demo_round}").status_code == 404
+
+
+def test_signed_out_readers_are_sent_to_sign_in(client: TestClient, demo_round: int) -> None:
+    answer = client.get(f"/reports/rounds/{demo_round}", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/reports/login?next=")
+    assert client.get(f"/api/v1/reports/rounds/{demo_round}").status_code == 401
+
+
+def test_below_the_threshold_only_the_count_is_given_everywhere(
+    client: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    small = make_round()
+    add_responses(session, small.round_id, [full_answers(2)] * 4, [{}] * 4)
+    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    sign_in(client, "an@example.org")
+    page = client.get(f"/reports/rounds/{small.round_id}").text
+    assert 'id="below-threshold"' in page and 'id="table4"' not in page
+    data = client.get(f"/api/v1/reports/rounds/{small.round_id}").json()
+    assert data["responses"] == 4 and data["results_visible"] is False and "table4" not in data
+    for part in ("answers", "scores"):
+        assert "records" not in client.get(f"/api/v1/reports/rounds/{small.round_id}/{part}").json()
+    for name in ["answers.csv", "scores.csv"]:
+        frame = pd.read_csv(
+            io.BytesIO(client.get(f"/reports/rounds/{small.round_id}/{name}").content)
+        )
+        assert list(frame.columns) == ["responses", "anonymity_threshold", "note"]
+        assert frame.loc[0, "responses"] == 4
+    book = pd.read_excel(
+        io.BytesIO(client.get(f"/reports/rounds/{small.round_id}/report.xlsx").content),
+        sheet_name=None,
+    )
+    assert list(book) == ["Responses"]
+    import pyreadstat  # type: ignore[import-untyped]
+
+    path = io.BytesIO(client.get(f"/reports/rounds/{small.round_id}/answers.sav").content)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "count.sav"
+        file.write_bytes(path.getvalue())
+        frame, _ = pyreadstat.read_sav(str(file))
+    assert list(frame.columns) == ["responses", "anonymity_threshold"]
+    html = client.get(f"/reports/rounds/{small.round_id}/report.html").text
+    assert 'id="below-threshold"' in html and "Mean" not in html
+    pooled = client.get("/api/v1/analyst/pooled").json()
+    assert pooled["table4"] is None
+    assert [r["pooled"] for r in pooled["rounds"]] == [False]
+
+
+def test_threshold_is_at_least_3_and_fixed_once_answers_arrive(
+    session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    fresh = make_round()
+    with pytest.raises(FieldValidationError, match="at least 3"):
+        reports.change_anonymity_threshold(session, fresh.round_id, 2)
+    assert reports.change_anonymity_threshold(session, fresh.round_id, 8).anonymity_threshold == 8
+    add_responses(session, fresh.round_id, [full_answers()], [{}])
+    with pytest.raises(InvalidRequestError, match="fixed once answers"):
+        reports.change_anonymity_threshold(session, fresh.round_id, 10)
+
+
+def test_breakdowns_hide_small_groups_and_the_next_smallest(
+    client: TestClient, session: Session, demo_round: int
+) -> None:
+    add_coordinator(session, "ad@example.org", PASSWORD, "admin")
+    sign_in(client, "ad@example.org")
+    data = client.get(f"/api/v1/reports/rounds/{demo_round}").json()
+    by_type = {g["value"]: g for g in data["breakdowns"][0]["groups"]}
+    # Demo: acute 9, commissioner 8, mental health 6, local authority 5, primary care 5,
+    # community 3, voluntary 2, ambulance 1: three groups under 5, so no complementary step.
+    assert {v for v, g in by_type.items() if g["shown"]} == {
+        "acute-trust",
+        "commissioner",
+        "mental-health-trust",
+        "local-authority",
+        "primary-care",
+    }
+    assert by_type["ambulance-trust"]["table4"] is None
+    roles = {g["value"]: g for g in data["breakdowns"][1]["groups"]}
+    assert roles["other"]["hidden_because"] == "below-threshold"
+    assert roles["medical"]["hidden_because"] == "complementary"  # else other = all - shown
+    answers = pd.read_csv(
+        io.BytesIO(client.get(f"/reports/rounds/{demo_round}/answers.csv").content)
+    )
+    assert set(answers["organisation_type"].dropna()) == {
+        "acute-trust",
+        "commissioner",
+        "mental-health-trust",
+        "local-authority",
+        "primary-care",
+    }
+    assert set(answers["professional_role"].dropna()) == {"management"}
+    assert "partnership_name" not in answers.columns
+    assert list(answers["respondent"]) == list(range(1, 40))
+
+
+def test_change_since_the_previous_round(
+    client: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    from datetime import date, timedelta
+
+    from app.services import rounds
+
+    first = make_round(opens_in_days=-60, closes_in_days=-30)
+    second = rounds.open_round(
+        session,
+        first.partnership_id,
+        title="Autumn round",
+        opens_on=date.today() - timedelta(days=1),
+        closes_on=date.today() + timedelta(days=10),
+        anonymity_threshold=5,
+        instrument_id="trustworthy-collaboration",
+    )
+    assert second.id is not None
+    add_responses(session, first.round_id, [full_answers(v) for v in (2, 3, 2, 3, 2, 3)], [{}] * 6)
+    add_responses(session, second.id, [full_answers(v) for v in (4, 5, 4, 5, 4, 5)], [{}] * 6)
+    add_coordinator(session, "ad@example.org", PASSWORD, "admin")
+    sign_in(client, "ad@example.org")
+    change = client.get(f"/api/v1/reports/rounds/{second.id}").json()["change"]
+    assert change["previous_round_id"] == first.round_id
+    trust = next(s for s in change["scales"] if s["scale_id"] == "inter_individual_trust")
+    assert trust["difference"] == pytest.approx(2.0)
+    assert trust["ci"][0] > 0 and trust["clear"] is True
+    page = client.get(f"/reports/rounds/{second.id}").text
+    assert 'id="change-table"' in page and "2.00 (" in page

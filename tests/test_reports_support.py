@@ -1,0 +1,53 @@
+"""Helpers for the report tests (no tests here)."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.models import Response, ResponseStatus, utc_now
+from app.services.demo import seed_demo
+
+PASSWORD = "report reader password"
+SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+
+def seeded_demo_round(session: Session) -> int:
+    seed = seed_demo(
+        session,
+        secret_key=SECRET,
+        instrument_id="trustworthy-collaboration",
+        anonymity_threshold=5,
+    )
+    return seed.round_id
+
+
+def add_responses(
+    session: Session, round_id: int, answers: list[dict[str, int]], background: list[dict[str, str]]
+) -> None:
+    for given, about in zip(answers, background, strict=True):
+        session.add(
+            Response(
+                round_id=round_id,
+                status=ResponseStatus.SUBMITTED,
+                instrument_version="2017.1",
+                answers=given,
+                background=about,
+                submitted_at=utc_now(),
+            )
+        )
+    session.commit()
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    page = client.get("/reports/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    answer = client.post(
+        "/reports/login",
+        data={"email": email, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
