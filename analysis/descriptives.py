@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 
 # Composite scores such as 2.75 are means of a few integers; values closer than
@@ -55,13 +56,18 @@ def smallest_mode(values: pd.Series) -> tuple[float, bool]:
     (mode, multiple_modes)
         ``(nan, False)`` when there is no valid value.
     """
-    valid = pd.to_numeric(values, errors="raise").dropna().round(_MODE_DECIMALS)
-    if valid.empty:
+    numbers = pd.to_numeric(values, errors="raise").to_numpy(dtype=float)
+    return _smallest_mode(np.sort(numbers[~np.isnan(numbers)]))
+
+
+def _smallest_mode(ordered: np.ndarray) -> tuple[float, bool]:
+    """Mode of already sorted, non-missing values (see :func:`smallest_mode`)."""
+    if ordered.size == 0:
         return (math.nan, False)
-    counts = valid.value_counts()
+    distinct, counts = np.unique(np.round(ordered, _MODE_DECIMALS), return_counts=True)
     top = counts.max()
-    modes = sorted(float(v) for v in counts.index[counts == top])
-    return (modes[0], len(modes) > 1)
+    modes = distinct[counts == top]
+    return (float(modes[0]), modes.size > 1)
 
 
 def describe(values: pd.Series) -> Descriptives:
@@ -80,19 +86,31 @@ def describe(values: pd.Series) -> Descriptives:
     >>> result.n_valid, result.n_missing
     (5, 1)
     """
-    numeric = pd.to_numeric(values, errors="coerce").astype(float)
-    non_numeric = values.notna() & numeric.isna()
-    if non_numeric.any():
-        bad = values[non_numeric].iloc[0]
-        raise ValueError(f"{values.name or 'values'}: {bad!r} is not a number")
-    valid = numeric.dropna()
-    mode, multiple = smallest_mode(valid)
+    if values.dtype.kind == "f":
+        numbers = values.to_numpy(dtype=float)
+    else:
+        numeric = pd.to_numeric(values, errors="coerce").astype(float)
+        non_numeric = values.notna() & numeric.isna()
+        if non_numeric.any():
+            bad = values[non_numeric].iloc[0]
+            raise ValueError(f"{values.name or 'values'}: {bad!r} is not a number")
+        numbers = numeric.to_numpy(dtype=float)
+    ordered = np.sort(numbers[~np.isnan(numbers)])
+    n_valid = int(ordered.size)
+    mode, multiple = _smallest_mode(ordered)
+    if n_valid:
+        middle = n_valid // 2
+        median = (
+            float(ordered[middle])
+            if n_valid % 2
+            else float((ordered[middle - 1] + ordered[middle]) / 2)
+        )
     return Descriptives(
-        mean=float(valid.mean()) if valid.size else math.nan,
-        median=float(valid.median()) if valid.size else math.nan,
+        mean=float(ordered.mean()) if n_valid else math.nan,
+        median=median if n_valid else math.nan,
         mode=mode,
         multiple_modes=multiple,
-        sd=float(valid.std(ddof=1)) if valid.size > 1 else math.nan,
-        n_valid=int(valid.size),
-        n_missing=int(numeric.size - valid.size),
+        sd=float(ordered.std(ddof=1)) if n_valid > 1 else math.nan,
+        n_valid=n_valid,
+        n_missing=int(numbers.size - n_valid),
     )

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 
 from analysis.instrument import Instrument
@@ -169,18 +170,20 @@ def frequency_table(
         Non-numeric values, or an empty series.
     """
     name = item if item is not None else str(values.name or "values")
-    numeric = pd.to_numeric(values, errors="coerce").astype(float)
-    non_numeric = values.notna() & numeric.isna()
-    if non_numeric.any():
-        raise ValueError(f"{name}: {values[non_numeric].iloc[0]!r} is not a number")
-    total = int(numeric.size)
+    if values.dtype.kind == "f":
+        numbers = values.to_numpy(dtype=float)
+    else:
+        numeric = pd.to_numeric(values, errors="coerce").astype(float)
+        non_numeric = values.notna() & numeric.isna()
+        if non_numeric.any():
+            raise ValueError(f"{name}: {values[non_numeric].iloc[0]!r} is not a number")
+        numbers = numeric.to_numpy(dtype=float)
+    total = int(numbers.size)
     if total == 0:
         raise ValueError(f"{name}: no cases to tabulate")
-    valid = numeric.dropna()
-    counts = valid.value_counts()
-    observed: dict[float, int] = dict(
-        zip(counts.index.to_numpy(dtype=float).tolist(), counts.to_numpy().tolist(), strict=True)
-    )
+    valid = numbers[~np.isnan(numbers)]
+    distinct, counts = np.unique(valid, return_counts=True)
+    observed: dict[float, int] = dict(zip(distinct.tolist(), counts.tolist(), strict=True))
     values_listed = set(observed)
     if include_empty and labels:
         values_listed |= {float(v) for v in labels}

@@ -51,7 +51,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pingouin
 from scipy.stats import f as f_distribution
 
 MissingPolicy = Literal["pairwise", "listwise"]
@@ -209,6 +208,8 @@ def cronbach_alpha(
     flat = [columns[i] for i in range(k) if not variances[i] > 0]
     if flat:
         raise ValueError(f"items whose answers do not vary: {', '.join(flat)}")
+
+    import pingouin  # imported here: it takes a second to import, and most commands never need it
 
     alpha_value, _ = pingouin.cronbach_alpha(data=answered, nan_policy=missing)
     alpha = float(alpha_value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from analysis.instrument import Instrument, Scale
@@ -92,8 +93,13 @@ def score_scale(items: pd.DataFrame, min_answered: int) -> pd.Series:
         raise ValueError(
             f"min_answered ({min_answered}) exceeds the number of items ({items.shape[1]})"
         )
-    answered = items.notna().sum(axis=1)
-    return items.mean(axis=1, skipna=True).where(answered >= min_answered)
+    answers = items.to_numpy(dtype=float)
+    given = ~np.isnan(answers)
+    answered = given.sum(axis=1)
+    totals = np.where(given, answers, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.where(answered >= min_answered, totals / answered, np.nan)
+    return pd.Series(scores, index=items.index)
 
 
 def scale_items(responses: pd.DataFrame, instrument: Instrument, scale: Scale) -> pd.DataFrame:
