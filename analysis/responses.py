@@ -304,8 +304,8 @@ def parse_responses(text: str, instrument: Instrument, source: str = "responses"
     text : str
         The CSV, comma-separated, with a header row.
     instrument : Instrument
-        Gives the item columns (all required), their response scales and the optional
-        background columns.
+        Gives the item columns (required unless the item is ``required: false``, like q32),
+        their response scales and the optional background columns.
     source : str
         The file's name in messages.
 
@@ -314,7 +314,7 @@ def parse_responses(text: str, instrument: Instrument, source: str = "responses"
     pandas.DataFrame
         ``respondent`` (if present), the background columns present (strings, ``None`` when
         empty; choice answers given as option labels are turned into option values), then
-        every item column in instrument order as float (NaN for a missing answer).
+        every item column present in instrument order as float (NaN for a missing answer).
 
     Raises
     ------
@@ -330,7 +330,8 @@ def parse_responses(text: str, instrument: Instrument, source: str = "responses"
     background = {question.id: question for question in instrument.background}
     known = {RESPONDENT_COLUMN, *item_ids, *background}
     unknown = [name for name, low in zip(names, lowered, strict=True) if low not in known]
-    absent = [item for item in item_ids if item not in lowered]
+    absent = [item.id for item in instrument.items if item.required and item.id not in lowered]
+    present_items = [item for item in item_ids if item in lowered]
     problems: list[str] = []
     if unknown:
         problems.append(
@@ -344,10 +345,10 @@ def parse_responses(text: str, instrument: Instrument, source: str = "responses"
         raise ResponsesFileError(f"{source}: {'; '.join(problems)} for instrument {instrument.id}")
     if len(set(lowered)) != len(lowered):
         raise ResponsesFileError(f"{source}: a column appears more than once (names ignore case)")
-    cells = _cells(text, source, lowered, {RESPONDENT_COLUMN, *item_ids})
+    cells = _cells(text, source, lowered, {RESPONDENT_COLUMN, *present_items})
 
     ranges: dict[str, AnswerRange] = {}
-    for item in item_ids:
+    for item in present_items:
         scale = instrument.response_scale_of(item)
         ranges[item] = AnswerRange(float(scale.min), float(scale.max), whole=True)
     answers = _numeric_columns(cells, ranges, source)
@@ -364,7 +365,7 @@ def parse_responses(text: str, instrument: Instrument, source: str = "responses"
             columns[question_id] = _background_column(
                 cells[question_id], question_id, options, source
             )
-    for item in item_ids:
+    for item in present_items:
         columns[item] = answers[item]
     return pd.DataFrame(columns, index=pd.RangeIndex(len(cells)))
 

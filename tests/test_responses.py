@@ -227,3 +227,12 @@ def test_instrument_answer_ranges() -> None:
     assert ranges == {"q30": AnswerRange(1.0, 5.0, whole=True)}
     assert ranges["q30"].describe() == "1-5"
     assert AnswerRange(maximum=7).describe() == "7 or less"
+
+
+def test_optional_item_columns_may_be_left_out_but_required_ones_may_not() -> None:
+    frame = demo_responses()[INSTRUMENT.item_ids]
+    without_q32 = parse_responses(frame.drop(columns=["q32"]).to_csv(index=False), INSTRUMENT)
+    assert "q32" not in without_q32.columns
+    assert len(without_q32.columns) == len(INSTRUMENT.item_ids) - 1
+    message = error_of(frame.drop(columns=["q32", "q33"]).to_csv(index=False))
+    assert message.endswith("missing item column q33 for instrument trustworthy-collaboration")
