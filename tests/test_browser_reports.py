@@ -1,0 +1,194 @@
+"""An evaluator in a real browser: signs in, reads the demo report, downloads every format;
+the PDF's pages rendered to PNG and checked, the .sav read back with its labels; another
+partnership's report and files are 404; axe-core finds no WCAG 2.2 AA violation."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.services.demo import DEMO_PARTNERSHIP
+from tests.browser_support import (
+    ARTIFACTS,
+    LiveServer,
+    _command,
+    axe_violations,
+    describe_violations,
+    screenshot,
+)
+
+pytestmark = pytest.mark.browser
+PASSWORD = "evaluator password 123"
+A4_POINTS = (595.28, 841.89)
+
+
+def _user_add(server: LiveServer, email: str, *options: str) -> None:
+    env = {**os.environ, "DATABASE_URL": server.database_url, "TRUST_SURVEY_PASSWORD": PASSWORD}
+    subprocess.run(
+        [*_command("trust-survey"), "user", "add", email, "--password-from-env", *options],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _coordinator_api(server: LiveServer, path: str, body: dict[str, object]) -> Any:
+    credentials = f"{server.coordinator_email}:{server.coordinator_password}".encode()
+    request = urllib.request.Request(
+        server.base_url + path,
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(credentials).decode(),
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture(scope="module")
+def accounts(live_server: LiveServer) -> dict[str, int]:
+    _user_add(
+        live_server,
+        "evaluator@example.org",
+        "--role",
+        "evaluator",
+        "--partnership",
+        DEMO_PARTNERSHIP,
+    )
+    _user_add(live_server, "analyst@example.org", "--role", "analyst")
+    other = _coordinator_api(
+        live_server, "/api/v1/partnerships", {"name": "Other Alliance", "care_model": "other"}
+    )
+    other_round = _coordinator_api(
+        live_server,
+        f"/api/v1/partnerships/{other['id']}/rounds",
+        {
+            "title": "Other round",
+            "opens_on": (date.today() - timedelta(days=1)).isoformat(),
+            "closes_on": (date.today() + timedelta(days=9)).isoformat(),
+        },
+    )
+    return {"other_round": int(other_round["id"])}
+
+
+def _sign_in(chromium: Any, server: LiveServer, email: str) -> Any:
+    context = chromium.new_context(accept_downloads=True, bypass_csp=True)  # for axe-core
+    page = context.new_page()
+    page.goto(server.base_url + "/reports/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/reports")
+    return page
+
+
+def _check_pdf(path: Path) -> int:
+    import pypdfium2  # type: ignore[import-untyped]
+
+    pdf = pypdfium2.PdfDocument(str(path))
+    folder = ARTIFACTS / "report-pdf"
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(len(pdf)):
+        width, height = pdf[number].get_size()
+        assert abs(width - A4_POINTS[0]) < 1 and abs(height - A4_POINTS[1]) < 1
+        image = pdf[number].render(scale=0.5).to_pil().convert("L")
+        image.save(folder / f"page-{number + 1}.png")
+        inked = sum(1 for value in image.getdata() if value < 200)
+        assert inked > 500, f"page {number + 1} is (nearly) blank: {inked} dark pixels"
+    return len(pdf)
+
+
+def test_evaluator_reads_and_downloads_the_demo_report(
+    chromium: Any, live_server: LiveServer, accounts: dict[str, int], tmp_path: Path
+) -> None:
+    page = _sign_in(chromium, live_server, "evaluator@example.org")
+    page.click(f"text={'Demo round'}")
+    assert page.locator("h1").inner_text().endswith(": report")
+    assert page.locator("#table4 tbody tr").count() == 11
+    assert page.locator("svg.trust-chart").count() == 12  # the profile and one per scale
+    assert "Recommendation 6" in page.content()
+    violations = axe_violations(page)
+    screenshot(page, "report-demo")
+    assert violations == [], describe_violations(violations)
+    report_url = page.url
+
+    saved: dict[str, Path] = {}
+    for link in page.locator("#downloads a").all():
+        href = link.get_attribute("href") or ""
+        if href.startswith("/api/"):
+            continue
+        with page.expect_download() as download_info:
+            link.click()
+        download = download_info.value
+        saved[href.rsplit("/", 1)[1]] = tmp_path / download.suggested_filename
+        download.save_as(saved[href.rsplit("/", 1)[1]])
+    assert set(saved) == {
+        "report.pdf",
+        "report.html",
+        "report.xlsx",
+        "answers.csv",
+        "scores.csv",
+        "answers.sav",
+    }
+
+    assert _check_pdf(saved["report.pdf"]) >= 3
+    import pyreadstat  # type: ignore[import-untyped]
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+    frame, meta = pyreadstat.read_sav(str(saved["answers.sav"]))
+    assert len(frame) == 39
+    assert meta.variable_value_labels["q10"][5.0] == "Strongly agree"
+    assert (
+        meta.column_names_to_labels["organisation_type"]
+        == "What type of organisation do you work for?"
+    )
+    assert "Inter-Individual Trust (scale score)" in meta.column_labels
+    assert load_workbook(saved["report.xlsx"]).sheetnames[:4] == [
+        "Table 4",
+        "Item answers",
+        "Scale scores",
+        "Frequencies",
+    ]
+    assert saved["answers.csv"].read_text(encoding="utf-8-sig").startswith("respondent,")
+
+    other = accounts["other_round"]
+    assert page.goto(f"{live_server.base_url}/reports/rounds/{other}").status == 404
+    for name in saved:
+        answer = page.request.get(f"{live_server.base_url}/reports/rounds/{other}/{name}")
+        assert answer.status == 404, name
+    assert page.request.get(f"{live_server.base_url}/api/v1/reports/rounds/{other}").status == 404
+    assert page.goto(f"{live_server.base_url}/analyst").status == 404
+    assert page.goto(report_url).status == 200
+
+
+def test_analyst_pages_are_accessible(
+    chromium: Any, live_server: LiveServer, accounts: dict[str, int]
+) -> None:
+    page = _sign_in(chromium, live_server, "analyst@example.org")
+    page.goto(live_server.base_url + "/analyst")
+    assert "Multispecialty community providers" in page.locator("#care-models").inner_text()
+    violations = axe_violations(page)
+    screenshot(page, "analyst-pooled")
+    assert violations == [], describe_violations(violations)
+    page.goto(live_server.base_url + "/analyst/reliability")
+    for item in ("q26", "q27", "q28"):
+        page.check(f"#item-{item}")
+    page.check("#missing-listwise")
+    page.click("text=Compute alpha")
+    assert page.locator("#alpha").inner_text().startswith("0.833")
+    violations = axe_violations(page)
+    screenshot(page, "analyst-reliability")
+    assert violations == [], describe_violations(violations)
+    # The other partnership's round has no answers: it is listed as not pooled.
+    page.goto(live_server.base_url + "/analyst")
+    assert "No: fewer than 5" in page.locator("#pooled-rounds").inner_text()
