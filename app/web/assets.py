@@ -53,8 +53,9 @@ class FrontendAssets:
         return f"/assets/nhsuk-frontend-{self.version}.min.js" if self.version else None
 
 
-def find_frontend(package: Path = FRONTEND_PACKAGE) -> FrontendAssets:
+def find_frontend(package: Path | None = None) -> FrontendAssets:
     """Read ``package``'s version; ``version`` is ``None`` when it is not installed."""
+    package = package or FRONTEND_PACKAGE
     dist = package / "dist" / "nhsuk"
     try:
         version = str(json.loads((package / "package.json").read_text("utf-8"))["version"])
@@ -111,7 +112,7 @@ def install_assets(app: FastAPI, frontend: FrontendAssets | None = None) -> Fron
         logger.warning(
             "nhsuk-frontend is not installed under %s: pages are served without the NHS.UK "
             "styles. Run scripts/bootstrap (or `npm ci`) to install it.",
-            FRONTEND_PACKAGE,
+            frontend.dist,
         )
     templates.env.globals["frontend"] = frontend
     app.include_router(assets_router(frontend))
