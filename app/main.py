@@ -22,7 +22,7 @@ from app.web import (
     report_pages,
     respondent_pages,
 )
-from app.web.assets import install_assets
+from app.web.assets import find_frontend, install_assets
 from app.web.errors import install_error_handlers
 from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
-    install_assets(app)
+    install_assets(app, find_frontend(settings.nhsuk_frontend_path))
     app.include_router(health.router)
     app.include_router(respondent_pages.router)
     app.include_router(coordinator_pages.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
         description="Base of the links handed to respondents; the request's own URL if unset.",
     )
     max_links_per_request: int = Field(default=500, ge=1)
+    nhsuk_frontend_path: Path | None = Field(
+        default=None,
+        description="The installed nhsuk-frontend package; ./node_modules/nhsuk-frontend if unset.",
+    )
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:
