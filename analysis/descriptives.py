@@ -43,6 +43,17 @@ class Descriptives:
         }
 
 
+def numeric_array(values: pd.Series, name: str) -> np.ndarray:
+    """The values as floats (NaN for missing), raising ``ValueError`` naming a non-number."""
+    if values.dtype.kind == "f":
+        return values.to_numpy(dtype=float)
+    numeric = pd.to_numeric(values, errors="coerce").astype(float)
+    non_numeric = values.notna() & numeric.isna()
+    if non_numeric.any():
+        raise ValueError(f"{name}: {values[non_numeric].iloc[0]!r} is not a number")
+    return numeric.to_numpy(dtype=float)
+
+
 def smallest_mode(values: pd.Series) -> tuple[float, bool]:
     """The smallest most frequent value and whether other values tie with it.
 
@@ -86,15 +97,7 @@ def describe(values: pd.Series) -> Descriptives:
     >>> result.n_valid, result.n_missing
     (5, 1)
     """
-    if values.dtype.kind == "f":
-        numbers = values.to_numpy(dtype=float)
-    else:
-        numeric = pd.to_numeric(values, errors="coerce").astype(float)
-        non_numeric = values.notna() & numeric.isna()
-        if non_numeric.any():
-            bad = values[non_numeric].iloc[0]
-            raise ValueError(f"{values.name or 'values'}: {bad!r} is not a number")
-        numbers = numeric.to_numpy(dtype=float)
+    numbers = numeric_array(values, str(values.name or "values"))
     ordered = np.sort(numbers[~np.isnan(numbers)])
     n_valid = int(ordered.size)
     mode, multiple = _smallest_mode(ordered)

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
+from analysis.descriptives import numeric_array
 from analysis.instrument import Instrument
 
 
@@ -170,14 +171,7 @@ def frequency_table(
         Non-numeric values, or an empty series.
     """
     name = item if item is not None else str(values.name or "values")
-    if values.dtype.kind == "f":
-        numbers = values.to_numpy(dtype=float)
-    else:
-        numeric = pd.to_numeric(values, errors="coerce").astype(float)
-        non_numeric = values.notna() & numeric.isna()
-        if non_numeric.any():
-            raise ValueError(f"{name}: {values[non_numeric].iloc[0]!r} is not a number")
-        numbers = numeric.to_numpy(dtype=float)
+    numbers = numeric_array(values, name)
     total = int(numbers.size)
     if total == 0:
         raise ValueError(f"{name}: no cases to tabulate")
