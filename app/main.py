@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.database import make_engine
 from app.migrating import require_migrated
+from app.services.rate_limits import RateLimiter, RateLimitPolicy
 from app.settings import Settings, get_settings
 from app.web import (
     analyst_pages,
@@ -24,6 +25,7 @@ from app.web import (
 )
 from app.web.assets import find_frontend, install_assets
 from app.web.errors import install_error_handlers
+from app.web.rate_limits import RateLimitMiddleware
 from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.rate_limiter = RateLimiter(
+        engine, settings.secret_key.get_secret_value(), RateLimitPolicy()
+    )
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

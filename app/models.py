@@ -194,3 +194,18 @@ class PartnershipGrant(SQLModel, table=True):
         foreign_key="partnership.id", ondelete="CASCADE", primary_key=True, index=True
     )
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """Failed attempts in one fixed window, shared by every worker through the database.
+
+    ``key_hash`` is an HMAC (keyed by SECRET_KEY) of what is limited, an e-mail address or a
+    client address, so neither is stored.  ``window_start`` is in seconds since the epoch.
+    """
+
+    __tablename__ = "rate_limit_counter"
+
+    bucket: str = Field(max_length=32, primary_key=True)
+    key_hash: str = Field(max_length=64, primary_key=True)
+    window_start: int = Field(sa_type=sa.BigInteger, primary_key=True, index=True)
+    hits: int = Field(default=0)

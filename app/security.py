@@ -60,3 +60,10 @@ def csrf_token_matches(session: MutableMapping[str, Any], submitted: object) -> 
     if not isinstance(expected, str) or not isinstance(submitted, str):
         return False
     return hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+def rate_limit_key(secret_key: str, bucket: str, value: str) -> str:
+    """An HMAC of what a rate limit counts (an e-mail or a client address), so that neither
+    is stored; the same on every worker that shares SECRET_KEY."""
+    message = f"{bucket}\x00{value}".encode("utf-8", errors="surrogateescape")
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()

@@ -26,6 +26,7 @@ TABLES = {
     "invitation",
     "response",
     "partnership_grant",
+    "rate_limit_counter",
 }
 
 
