@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.instruments import instrument_named
-from app.services.coordinators import add_coordinator
+from app.services.coordinators import add_coordinator, coordinator_by_email, grant_partnership
 from app.services.demo import DEMO_PARTNERSHIP
 from tests.conftest import COORDINATOR_PASSWORD, SurveySetUp, full_answers
 from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round
@@ -87,6 +87,11 @@ def test_threshold_endpoint(
     fresh = make_round()
     auth = (coordinator, COORDINATOR_PASSWORD)
     url = f"/api/v1/rounds/{fresh.round_id}/anonymity-threshold"
+    # Coordinators run only the partnerships granted to them (tests/test_authorisation.py).
+    assert client.put(url, json={"anonymity_threshold": 7}, auth=auth).status_code == 404
+    account = coordinator_by_email(session, coordinator)
+    assert account is not None
+    grant_partnership(session, account, fresh.partnership_id)
     assert (
         client.put(url, json={"anonymity_threshold": 7}, auth=auth).json()["anonymity_threshold"]
         == 7

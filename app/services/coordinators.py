@@ -8,9 +8,16 @@ from collections.abc import Collection, Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.models import AccountRole, Coordinator, CoordinatorRole, Partnership, PartnershipGrant
+from app.models import (
+    AccountRole,
+    Coordinator,
+    CoordinatorRole,
+    Partnership,
+    PartnershipGrant,
+    SurveyRound,
+)
 from app.security import hash_password, verify_password
-from app.services.errors import DuplicateRecordError, FieldValidationError
+from app.services.errors import DuplicateRecordError, FieldValidationError, RecordNotFoundError
 
 MINIMUM_PASSWORD_LENGTH = 12
 
@@ -127,3 +134,29 @@ def authenticate(
 
 
 _DUMMY_HASH = hash_password("not a real password, only here to even out timing")
+
+
+def coordinating_scope(session: Session, account: Coordinator) -> frozenset[int] | None:
+    """The partnerships an account may run: ``None`` (all) for an admin, the granted ones for
+    a coordinator, none for anyone else."""
+    if account.role == AccountRole.ADMIN:
+        return None
+    if account.role != AccountRole.COORDINATOR:
+        return frozenset()
+    return frozenset(granted_partnership_ids(session, account))
+
+
+def coordinated_partnership(session: Session, account: Coordinator, partnership_id: int) -> None:
+    """Raise "not found" unless the account may run the partnership (or it does not exist)."""
+    scope = coordinating_scope(session, account)
+    exists = session.get(Partnership, partnership_id) is not None
+    if not exists or (scope is not None and partnership_id not in scope):
+        raise RecordNotFoundError("partnership", partnership_id)
+
+
+def coordinated_round(session: Session, account: Coordinator, round_id: int) -> None:
+    """Raise "not found" unless the account may run the round's partnership."""
+    survey_round = session.get(SurveyRound, round_id)
+    scope = coordinating_scope(session, account)
+    if survey_round is None or (scope is not None and survey_round.partnership_id not in scope):
+        raise RecordNotFoundError("round", round_id)

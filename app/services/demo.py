@@ -181,9 +181,11 @@ def seed_demo(
     password = "demo-" + derived_link_token(secret_key, "demo-coordinator-password")[:16]
     coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
     if coordinator is None:
-        coordinators.add_coordinator(session, DEMO_COORDINATOR, password)
+        coordinator = coordinators.add_coordinator(session, DEMO_COORDINATOR, password)
     else:
         coordinators.set_password(session, coordinator, password)
+    demo_round = rounds.get_round(session, round_id)
+    coordinators.grant_partnership(session, coordinator, demo_round.partnership_id)
     return DemoSeed(
         round_id=round_id,
         respondent_token=respondent_token,

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.instruments import background_choices
-from app.models import Organisation, Partnership
+from app.models import Organisation, Partnership, PartnershipGrant
 from app.services.errors import DuplicateRecordError, FieldValidationError, RecordNotFoundError
 
 
@@ -21,12 +21,19 @@ def _require_name(name: str) -> None:
         raise FieldValidationError({"name": "must not be blank"})
 
 
-def create_partnership(session: Session, name: str, care_model: str) -> Partnership:
+def create_partnership(
+    session: Session, name: str, care_model: str, *, granted_to: int | None = None
+) -> Partnership:
+    """A new partnership; ``granted_to`` (an account id) is granted it in the same commit."""
     _require_name(name)
     _require_choice("care_model", care_model)
     partnership = Partnership(name=name.strip(), care_model=care_model)
     session.add(partnership)
     try:
+        session.flush()
+        if granted_to is not None:
+            assert partnership.id is not None
+            session.add(PartnershipGrant(account_id=granted_to, partnership_id=partnership.id))
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -35,8 +42,12 @@ def create_partnership(session: Session, name: str, care_model: str) -> Partners
     return partnership
 
 
-def list_partnerships(session: Session) -> list[Partnership]:
-    return list(session.exec(select(Partnership).order_by(col(Partnership.name))))
+def list_partnerships(session: Session, only: frozenset[int] | None = None) -> list[Partnership]:
+    """Every partnership, or only those with ids in ``only``."""
+    statement = select(Partnership).order_by(col(Partnership.name))
+    if only is not None:
+        statement = statement.where(col(Partnership.id).in_(only))
+    return list(session.exec(statement))
 
 
 def get_partnership(session: Session, partnership_id: int) -> Partnership:

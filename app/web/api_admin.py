@@ -1,4 +1,9 @@
-"""JSON API for coordinators: partnerships, organisations, rounds, links and progress."""
+"""JSON API for coordinators: partnerships, organisations, rounds, links and progress.
+
+A coordinator sees and runs only the partnerships granted to them (and those they create);
+admins all of them.  Any other partnership or round is 404, as an unknown id is: the check is
+made by :data:`ApiCoordinatorDep` from the ``partnership_id`` or ``round_id`` in the path.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from fastapi import APIRouter, status
 
 from app.database import SessionDep
 from app.models import Organisation, Partnership, SurveyRound
-from app.services import invitations, partnerships, rounds
+from app.services import coordinators, invitations, partnerships, rounds
 from app.web.deps import ApiCoordinatorDep, LinkBaseDep, SettingsDep, respondent_link
 from app.web.schemas import (
     LinksIn,
@@ -43,15 +48,21 @@ def _round(survey_round: SurveyRound) -> RoundOut:
 
 
 @router.get("/partnerships")
-def list_partnerships(session: SessionDep, _: ApiCoordinatorDep) -> list[PartnershipOut]:
-    return [_partnership(p) for p in partnerships.list_partnerships(session)]
+def list_partnerships(session: SessionDep, coordinator: ApiCoordinatorDep) -> list[PartnershipOut]:
+    """The partnerships you run: those granted to you (admins: all)."""
+    scope = coordinators.coordinating_scope(session, coordinator)
+    return [_partnership(p) for p in partnerships.list_partnerships(session, scope)]
 
 
 @router.post("/partnerships", status_code=status.HTTP_201_CREATED)
 def create_partnership(
-    body: PartnershipIn, session: SessionDep, _: ApiCoordinatorDep
+    body: PartnershipIn, session: SessionDep, coordinator: ApiCoordinatorDep
 ) -> PartnershipOut:
-    return _partnership(partnerships.create_partnership(session, body.name, body.care_model))
+    """A new partnership, granted to you."""
+    created = partnerships.create_partnership(
+        session, body.name, body.care_model, granted_to=coordinator.id
+    )
+    return _partnership(created)
 
 
 @router.get("/partnerships/{partnership_id}")

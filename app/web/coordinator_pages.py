@@ -76,7 +76,9 @@ def dashboard(request: Request, session: SessionDep, coordinator: PageCoordinato
         "coordinator/dashboard.html",
         {
             "coordinator": coordinator,
-            "partnerships": partnerships.list_partnerships(session),
+            "partnerships": partnerships.list_partnerships(
+                session, coordinators.coordinating_scope(session, coordinator)
+            ),
             "care_models": background_choices("care_model"),
         },
     )
@@ -85,11 +87,13 @@ def dashboard(request: Request, session: SessionDep, coordinator: PageCoordinato
 @router.post("/coordinator/partnerships", dependencies=[CsrfProtected])
 def create_partnership(
     session: SessionDep,
-    _coordinator: PageCoordinatorDep,
+    coordinator: PageCoordinatorDep,
     name: Annotated[str, Form(max_length=200)],
     care_model: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    partnership = partnerships.create_partnership(session, name, care_model)
+    partnership = partnerships.create_partnership(
+        session, name, care_model, granted_to=coordinator.id
+    )
     return _see_other(f"/coordinator/partnerships/{partnership.id}")
 
 

@@ -10,7 +10,9 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from app.database import SessionDep
 from app.models import Coordinator
 from app.security import csrf_token_matches
+from app.services import coordinators
 from app.services.coordinators import authenticate
+from app.services.errors import RecordNotFoundError
 from app.settings import Settings
 
 SESSION_COORDINATOR_KEY = "coordinator_id"
@@ -39,11 +41,27 @@ def _signed_in(request: Request, session: SessionDep) -> Coordinator | None:
     return session.get(Coordinator, coordinator_id)
 
 
+def _in_scope(request: Request, session: SessionDep, coordinator: Coordinator) -> Coordinator:
+    """The coordinator, if they may run what the path names: a ``partnership_id`` or a
+    ``round_id`` of a partnership granted to them (admins: any).  Anything else, and any
+    account that is not a coordinator or an admin, is "not found", as an unknown id is."""
+    if coordinator.role not in coordinators.COORDINATING_ROLES:
+        raise RecordNotFoundError("page", request.url.path)
+    for name, check in (
+        ("partnership_id", coordinators.coordinated_partnership),
+        ("round_id", coordinators.coordinated_round),
+    ):
+        text = str(request.path_params.get(name, ""))
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= 2_147_483_647:
+            check(session, coordinator, int(text))
+    return coordinator
+
+
 def page_coordinator(request: Request, session: SessionDep) -> Coordinator:
     coordinator = _signed_in(request, session)
     if coordinator is None:
         raise LoginRequiredError(request.url.path)
-    return coordinator
+    return _in_scope(request, session, coordinator)
 
 
 PageCoordinatorDep = Annotated[Coordinator, Depends(page_coordinator)]
@@ -66,7 +84,7 @@ def api_coordinator(
             detail="sign in as a coordinator (HTTP Basic: e-mail and password)",
             headers={"WWW-Authenticate": "Basic"},
         )
-    return coordinator
+    return _in_scope(request, session, coordinator)
 
 
 ApiCoordinatorDep = Annotated[Coordinator, Depends(api_coordinator)]
