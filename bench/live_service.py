@@ -110,6 +110,7 @@ def start_server(
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
     factory: str | None = None,
+    healthy_status: int = 200,
 ) -> Server:
     """``trust-survey serve`` on loopback; its output goes to ``log`` (appended).
 
@@ -138,7 +139,7 @@ def start_server(
         )
     server = Server(f"http://127.0.0.1:{port}", port, database_url, process, log)
     try:
-        wait_healthy(server.base_url)
+        wait_healthy(server.base_url, expect=healthy_status)
     except RuntimeError:
         kill_server(server)
         raise RuntimeError("the server did not start:\n" + log.read_text()) from None

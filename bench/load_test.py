@@ -109,6 +109,11 @@ async def respondent(
     try:
         survey = await _request(client, outcome, "read", "GET", base)
         survey.raise_for_status()
+        if survey.json()["link_status"] == "submitted":
+            # Sent before (e.g. the server died before it could answer): a person would see
+            # "already submitted" and stop.
+            outcome.accepted_after_retry.add(number)
+            return
         answers = distinct_answers(number)
         for section in survey.json()["sections"]:
             ids = [question["id"] for question in section["questions"]]
