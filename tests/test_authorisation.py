@@ -1,0 +1,418 @@
+"""Authorisation over every route, for every role, on partnership A's and B's resources.
+
+The routes come from the app itself: a route with no entry in ``MATRIX`` (or an entry for a
+route that is gone) fails the test.  Each entry names a policy, which gives the expected answer
+for each role and resource:
+
+* ``allowed``: 2xx, or 3xx that does not send the browser to sign in;
+* ``sign in``: signed out, a page sends the browser to its sign-in page, the API answers 401;
+* ``404``: a partnership that is not yours, or a thing your role must not know exists.
+
+Beyond status codes: nothing an account scoped to partnership A is sent ever names partnership B
+or its round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.instruments import instrument_named
+from app.web.assets import find_frontend
+from tests.conftest import full_answers
+from tests.test_authorisation_support import (
+    NAMES,
+    ROLES,
+    ROUND_TITLES,
+    World,
+    app_routes,
+    build_world,
+)
+
+ALLOWED, SIGN_IN, NOT_FOUND, REFUSED_LOGIN = "allowed", "sign in", "404", "401"
+COORDINATING = {"coord_a": "A", "coord_b": "B"}
+EVALUATING = {"eval_a": "A", "eval_b": "B"}
+SCOPED_TO = {**COORDINATING, **EVALUATING}
+OTHER = {"A": "B", "B": "A"}
+ITEMS = instrument_named("trustworthy-collaboration").item_ids[:3]
+RELIABILITY_QUERY = "?" + "&".join(f"item={item}" for item in ITEMS)
+
+
+def public(_role: str, _which: str | None) -> str:
+    return ALLOWED
+
+
+def wrong_password(_role: str, _which: str | None) -> str:
+    return REFUSED_LOGIN
+
+
+def signing_out(_role: str, _which: str | None) -> str:
+    """Anyone may sign out; the browser is sent to the sign-in page."""
+    return SIGN_IN
+
+
+def link_holder(_role: str, which: str | None) -> str:
+    """A link works for whoever holds it (A: a real link); an unknown one (B) is not found."""
+    return ALLOWED if which == "A" else NOT_FOUND
+
+
+def coordinating(role: str, which: str | None) -> str:
+    """Coordinators run their own partnerships, admins all; readers of reports get 404."""
+    if role in ("anonymous", "respondent"):
+        return SIGN_IN
+    if role == "admin":
+        return ALLOWED
+    if role in COORDINATING:
+        return ALLOWED if which is None or COORDINATING[role] == which else NOT_FOUND
+    return SIGN_IN  # evaluators and analysts have no coordinator sign-in: same as signed out
+
+
+def reading(role: str, which: str | None) -> str:
+    """Evaluators read their own partnerships, analysts and admins all; coordinators 404."""
+    if role in ("anonymous", "respondent"):
+        return SIGN_IN
+    if role in ("analyst", "admin"):
+        return ALLOWED
+    if role in EVALUATING:
+        return ALLOWED if which is None or EVALUATING[role] == which else NOT_FOUND
+    return NOT_FOUND
+
+
+def reports_index(role: str, which: str | None) -> str:
+    """The reports list: a coordinator is sent to the reports sign-in."""
+    return SIGN_IN if role in COORDINATING else reading(role, which)
+
+
+def analysing(role: str, _which: str | None) -> str:
+    if role in ("anonymous", "respondent"):
+        return SIGN_IN
+    return ALLOWED if role in ("analyst", "admin") else NOT_FOUND
+
+
+Policy = Callable[[str, str | None], str]
+Request = Callable[[World, str | None, str], httpx.Response]
+
+
+@dataclass(frozen=True)
+class Entry:
+    policy: Policy
+    send: Request
+    scoped: bool = True  # tried on A's and on B's resources; else once
+
+
+def _dates() -> dict[str, str]:
+    return {
+        "opens_on": date.today().isoformat(),
+        "closes_on": (date.today() + timedelta(days=20)).isoformat(),
+    }
+
+
+def get(path: str) -> Request:
+    """GET ``path``, with ``{p}`` the partnership, ``{r}`` the round, ``{t}`` a fresh link."""
+
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        return world.clients[role].get(_fill(world, path, which), follow_redirects=False)
+
+    return send
+
+
+def post(path: str, body: Callable[[World], dict[str, object]] | None = None) -> Request:
+    """POST a form (with the client's own CSRF token) or, under /api, JSON."""
+
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        client = world.clients[role]
+        url = _fill(world, path, which)
+        given = body(world) if body else {}
+        if url.startswith("/api/"):
+            return client.post(url, json=given or None, follow_redirects=False)
+        form = {**given, "csrf_token": world.csrf(role)}
+        return client.post(url, data=form, follow_redirects=False)
+
+    return send
+
+
+def put(path: str, body: Callable[[World], dict[str, object]]) -> Request:
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        url = _fill(world, path, which)
+        return world.clients[role].put(url, json=body(world), follow_redirects=False)
+
+    return send
+
+
+def _fill(world: World, path: str, which: str | None) -> str:
+    if which is None:
+        return path
+    if "{t}" in path:
+        token = world.fresh_token(which) if which == "A" else "no-such-link-token-at-all"
+        path = path.replace("{t}", token)
+    if "{fresh}" in path:
+        path = path.replace("{fresh}", str(world.fresh_round(which)))
+    return path.replace("{p}", str(world.partnership_ids[which])).replace(
+        "{r}", str(world.round_ids[which])
+    )
+
+
+def _named(prefix: str) -> Callable[[World], dict[str, object]]:
+    return lambda world: {"name": f"{prefix} {world.number()}"}
+
+
+def _css() -> str:
+    frontend = find_frontend()
+    return frontend.css_url or "/assets/nhsuk-frontend.min.css"
+
+
+def _asset(world: World, _which: str | None, role: str) -> httpx.Response:
+    return world.clients[role].get(_css())
+
+
+def _assets_policy(_role: str, _which: str | None) -> str:
+    return ALLOWED if find_frontend().available else NOT_FOUND
+
+
+PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
+ORGANISATION = {"organisation_type": "acute-trust"}
+LOGIN = {"email": "nobody@example.org", "password": "not the password"}
+
+MATRIX: dict[tuple[str, str], Entry] = {
+    # Public
+    ("GET", "/openapi.json"): Entry(public, get("/openapi.json"), scoped=False),
+    ("GET", "/api/docs"): Entry(public, get("/api/docs"), scoped=False),
+    ("GET", "/docs/oauth2-redirect"): Entry(public, get("/docs/oauth2-redirect"), scoped=False),
+    ("GET", "/assets/{path:path}"): Entry(_assets_policy, _asset, scoped=False),
+    ("GET", "/static/{path:path}"): Entry(public, get("/static/survey.css"), scoped=False),
+    ("GET", "/healthz"): Entry(public, get("/healthz"), scoped=False),
+    ("GET", "/"): Entry(public, get("/"), scoped=False),
+    ("GET", "/coordinator/login"): Entry(public, get("/coordinator/login"), scoped=False),
+    ("GET", "/reports/login"): Entry(public, get("/reports/login"), scoped=False),
+    ("POST", "/coordinator/login"): Entry(
+        wrong_password, post("/coordinator/login", lambda w: LOGIN), scoped=False
+    ),
+    ("POST", "/reports/login"): Entry(
+        wrong_password, post("/reports/login", lambda w: LOGIN), scoped=False
+    ),
+    # Respondents: the link is the key
+    ("GET", "/s/{token}"): Entry(link_holder, get("/s/{t}")),
+    ("POST", "/s/{token}/start"): Entry(link_holder, post("/s/{t}/start")),
+    ("GET", "/s/{token}/sections/{section_id}"): Entry(
+        link_holder, get("/s/{t}/sections/about-you")
+    ),
+    ("POST", "/s/{token}/sections/{section_id}"): Entry(
+        link_holder,
+        post("/s/{t}/sections/about-you", lambda w: {"action": "save-for-later"}),
+    ),
+    ("GET", "/s/{token}/saved"): Entry(link_holder, get("/s/{t}/saved")),
+    ("GET", "/s/{token}/check"): Entry(link_holder, get("/s/{t}/check")),
+    ("POST", "/s/{token}/submit"): Entry(link_holder, post("/s/{t}/submit")),
+    ("GET", "/s/{token}/thank-you"): Entry(link_holder, get("/s/{t}/thank-you")),
+    ("GET", "/api/v1/survey/{token}"): Entry(link_holder, get("/api/v1/survey/{t}")),
+    ("PUT", "/api/v1/survey/{token}/draft"): Entry(
+        link_holder, put("/api/v1/survey/{t}/draft", lambda w: {"answers": {ITEMS[0]: 3}})
+    ),
+    ("POST", "/api/v1/survey/{token}/response"): Entry(
+        link_holder, post("/api/v1/survey/{t}/response", lambda w: {"answers": full_answers()})
+    ),
+    # Coordinating: pages
+    ("GET", "/coordinator"): Entry(coordinating, get("/coordinator"), scoped=False),
+    ("POST", "/coordinator/partnerships"): Entry(
+        coordinating,
+        post("/coordinator/partnerships", lambda w: {**_named("New")(w), **PARTNERSHIP}),
+        scoped=False,
+    ),
+    ("GET", "/coordinator/partnerships/{partnership_id}"): Entry(
+        coordinating, get("/coordinator/partnerships/{p}")
+    ),
+    ("POST", "/coordinator/partnerships/{partnership_id}/organisations"): Entry(
+        coordinating,
+        post(
+            "/coordinator/partnerships/{p}/organisations",
+            lambda w: {**_named("Org")(w), **ORGANISATION},
+        ),
+    ),
+    ("POST", "/coordinator/partnerships/{partnership_id}/rounds"): Entry(
+        coordinating,
+        post(
+            "/coordinator/partnerships/{p}/rounds",
+            lambda w: {"title": "Autumn", "anonymity_threshold": 5, **_dates()},
+        ),
+    ),
+    ("GET", "/coordinator/rounds/{round_id}"): Entry(coordinating, get("/coordinator/rounds/{r}")),
+    ("POST", "/coordinator/rounds/{round_id}/links"): Entry(
+        coordinating, post("/coordinator/rounds/{r}/links", lambda w: {"count": 1})
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/open-link"): Entry(
+        coordinating, post("/coordinator/rounds/{fresh}/open-link")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/close"): Entry(
+        coordinating, post("/coordinator/rounds/{fresh}/close")
+    ),
+    # Coordinating: API
+    ("GET", "/api/v1/partnerships"): Entry(coordinating, get("/api/v1/partnerships"), False),
+    ("POST", "/api/v1/partnerships"): Entry(
+        coordinating,
+        post("/api/v1/partnerships", lambda w: {**_named("Api")(w), **PARTNERSHIP}),
+        scoped=False,
+    ),
+    ("GET", "/api/v1/partnerships/{partnership_id}"): Entry(
+        coordinating, get("/api/v1/partnerships/{p}")
+    ),
+    ("GET", "/api/v1/partnerships/{partnership_id}/organisations"): Entry(
+        coordinating, get("/api/v1/partnerships/{p}/organisations")
+    ),
+    ("POST", "/api/v1/partnerships/{partnership_id}/organisations"): Entry(
+        coordinating,
+        post(
+            "/api/v1/partnerships/{p}/organisations",
+            lambda w: {**_named("Api org")(w), **ORGANISATION},
+        ),
+    ),
+    ("GET", "/api/v1/partnerships/{partnership_id}/rounds"): Entry(
+        coordinating, get("/api/v1/partnerships/{p}/rounds")
+    ),
+    ("POST", "/api/v1/partnerships/{partnership_id}/rounds"): Entry(
+        coordinating, post("/api/v1/partnerships/{p}/rounds", lambda w: {"title": "W", **_dates()})
+    ),
+    ("GET", "/api/v1/rounds/{round_id}"): Entry(coordinating, get("/api/v1/rounds/{r}")),
+    ("POST", "/api/v1/rounds/{round_id}/close"): Entry(
+        coordinating, post("/api/v1/rounds/{fresh}/close")
+    ),
+    ("POST", "/api/v1/rounds/{round_id}/links"): Entry(
+        coordinating, post("/api/v1/rounds/{r}/links", lambda w: {"count": 1})
+    ),
+    ("POST", "/api/v1/rounds/{round_id}/open-link"): Entry(
+        coordinating, post("/api/v1/rounds/{fresh}/open-link")
+    ),
+    ("GET", "/api/v1/rounds/{round_id}/progress"): Entry(
+        coordinating, get("/api/v1/rounds/{r}/progress")
+    ),
+    ("PUT", "/api/v1/rounds/{round_id}/anonymity-threshold"): Entry(
+        coordinating,
+        put("/api/v1/rounds/{fresh}/anonymity-threshold", lambda w: {"anonymity_threshold": 6}),
+    ),
+    # Reading reports
+    ("GET", "/reports"): Entry(reports_index, get("/reports"), scoped=False),
+    ("GET", "/reports/rounds/{round_id}"): Entry(reading, get("/reports/rounds/{r}")),
+    ("GET", "/reports/rounds/{round_id}/{file_name}"): Entry(
+        reading, get("/reports/rounds/{r}/answers.csv")
+    ),
+    ("GET", "/api/v1/reports/rounds"): Entry(reading, get("/api/v1/reports/rounds"), False),
+    ("GET", "/api/v1/reports/rounds/{round_id}"): Entry(reading, get("/api/v1/reports/rounds/{r}")),
+    ("GET", "/api/v1/reports/rounds/{round_id}/answers"): Entry(
+        reading, get("/api/v1/reports/rounds/{r}/answers")
+    ),
+    ("GET", "/api/v1/reports/rounds/{round_id}/scores"): Entry(
+        reading, get("/api/v1/reports/rounds/{r}/scores")
+    ),
+    # Analysts
+    ("GET", "/analyst"): Entry(analysing, get("/analyst"), scoped=False),
+    ("GET", "/analyst/reliability"): Entry(
+        analysing, get("/analyst/reliability" + RELIABILITY_QUERY), scoped=False
+    ),
+    ("GET", "/api/v1/analyst/pooled"): Entry(analysing, get("/api/v1/analyst/pooled"), False),
+    ("GET", "/api/v1/analyst/reliability"): Entry(
+        analysing, get("/api/v1/analyst/reliability" + RELIABILITY_QUERY), scoped=False
+    ),
+    # Signing out (tried last: it ends the session)
+    ("POST", "/coordinator/logout"): Entry(signing_out, post("/coordinator/logout"), False),
+    ("POST", "/reports/logout"): Entry(signing_out, post("/reports/logout"), scoped=False),
+}
+SIGN_OUT = {("POST", "/coordinator/logout"), ("POST", "/reports/logout")}
+
+
+def test_every_route_has_a_matrix_entry(client: TestClient) -> None:
+    routes = set(app_routes(client.app))  # type: ignore[arg-type]
+    assert routes - set(MATRIX) == set(), "routes with no authorisation matrix entry"
+    assert set(MATRIX) - routes == set(), "matrix entries for routes that are gone"
+
+
+def _outcome(answer: httpx.Response, path: str) -> str:
+    code = answer.status_code
+    location = answer.headers.get("location", "")
+    if code in (302, 303, 307) and location.startswith(("/coordinator/login", "/reports/login")):
+        return SIGN_IN
+    if code == 401 and path.startswith("/api/"):
+        return SIGN_IN
+    if 200 <= code < 400:
+        return ALLOWED
+    return str(code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorisation_matrix(client: TestClient, session: Session, role: str) -> None:
+    world = build_world(client, session)
+    problems: list[str] = []
+    leaks: list[str] = []
+    ordered = sorted(MATRIX.items(), key=lambda pair: pair[0] in SIGN_OUT)
+    for (method, path), entry in ordered:
+        for which in ("A", "B") if entry.scoped else (None,):
+            expected = entry.policy(role, which)
+            answer = entry.send(world, which, role)
+            got = _outcome(answer, path)
+            if got != expected:
+                problems.append(
+                    f"{role} {method} {path} on {which or '-'}: expected {expected}, got "
+                    f"{answer.status_code} {answer.headers.get('location', '')}"
+                )
+            assert answer.status_code < 500, f"{method} {path}: {answer.text[:300]}"
+            if role in SCOPED_TO and entry.policy is not link_holder:  # a link is a bearer key
+                other = OTHER[SCOPED_TO[role]]
+                body = answer.text
+                if NAMES[other] in body or ROUND_TITLES[other] in body:
+                    leaks.append(f"{role} {method} {path} on {which or '-'} names {other}")
+    assert problems + leaks == [], "\n".join(problems + leaks)
+
+
+def test_a_coordinator_who_creates_a_partnership_runs_it_and_sees_only_their_own(
+    client: TestClient, session: Session
+) -> None:
+    world = build_world(client, session)
+    coordinator = world.clients["coord_a"]
+    made = coordinator.post(
+        "/api/v1/partnerships", json={"name": "Cedar Fields Partnership", **PARTNERSHIP}
+    )
+    assert made.status_code == 201
+    created = made.json()["id"]
+    listed = {p["name"] for p in coordinator.get("/api/v1/partnerships").json()}
+    assert listed == {NAMES["A"], "Cedar Fields Partnership"}
+    assert coordinator.get(f"/coordinator/partnerships/{created}").status_code == 200
+    dashboard = coordinator.get("/coordinator").text
+    assert NAMES["A"] in dashboard and "Cedar Fields" in dashboard and NAMES["B"] not in dashboard
+    assert world.clients["coord_b"].get(f"/api/v1/partnerships/{created}").status_code == 404
+    everything = {p["name"] for p in world.clients["admin"].get("/api/v1/partnerships").json()}
+    assert {NAMES["A"], NAMES["B"], "Cedar Fields Partnership"} <= everything
+
+
+def test_a_coordinator_never_gets_answers(client: TestClient, session: Session) -> None:
+    world = build_world(client, session)
+    coordinator = world.clients["coord_a"]
+    round_id = world.round_ids["A"]
+    for path in (
+        f"/reports/rounds/{round_id}",
+        f"/reports/rounds/{round_id}/answers.csv",
+        f"/api/v1/reports/rounds/{round_id}/answers",
+        f"/api/v1/reports/rounds/{round_id}/scores",
+    ):
+        assert coordinator.get(path).status_code == 404, path
+    progress = coordinator.get(f"/api/v1/rounds/{round_id}/progress").json()
+    assert all(set(row) == set(progress[0]) for row in progress)
+    assert not {"answers", "records", "scores"} & set(progress[0])
+
+
+def test_http_basic_credentials_are_scoped_like_sessions(
+    client: TestClient, session: Session
+) -> None:
+    world = build_world(client, session)
+    plain = TestClient(client.app)
+    auth = ("coord.a@example.org", "a long enough password for every role")
+    b_round = world.round_ids["B"]
+    assert plain.get(f"/api/v1/rounds/{world.round_ids['A']}", auth=auth).status_code == 200
+    assert plain.get(f"/api/v1/rounds/{b_round}", auth=auth).status_code == 404
+    assert plain.get(f"/api/v1/rounds/{b_round + 1000}", auth=auth).status_code == 404
+    evaluator = ("eval.a@example.org", "a long enough password for every role")
+    assert plain.get(f"/api/v1/reports/rounds/{b_round}", auth=evaluator).status_code == 404
+    assert plain.get(f"/api/v1/rounds/{b_round}", auth=evaluator).status_code == 401

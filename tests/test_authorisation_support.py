@@ -1,0 +1,133 @@
+"""Two partnerships, A and B, with accounts in every role, signed-in clients and fresh links,
+for the authorisation matrix and the CSRF tests (no tests here)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.services import coordinators, invitations, partnerships, rounds
+from app.services.rate_limits import Limit, RateLimiter, RateLimitPolicy
+from tests.conftest import TEST_SECRET, csrf_from, full_answers
+from tests.test_reports_support import add_responses
+
+PASSWORD = "a long enough password for every role"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ROLES = ("anonymous", "respondent", "coord_a", "coord_b", "eval_a", "eval_b", "analyst", "admin")
+# Names that appear nowhere else, so that a page or answer naming them is a leak.
+NAMES = {"A": "Alder Vale Partnership", "B": "Birchmoor Partnership"}
+ROUND_TITLES = {"A": "Alder Vale spring round", "B": "Birchmoor spring round"}
+UNLIMITED = RateLimitPolicy(
+    login_per_email=Limit("login-email", 10**6, 60),
+    login_per_address=Limit("login-address", 10**6, 60),
+    link_per_address=Limit("link-address", 10**6, 60),
+)
+
+
+def app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """Every (method, path) the app answers, pages and API alike (HEAD left out)."""
+    for context in iter_route_contexts(app.routes):
+        for method in sorted(context.methods or ()):
+            if method != "HEAD":
+                yield method, context.path
+
+
+@dataclass
+class World:
+    """The two partnerships and a signed-in client per role."""
+
+    session: Session
+    client: TestClient
+    partnership_ids: dict[str, int]
+    round_ids: dict[str, int]
+    clients: dict[str, TestClient] = field(default_factory=dict)
+    _numbers: Iterator[int] = field(default_factory=itertools.count)
+
+    def number(self) -> int:
+        return next(self._numbers)
+
+    def fresh_round(self, which: str) -> int:
+        """A new open round of partnership ``which``, with no answers."""
+        survey_round = rounds.open_round(
+            self.session,
+            self.partnership_ids[which],
+            title=f"Extra round {self.number()}",
+            opens_on=date.today() - timedelta(days=1),
+            closes_on=date.today() + timedelta(days=30),
+            anonymity_threshold=5,
+            instrument_id="trustworthy-collaboration",
+        )
+        assert survey_round.id is not None
+        return survey_round.id
+
+    def fresh_token(self, which: str) -> str:
+        """A new unused personal link of partnership ``which``'s round."""
+        return invitations.create_personal_links(
+            self.session, self.round_ids[which], organisation_id=None, count=1, most=1
+        )[0]
+
+    def csrf(self, role: str) -> str:
+        return csrf_from(self.clients[role].get("/coordinator/login").text)
+
+
+def _sign_in(client: TestClient, path: str, email: str) -> None:
+    token = csrf_from(client.get(path).text)
+    answer = client.post(
+        path,
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def build_world(client: TestClient, session: Session) -> World:
+    client.app.state.rate_limiter = RateLimiter(  # type: ignore[attr-defined]
+        client.app.state.engine,  # type: ignore[attr-defined]
+        TEST_SECRET,
+        UNLIMITED,
+    )
+    partnership_ids: dict[str, int] = {}
+    round_ids: dict[str, int] = {}
+    for which in ("A", "B"):
+        partnership = partnerships.create_partnership(
+            session, NAMES[which], "urgent-and-emergency-care"
+        )
+        assert partnership.id is not None
+        partnership_ids[which] = partnership.id
+        partnerships.add_organisation(session, partnership.id, f"{which} Hospital", "acute-trust")
+        survey_round = rounds.open_round(
+            session,
+            partnership.id,
+            title=ROUND_TITLES[which],
+            opens_on=date.today() - timedelta(days=1),
+            closes_on=date.today() + timedelta(days=30),
+            anonymity_threshold=5,
+            instrument_id="trustworthy-collaboration",
+        )
+        assert survey_round.id is not None
+        round_ids[which] = survey_round.id
+        varied = [full_answers(value) for value in (2, 3, 4, 5, 4, 3)]
+        add_responses(session, survey_round.id, varied, [{}] * 6)
+    world = World(session, client, partnership_ids, round_ids)
+    accounts = {
+        "coord_a": ("coordinator", [NAMES["A"]], "/coordinator/login"),
+        "coord_b": ("coordinator", [NAMES["B"]], "/coordinator/login"),
+        "eval_a": ("evaluator", [NAMES["A"]], "/reports/login"),
+        "eval_b": ("evaluator", [NAMES["B"]], "/reports/login"),
+        "analyst": ("analyst", [], "/reports/login"),
+        "admin": ("admin", [], "/coordinator/login"),
+    }
+    for role in ROLES:
+        world.clients[role] = TestClient(client.app)
+    for role, (kind, granted, login_path) in accounts.items():
+        email = f"{role.replace('_', '.')}@example.org"
+        coordinators.add_coordinator(session, email, PASSWORD, kind, granted)
+        _sign_in(world.clients[role], login_path, email)
+    return world
