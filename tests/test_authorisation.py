@@ -131,7 +131,10 @@ def post(path: str, body: Callable[[World], dict[str, object]] | None = None) ->
         given = body(world) if body else {}
         if url.startswith("/api/"):
             return client.post(url, json=given or None, follow_redirects=False)
-        form = {**given, "csrf_token": world.csrf(role)}
+        form = dict(given)
+        token = world.csrf(role)
+        if token is not None:
+            form["csrf_token"] = token
         return client.post(url, data=form, follow_redirects=False)
 
     return send

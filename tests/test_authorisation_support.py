@@ -73,7 +73,8 @@ class World:
             self.session, self.round_ids[which], organisation_id=None, count=1, most=1
         )[0]
 
-    def csrf(self, role: str) -> str:
+    def csrf(self, role: str) -> str | None:
+        """The CSRF token of ``role``'s browser session (``None``: send none)."""
         return csrf_from(self.clients[role].get("/coordinator/login").text)
 
 

@@ -1,0 +1,98 @@
+"""CSRF protection on every state-changing HTML form route, enumerated from the app.
+
+Every POST/PUT/PATCH/DELETE outside ``/api/`` is either protected (no token or a wrong token:
+403, the right token: it works) or listed in ``EXEMPT`` with the reason.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tests.test_authorisation import MATRIX
+from tests.test_authorisation_support import PASSWORD, UNSAFE, app_routes, build_world
+
+# The respondent pages carry no ambient credential: no cookie is set or read, and the link's
+# token in the URL (256 random bits) is the only key, which a forging site cannot know.
+EXEMPT = {
+    ("POST", "/s/{token}/start"): "link token in the URL; no cookie",
+    ("POST", "/s/{token}/sections/{section_id}"): "link token in the URL; no cookie",
+    ("POST", "/s/{token}/submit"): "link token in the URL; no cookie",
+}
+# Who posts each form: the admin can post every coordinator form.
+SENDER = "admin"
+
+
+def _form_routes(client: TestClient) -> list[tuple[str, str]]:
+    return sorted(
+        (method, path)
+        for method, path in app_routes(client.app)  # type: ignore[arg-type]
+        if method in UNSAFE and not path.startswith("/api/")
+    )
+
+
+def test_every_form_route_is_protected_or_exempt_with_a_reason(client: TestClient) -> None:
+    routes = _form_routes(client)
+    assert routes, "no form routes found"
+    assert set(EXEMPT) <= set(routes), "exemptions for routes that are gone"
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token-value"])
+def test_form_posts_without_the_right_token_are_refused(
+    client: TestClient, session: Session, token: str | None
+) -> None:
+    world = build_world(client, session)
+    world.csrf = lambda role: token  # type: ignore[method-assign]
+    checked = []
+    for method, path in _form_routes(client):
+        if (method, path) in EXEMPT:
+            continue
+        entry = MATRIX[(method, path)]
+        answer = entry.send(world, "A" if entry.scoped else None, SENDER)
+        assert answer.status_code == 403, f"{method} {path}: {answer.status_code}"
+        assert "form has expired or came from another site" in answer.text
+        checked.append(path)
+    assert len(checked) >= 10
+    # Nothing was done: the admin is still signed in, and no partnership was made.
+    assert world.clients[SENDER].get("/coordinator", follow_redirects=False).status_code == 200
+    listed = world.clients[SENDER].get("/api/v1/partnerships").json()
+    assert len(listed) == 2
+
+
+def test_form_posts_with_the_right_token_work(client: TestClient, session: Session) -> None:
+    world = build_world(client, session)
+    signing_out = {("POST", "/coordinator/logout"), ("POST", "/reports/logout")}
+    routes = sorted(_form_routes(client), key=lambda route: route in signing_out)
+    for method, path in routes:
+        entry = MATRIX[(method, path)]
+        answer = entry.send(world, "A" if entry.scoped else None, SENDER)
+        expected = 401 if path.endswith("/login") else None  # a wrong password, on purpose
+        if expected:
+            assert answer.status_code == expected, f"{method} {path}"
+        else:
+            assert 200 <= answer.status_code < 400, f"{method} {path}: {answer.status_code}"
+    admin = TestClient(client.app)
+    listed = admin.get("/api/v1/partnerships", auth=("admin@example.org", PASSWORD)).json()
+    assert len(listed) >= 3  # the partnership form made one
+
+
+def test_exempt_respondent_forms_use_no_cookie(client: TestClient, session: Session) -> None:
+    world = build_world(client, session)
+    world.csrf = lambda role: None  # type: ignore[method-assign]
+    browser = TestClient(client.app)
+    for method, path in EXEMPT:
+        entry = MATRIX[(method, path)]
+        world.clients["fresh"] = browser
+        answer = entry.send(world, "A", "fresh")
+        assert 200 <= answer.status_code < 400, path
+        assert "set-cookie" not in answer.headers, path
+    assert not browser.cookies
+
+
+def test_the_session_cookie_is_lax_and_http_only(client: TestClient) -> None:
+    """Browsers do not send it on another site's POST, so the JSON API's cookie sign-in
+    cannot be driven from another site either."""
+    page = client.get("/coordinator/login")
+    cookie = page.headers["set-cookie"].lower()
+    assert "samesite=lax" in cookie and "httponly" in cookie
