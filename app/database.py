@@ -24,17 +24,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created when missing."""
+def make_engine(url: str, pool_size: int = 20) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created when missing.
+
+    The pool holds at most ``pool_size`` connections (a request waits up to 30 s for one).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"check_same_thread": False},
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=30,
+        )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    return sa.create_engine(
+        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=30
+    )
 
 
 def database_is_up(engine: Engine) -> bool:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -29,16 +30,23 @@ from app.web.rate_limits import RateLimitMiddleware
 from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
+WORKER_THREADS = 1000
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, settings.database_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         require_migrated(app.state.engine, settings.database_url)
+        # Sync routes and their session clean-up run on AnyIO's worker threads (40 by default).
+        # A request that holds a pooled connection may be waiting for a thread to close its
+        # session while every thread waits for a connection: under load everything stalls for
+        # the pool timeout and answers 500. With plenty of threads the clean-up always runs,
+        # so connections come back and only the pool bounds the database work.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
         app.state.engine.dispose()
 

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         description="Base of the links handed to respondents; the request's own URL if unset.",
     )
     max_links_per_request: int = Field(default=500, ge=1)
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Database connections per worker process; as many threads serve requests.",
+    )
     nhsuk_frontend_path: Path | None = Field(
         default=None,
         description="The installed nhsuk-frontend package; ./node_modules/nhsuk-frontend if unset.",

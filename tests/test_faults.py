@@ -170,16 +170,6 @@ async def _same_time(
     return [answer.status_code for answer in answers]
 
 
-RACE_BUG = pytest.mark.xfail(
-    reason="known bug in app/services/responses.py _draft_for_writing: the link's UNUSED->STARTED "
-    "write is an ORM write of the stale row (it can undo a concurrent submission's SUBMITTED), "
-    "and two first saves race on the unique invitation_id (IntegrityError, 500); "
-    "fix in the issue-6 report",
-    strict=False,
-)
-
-
-@RACE_BUG
 def test_double_submit_gives_exactly_one_response(server: Server) -> None:
     prepared = prepare_round(server.database_url, 10)
     for number, token in enumerate(prepared.tokens):
@@ -194,7 +184,6 @@ def test_double_submit_gives_exactly_one_response(server: Server) -> None:
     assert stored.invitation_status == Counter({"submitted": 10})
 
 
-@RACE_BUG
 def test_two_tabs_on_one_link_give_one_response(server: Server) -> None:
     prepared = prepare_round(server.database_url, 6)
     for token in prepared.tokens:

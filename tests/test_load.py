@@ -29,13 +29,6 @@ def test_every_accepted_submission_is_stored_exactly_once(backend: str, tmp_path
     assert check.drafts_left == len(outcome.failed), report
 
 
-@pytest.mark.xfail(
-    reason="pool starvation under load: FastAPI serialises a sync endpoint's answer in the "
-    "thread pool while the request's session still holds a pooled connection; 40 threads "
-    "waiting for the 15 connections stall for pool_timeout and answer 500 "
-    "(fix proposed for app/main.py or app/database.py in bench/RESULTS.md)",
-    strict=False,
-)
 def test_no_respondent_fails_under_load(tmp_path: Path) -> None:
     outcome, check = run_load_test("sqlite", RESPONDENTS, RESPONDENTS, tmp_path)
     assert not outcome.failed, describe(outcome, check, RESPONDENTS)

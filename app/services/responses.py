@@ -115,6 +115,19 @@ def _draft_for_writing(
     draft = draft_of(session, invitation)
     if draft is not None:
         return draft
+    if invitation.status == InvitationStatus.UNUSED:
+        # A conditional UPDATE, never a write of the (possibly stale) loaded row: a concurrent
+        # submission may have marked the link submitted since it was read.
+        session.connection().execute(
+            sa.update(Invitation)
+            .where(
+                col(Invitation.id) == invitation.id,
+                col(Invitation.status) == InvitationStatus.UNUSED,
+            )
+            .values(status=InvitationStatus.STARTED)
+            .execution_options(synchronize_session=False)
+        )
+    # Insert the draft now (or find the one another request just made for this link).
     draft = Response(
         round_id=invitation.round_id,
         invitation_id=invitation.id,
@@ -122,9 +135,14 @@ def _draft_for_writing(
         background=_prefilled_background(session, invitation, survey_round, instrument),
         next_section=instrument.sections[0].id,
     )
-    if invitation.status == InvitationStatus.UNUSED:
-        invitation.status = InvitationStatus.STARTED
-        session.add(invitation)
+    try:
+        with session.begin_nested():
+            session.add(draft)
+    except sa.exc.IntegrityError:
+        found = draft_of(session, invitation)
+        if found is None:
+            raise LinkAlreadyUsedError() from None
+        return found
     return draft
 
 
