@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from analysis.instrument import Instrument
@@ -127,22 +128,27 @@ def _draft_for_writing(
             .values(status=InvitationStatus.STARTED)
             .execution_options(synchronize_session=False)
         )
-    # Insert the draft now (or find the one another request just made for this link).
-    draft = Response(
+    # Insert the draft unless another request just did (the link is unique on a response),
+    # inside this request's transaction, then use whichever draft is there.
+    fresh = Response(
         round_id=invitation.round_id,
         invitation_id=invitation.id,
         instrument_version=instrument.version,
         background=_prefilled_background(session, invitation, survey_round, instrument),
         next_section=instrument.sections[0].id,
     )
-    try:
-        with session.begin_nested():
-            session.add(draft)
-    except sa.exc.IntegrityError:
-        found = draft_of(session, invitation)
-        if found is None:
-            raise LinkAlreadyUsedError() from None
-        return found
+    columns = [c.name for c in Response.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+    dialect_insert = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    session.connection().execute(
+        dialect_insert(Response)
+        .values({name: getattr(fresh, name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["invitation_id"])
+    )
+    draft = draft_of(session, invitation)
+    if draft is None:
+        raise LinkAlreadyUsedError()
     return draft
 
 
