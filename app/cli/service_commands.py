@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
                 instrument_id=settings.instrument,
                 anonymity_threshold=settings.anonymity_threshold,
             )
-        shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
+        shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104  # nosec B104
         _print_demo(seed, settings.public_base_url or f"http://{shown_host}:{args.port}")
     engine.dispose()
     # No access log: it would record respondents' IP addresses and link tokens.
