@@ -42,5 +42,10 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
-# Migrate, then serve; no access log, so no respondent's IP address is written anywhere.
-CMD ["sh", "-c", "trust-survey db upgrade && exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --no-access-log --proxy-headers"]
+# Migrate (unless MIGRATE=0, when a one-off job has done it), then serve WEB_CONCURRENCY
+# workers; no access log, so no respondent's IP address or link token is written anywhere.
+# FORWARDED_ALLOW_IPS: the proxy whose X-Forwarded-For/-Proto headers are trusted.
+ENV MIGRATE=1 \
+    WEB_CONCURRENCY=2 \
+    FORWARDED_ALLOW_IPS=127.0.0.1
+CMD ["sh", "-c", "if [ \"$MIGRATE\" = 1 ]; then trust-survey db upgrade; fi && exec uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000 --workers \"$WEB_CONCURRENCY\" --no-access-log --proxy-headers --forwarded-allow-ips \"$FORWARDED_ALLOW_IPS\""]

@@ -36,6 +36,7 @@ def test_image_ships_every_package_and_runs_as_non_root() -> None:
     assert "NHSUK_FRONTEND_PATH=/srv/trust-survey/node_modules/nhsuk-frontend" in DOCKERFILE
     user = re.findall(r"^USER (\S+)", DOCKERFILE, re.M)
     assert user and not user[-1].startswith(("root", "0")), user
-    assert "trust-survey db upgrade && exec uvicorn" in DOCKERFILE
+    assert "trust-survey db upgrade; fi && exec uvicorn" in DOCKERFILE
+    assert "--no-access-log" in DOCKERFILE
     for library in ("libpango-1.0-0", "libpangoft2-1.0-0"):
         assert library in DOCKERFILE  # WeasyPrint's report PDFs
