@@ -211,6 +211,7 @@ def save_draft(
     _merge(draft, checked)
     session.add(draft)
     session.commit()
+    session.refresh(invitation)  # its status was changed by a conditional UPDATE
     return draft
 
 
