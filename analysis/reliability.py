@@ -138,7 +138,8 @@ def feldt_interval(alpha: float, n: int, k: int, confidence: float = 0.95) -> tu
     return (lower, upper)
 
 
-def _validated(items: pd.DataFrame, missing: str) -> pd.DataFrame:
+def _validated(items: pd.DataFrame, missing: str) -> tuple[np.ndarray, list[str]]:
+    """The answers as a float array without unanswered rows (and incomplete ones, listwise)."""
     if missing not in ("pairwise", "listwise"):
         raise ValueError(f"missing must be 'pairwise' or 'listwise', got {missing!r}")
     if items.shape[1] < 2:
@@ -146,14 +147,22 @@ def _validated(items: pd.DataFrame, missing: str) -> pd.DataFrame:
     non_numeric = [str(c) for c in items.columns if items[c].dtype.kind not in "biuf"]
     if non_numeric:
         raise ValueError(f"items must be numeric; not numeric: {', '.join(non_numeric)}")
-    answered = items.astype(float).dropna(axis=0, how="all")
-    if missing == "listwise":
-        answered = answered.dropna(axis=0, how="any")
+    values = items.to_numpy(dtype=float)
+    given = ~np.isnan(values)
+    keep = given.all(axis=1) if missing == "listwise" else given.any(axis=1)
+    answered = values[keep]
     if answered.shape[0] < 2:
         raise ValueError(
             f"alpha needs at least 2 respondents with answers ({missing}), got {answered.shape[0]}"
         )
-    return answered
+    return answered, [str(c) for c in items.columns]
+
+
+def _covariance(answered: np.ndarray, columns: list[str]) -> np.ndarray:
+    """Covariance matrix (n - 1), pairwise-complete where answers are missing."""
+    if not np.isnan(answered).any():
+        return np.atleast_2d(np.cov(answered, rowvar=False))
+    return pd.DataFrame(answered, columns=columns).cov().to_numpy()
 
 
 def cronbach_alpha(
@@ -195,13 +204,9 @@ def cronbach_alpha(
     >>> round(result.alpha, 6), [round(x, 3) for x in result.ci]
     (0.732661, [0.435, 0.909])
     """
-    answered = _validated(items, missing)
+    answered, columns = _validated(items, missing)
     n, k = answered.shape
-    columns = [str(c) for c in answered.columns]
-    answered.columns = pd.Index(columns)
-
-    covariance_frame = answered.cov()
-    covariance = covariance_frame.to_numpy()
+    covariance = _covariance(answered, columns)
     if np.isnan(covariance).any():
         raise ValueError("some pairs of items were never answered together")
     variances = np.diag(covariance)
@@ -211,7 +216,9 @@ def cronbach_alpha(
 
     import pingouin  # imported here: it takes a second to import, and most commands never need it
 
-    alpha_value, _ = pingouin.cronbach_alpha(data=answered, nan_policy=missing)
+    alpha_value, _ = pingouin.cronbach_alpha(
+        data=pd.DataFrame(answered, columns=columns), nan_policy=missing
+    )
     alpha = float(alpha_value)
 
     scale = np.sqrt(variances)
@@ -227,7 +234,7 @@ def cronbach_alpha(
         denominator = math.sqrt(covariance[i, i] * rest_variance) if rest_variance > 0 else 0.0
         r_drop = with_rest / denominator if denominator > 0 else math.nan
         alpha_drop = _alpha_from_covariance(rest) if k > 2 else math.nan
-        values = answered[item].dropna()
+        values = answered[:, i][~np.isnan(answered[:, i])]
         statistics.append(
             ItemStatistics(
                 item=item,

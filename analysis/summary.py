@@ -225,13 +225,21 @@ def table4(
         How alpha treats missing answers (SPSS, as used by the report, is
         listwise).
     """
+    return _table4_of_keyed(_keyed_scale_items(responses, instrument), instrument, missing)
+
+
+def _keyed_scale_items(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     keyed = keyed_items(responses, instrument)
     absent = sorted({i for s in instrument.scales for i in s.items} - set(keyed.columns))
     if absent:
         raise ValueError(f"responses lack the item columns {', '.join(absent)}")
+    return keyed
+
+
+def _table4_of_keyed(keyed: pd.DataFrame, instrument: Instrument, missing: MissingPolicy) -> Table4:
     return Table4(
         instrument_id=instrument.id,
-        n_responses=len(responses),
+        n_responses=len(keyed),
         scales=tuple(
             summarise_scale(keyed, scale, instrument, missing=missing)
             for scale in instrument.scales
@@ -254,10 +262,9 @@ def grouped_table4(
     if by not in responses.columns:
         raise ValueError(f"responses have no column {by!r} to group by")
     order = _group_order(responses[by], instrument, by)
-    return {
-        group: table4(responses[responses[by] == group], instrument, missing=missing)
-        for group in order
-    }
+    keyed = _keyed_scale_items(responses, instrument)  # reverse-keyed once for every group
+    groups = responses[by].to_numpy()
+    return {group: _table4_of_keyed(keyed[groups == group], instrument, missing) for group in order}
 
 
 def _group_order(column: pd.Series, instrument: Instrument, by: str) -> list[str]:
