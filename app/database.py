@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,15 +16,19 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, object], None]:
+    def set_pragmas(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # How long a writer waits for another writer before giving up (the request gets 503).
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return set_pragmas
 
 
-def make_engine(url: str, pool_size: int = 20) -> Engine:
+def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created when missing.
 
     The pool holds at most ``pool_size`` connections (a request waits up to 30 s for one).
@@ -41,7 +45,7 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
             max_overflow=0,
             pool_timeout=30,
         )
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_pragmas(round(sqlite_busy_timeout * 1000)))
         return engine
     return sa.create_engine(
         parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=30

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         le=500,
         description="Database connections per worker process; as many threads serve requests.",
     )
+    sqlite_busy_timeout: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="Seconds a SQLite writer waits for another before the request fails (503).",
+    )
     nhsuk_frontend_path: Path | None = Field(
         default=None,
         description="The installed nhsuk-frontend package; ./node_modules/nhsuk-frontend if unset.",
