@@ -185,6 +185,9 @@ def _check_workers(base: str, round_id: int, tokens: list[str]) -> None:
 
     # Rate limits: unknown links counted in total, whichever worker answers.
     most = POLICY.link_per_address.most
+    # Windows are fixed and aligned to the clock: don't let the guesses straddle a new window.
+    if POLICY.link_per_address.retry_after(time.time()) < 60:
+        time.sleep(POLICY.link_per_address.retry_after(time.time()) + 1)
     statuses: list[int] = []
     served: set[str] = set()
     with _fresh(base) as guesser:

@@ -129,16 +129,15 @@ class RateLimitMiddleware:
         if refusal is not None:
             await self._refuse(scope, receive, send, refusal, kind)
             return
-        answered: list[int] = []
 
-        async def noting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answered.append(int(message["status"]))
+        async def counting_send(message: Message) -> None:
+            # Count a failure before the client can see the answer, so that its next request
+            # is checked against a count that already includes this one.
+            if message["type"] == "http.response.start" and message["status"] == failure_status:
+                await self._count(limiter, checks)
             await send(message)
 
-        await self.app(scope, receive, noting_send)
-        if answered and answered[0] == failure_status:
-            await self._count(limiter, checks)
+        await self.app(scope, receive, counting_send)
 
     @staticmethod
     async def _read_login_form(receive: Receive) -> tuple[Receive, str]:
