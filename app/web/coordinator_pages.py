@@ -21,19 +21,16 @@ from app.web.deps import (
     SettingsDep,
     respondent_link,
 )
+from app.web.redirects import safe_next, see_other
 from app.web.schemas import RecordId, optional_record_id
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
 
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
-
-
 @router.get("/")
 def home() -> RedirectResponse:
-    return _see_other("/coordinator")
+    return see_other("/coordinator")
 
 
 @router.get("/coordinator/login", response_class=HTMLResponse)
@@ -59,14 +56,13 @@ def login(
         )
     request.session.clear()
     request.session[SESSION_COORDINATOR_KEY] = coordinator.id
-    safe_next = next if next.startswith("/coordinator") else "/coordinator"
-    return _see_other(safe_next)
+    return see_other(safe_next(next, ("/coordinator",), "/coordinator"))
 
 
 @router.post("/coordinator/logout", dependencies=[CsrfProtected])
 def logout(request: Request) -> Response:
     request.session.clear()
-    return _see_other("/coordinator/login")
+    return see_other("/coordinator/login")
 
 
 @router.get("/coordinator", response_class=HTMLResponse)
@@ -94,7 +90,7 @@ def create_partnership(
     partnership = partnerships.create_partnership(
         session, name, care_model, granted_to=coordinator.id
     )
-    return _see_other(f"/coordinator/partnerships/{partnership.id}")
+    return see_other(f"/coordinator/partnerships/{partnership.id}")
 
 
 @router.get("/coordinator/partnerships/{partnership_id}", response_class=HTMLResponse)
@@ -133,7 +129,7 @@ def add_organisation(
     organisation_type: Annotated[str, Form(max_length=64)],
 ) -> Response:
     partnerships.add_organisation(session, partnership_id, name, organisation_type)
-    return _see_other(f"/coordinator/partnerships/{partnership_id}")
+    return see_other(f"/coordinator/partnerships/{partnership_id}")
 
 
 @router.post("/coordinator/partnerships/{partnership_id}/rounds", dependencies=[CsrfProtected])
@@ -156,7 +152,7 @@ def open_round(
         anonymity_threshold=anonymity_threshold,
         instrument_id=settings.instrument,
     )
-    return _see_other(f"/coordinator/rounds/{survey_round.id}")
+    return see_other(f"/coordinator/rounds/{survey_round.id}")
 
 
 @router.get("/coordinator/rounds/{round_id}", response_class=HTMLResponse)
@@ -245,4 +241,4 @@ def close_round(
     round_id: RecordId, session: SessionDep, _coordinator: PageCoordinatorDep
 ) -> Response:
     rounds.close_round(session, round_id)
-    return _see_other(f"/coordinator/rounds/{round_id}")
+    return see_other(f"/coordinator/rounds/{round_id}")

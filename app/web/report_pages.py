@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
 from app.reports import documents, rendering
@@ -14,14 +14,11 @@ from app.services import coordinators, reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
 from app.web.deps import CsrfProtected
+from app.web.redirects import safe_next, see_other
 from app.web.report_access import SESSION_ACCOUNT_KEY, PageViewerDep, signed_in_account
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/reports/login", response_class=HTMLResponse)
@@ -47,14 +44,13 @@ def login(
         )
     request.session.clear()
     request.session[SESSION_ACCOUNT_KEY] = account.id
-    safe = next.startswith(("/reports", "/analyst")) and "//" not in next and "\\" not in next
-    return _see_other(next if safe else "/reports")
+    return see_other(safe_next(next, ("/reports", "/analyst"), "/reports"))
 
 
 @router.post("/reports/logout", dependencies=[CsrfProtected])
 def logout(request: Request) -> Response:
     request.session.clear()
-    return _see_other("/reports/login")
+    return see_other("/reports/login")
 
 
 @router.get("/reports", response_class=HTMLResponse)
@@ -62,7 +58,7 @@ def index(request: Request, session: SessionDep) -> Response:
     account = signed_in_account(request, session)
     viewer = reports.viewer_for(session, account)
     if viewer is None:
-        return _see_other("/reports/login")
+        return see_other("/reports/login")
     listed = reports.readable_rounds(session, viewer)
     return templates.TemplateResponse(
         request, "reports/index.html", {"viewer": viewer, "listed": listed}

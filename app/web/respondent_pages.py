@@ -13,7 +13,7 @@ from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.datastructures import FormData
 
@@ -34,6 +34,7 @@ from app.services.validation import (
     page_problems,
     submission_problems_shown,
 )
+from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
 
@@ -43,10 +44,6 @@ templates.env.globals["first_input_id"] = first_input_id
 SAVE_FOR_LATER = "save-for-later"
 NOT_FORM_FIELDS = {"change", "csrf_token", "action"}
 RETRY_AFTER_SECONDS = "60"
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _personal_and_unused(session: SessionDep, token: str) -> Invitation:
@@ -127,7 +124,7 @@ def start_from_open_link(
 ) -> Response:
     invitation = invitations.invitation_for_token(session, token)
     if invitation.kind != InvitationKind.OPEN:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     try:
         chosen = optional_record_id(organisation_id, "organisation_id")
         personal_token = invitations.start_from_open_link(session, invitation, chosen)
@@ -141,7 +138,7 @@ def start_from_open_link(
         )
         return _start_page(request, session, token, [problem])
     _, instrument = responses.round_and_instrument(session, invitation)
-    return _see_other(f"/s/{personal_token}/sections/{instrument.sections[0].id}?new=1")
+    return see_other(f"/s/{personal_token}/sections/{instrument.sections[0].id}?new=1")
 
 
 def _back_from_section(token: str, instrument: Instrument, position: int, change: bool) -> str:
@@ -165,7 +162,7 @@ def _section_page(
 ) -> Response:
     invitation = _personal_and_unused(session, token)
     if invitation.kind == InvitationKind.OPEN:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     survey_round, instrument = responses.round_and_instrument(session, invitation)
     require_open(survey_round)
     section = section_by_id(instrument, section_id)
@@ -228,7 +225,7 @@ def _save_section(
     for_later = form.get("action") == SAVE_FOR_LATER
     invitation = invitations.invitation_for_token(session, token)
     if invitation.kind == InvitationKind.OPEN:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     texts = {key: value for key, value in form.items() if isinstance(value, str)}
     values = {key: form_value(value) for key, value in texts.items() if key not in NOT_FORM_FIELDS}
     problems = responses.save_section(session, invitation, section_id, values, values)
@@ -246,11 +243,11 @@ def _save_section(
             change=change,
         )
     if for_later:
-        return _see_other(f"/s/{token}/saved")
+        return see_other(f"/s/{token}/saved")
     so_far = responses.answers_so_far(session, invitation)
     if change or so_far.next_section is None:
-        return _see_other(f"/s/{token}/check")
-    return _see_other(f"/s/{token}/sections/{so_far.next_section}")
+        return see_other(f"/s/{token}/check")
+    return see_other(f"/s/{token}/sections/{so_far.next_section}")
 
 
 def _resume_url(request: Request, token: str) -> str:
@@ -262,7 +259,7 @@ def _resume_url(request: Request, token: str) -> str:
 def saved_for_later(request: Request, token: str, session: SessionDep) -> Response:
     invitation = _personal_and_unused(session, token)
     if invitation.kind == InvitationKind.OPEN:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     survey_round, instrument = responses.round_and_instrument(session, invitation)
     require_open(survey_round)
     return templates.TemplateResponse(
@@ -281,12 +278,12 @@ def _check_page(
 ) -> Response:
     invitation = _personal_and_unused(session, token)
     if invitation.kind == InvitationKind.OPEN:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     survey_round, instrument = responses.round_and_instrument(session, invitation)
     require_open(survey_round)
     so_far = responses.answers_so_far(session, invitation)
     if not so_far.has_draft:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     missing = responses.submission_problems(session, invitation) if problems is None else problems
     links = {
         field_id: f"/s/{token}/sections/{section.id}?change=1"
@@ -322,7 +319,7 @@ def submit(request: Request, token: str, session: SessionDep) -> Response:
     try:
         invitation = invitations.invitation_for_token(session, token)
         if invitation.kind == InvitationKind.OPEN:
-            return _see_other(f"/s/{token}")
+            return see_other(f"/s/{token}")
         try:
             responses.submit_response(session, invitation)
         except FieldValidationError as error:
@@ -331,14 +328,14 @@ def submit(request: Request, token: str, session: SessionDep) -> Response:
     except OperationalError:
         _forget(session)
         return _try_again(request)
-    return _see_other(f"/s/{token}/thank-you")
+    return see_other(f"/s/{token}/thank-you")
 
 
 @router.get("/{token}/thank-you", response_class=HTMLResponse)
 def thank_you(request: Request, token: str, session: SessionDep) -> Response:
     invitation = invitations.invitation_for_token(session, token)
     if invitation.status != InvitationStatus.SUBMITTED:
-        return _see_other(f"/s/{token}")
+        return see_other(f"/s/{token}")
     survey_round, instrument = responses.round_and_instrument(session, invitation)
     return templates.TemplateResponse(
         request, "respondent/thank_you.html", {"round": survey_round, "instrument": instrument}
