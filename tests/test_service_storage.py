@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -70,3 +71,14 @@ def test_empty_round_gives_an_empty_matrix_with_all_columns(
 ) -> None:
     matrix = rounds.round_items_matrix(session, make_round().round_id)
     assert matrix.empty and "q52" in matrix.columns and "care_model" in matrix.columns
+
+
+def test_driver_rows_binds_parameters_and_raises_sqlalchemy_errors(session: Session) -> None:
+    statement = sa.select(sa.literal(7, sa.Integer), sa.literal("seven", sa.Text)).where(
+        sa.literal(2, sa.Integer) > 1
+    )
+    assert rounds.driver_rows(session, statement) == [(7, "seven")]
+    with pytest.raises(sa.exc.SQLAlchemyError, match="no_such_table"):
+        rounds.driver_rows(
+            session, sa.select(sa.column("id")).select_from(sa.table("no_such_table"))
+        )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 from sqlmodel import Session, col, func, select
@@ -167,12 +168,27 @@ class RoundReport:
     cautions: tuple[str, ...] = ()
     breakdowns: tuple[Breakdown, ...] = ()
     change: ChangeSection | None = None
-    answers: pd.DataFrame = field(default_factory=pd.DataFrame)
-    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    matrix: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
     def visible(self) -> bool:
         return self.table is not None
+
+    @cached_property
+    def answers(self) -> pd.DataFrame:
+        """The item answers fit to hand out (made when a download asks for them)."""
+        if not self.visible:
+            return pd.DataFrame()
+        return _export_answers(self.matrix, self.instrument, self.breakdowns)
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """Scale scores of :attr:`answers`, row for row."""
+        if not self.visible:
+            return pd.DataFrame()
+        scores = scale_scores(self.answers, self.instrument)
+        scores.insert(0, RESPONDENT_COLUMN, self.answers[RESPONDENT_COLUMN])
+        return scores
 
     def frequencies_of(self, items: tuple[str, ...]) -> list[FrequencyTable]:
         return [t for t in self.frequencies if t.item in items]
@@ -270,9 +286,6 @@ def round_report(session: Session, survey_round: SurveyRound) -> RoundReport:
         for q in BREAKDOWN_QUESTIONS
         if q in matrix.columns
     )
-    answers = _export_answers(matrix, instrument, breakdowns)
-    export_scores = scale_scores(answers, instrument)
-    export_scores.insert(0, RESPONDENT_COLUMN, answers[RESPONDENT_COLUMN])
     return RoundReport(
         partnership=partnership,
         survey_round=survey_round,
@@ -286,8 +299,7 @@ def round_report(session: Session, survey_round: SurveyRound) -> RoundReport:
         cautions=tuple(round_cautions(len(matrix))),
         breakdowns=breakdowns,
         change=_change(session, survey_round, instrument, scores),
-        answers=answers,
-        scores=export_scores,
+        matrix=matrix,
     )
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,7 +190,8 @@ def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
     unanswered) then background columns (str or None), indexed by response id.
 
     The answers load in one query, one row per response, as JSON text that is parsed in one
-    go (about twice as fast as letting the driver decode each row's JSON).
+    go (about twice as fast as letting the driver decode each row's JSON), fetched straight
+    from the driver's cursor (:func:`driver_rows`).
     """
     survey_round = get_round(session, round_id)
     instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
@@ -205,7 +207,7 @@ def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
         )
         .order_by(col(Response.id))
     )
-    rows = session.execute(statement).all()
+    rows = driver_rows(session, statement)
     item_ids = instrument.item_ids
     background_ids = [question.id for question in instrument.background]
     index = pd.Index([row[0] for row in rows], name="response_id", dtype="int64")
@@ -220,3 +222,24 @@ def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
             [given.get(question_id) for given in background], index=index, dtype="object"
         )
     return matrix
+
+
+def driver_rows(session: Session, statement: sa.Executable) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` as the database driver returns them (tuples), in the
+    session's transaction.
+
+    For large reads of columns that need no conversion (integers and text): on 100k
+    responses SQLAlchemy's result rows cost more than the query itself (SQLite: 0.39 s
+    against 0.11 s from the cursor).  The statement still runs through SQLAlchemy, so its
+    events, logging and error translation (an OperationalError is a 503) apply.
+    """
+    connection = session.connection()
+    result = connection.execute(statement)
+    try:
+        return list(result.cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(
+            str(statement), None, error, connection.dialect.loaded_dbapi.Error
+        ) from error
+    finally:
+        result.close()
