@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from analysis.instrument import Instrument
@@ -16,6 +17,7 @@ from app.models import (
     InvitationKind,
     InvitationStatus,
     Organisation,
+    Partnership,
     Response,
     ResponseStatus,
     SurveyRound,
@@ -33,7 +35,6 @@ from app.services.errors import (
     LinkAlreadyUsedError,
     RecordNotFoundError,
 )
-from app.services.partnerships import get_partnership
 from app.services.rounds import get_round, require_open
 
 
@@ -67,16 +68,28 @@ def draft_of(session: Session, invitation: Invitation) -> Response | None:
 def _prefilled_background(
     session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
 ) -> dict[str, str]:
-    """Background answers the link already tells: the partnership and organisation type."""
-    partnership = get_partnership(session, survey_round.partnership_id)
-    known: dict[str, str] = {
-        "partnership_name": partnership.name,
-        "care_model": partnership.care_model,
-    }
-    if invitation.organisation_id is not None:
-        organisation = session.get(Organisation, invitation.organisation_id)
-        if organisation is not None:
-            known["organisation_type"] = organisation.organisation_type
+    """Background answers the link already tells: the partnership and organisation type
+    (one query)."""
+    found = session.execute(
+        sa.select(
+            col(Partnership.name), col(Partnership.care_model), col(Organisation.organisation_type)
+        )
+        .select_from(Partnership)
+        .outerjoin(
+            Organisation,
+            sa.and_(
+                col(Organisation.id) == invitation.organisation_id,
+                col(Organisation.partnership_id) == col(Partnership.id),
+            ),
+        )
+        .where(col(Partnership.id) == survey_round.partnership_id)
+    ).first()
+    if found is None:
+        raise RecordNotFoundError("partnership", survey_round.partnership_id)
+    name, care_model, organisation_type = found
+    known: dict[str, str] = {"partnership_name": name, "care_model": care_model}
+    if organisation_type is not None:
+        known["organisation_type"] = organisation_type
     return check_answers(instrument, {}, known).background
 
 
@@ -110,6 +123,19 @@ def _merge(response: Response, checked: CheckedAnswers) -> None:
     response.updated_at = utc_now()
 
 
+def _new_draft(
+    session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
+) -> Response:
+    """A link's first draft (not yet added to the session), with what the link tells."""
+    return Response(
+        round_id=invitation.round_id,
+        invitation_id=invitation.id,
+        instrument_version=instrument.version,
+        background=_prefilled_background(session, invitation, survey_round, instrument),
+        next_section=instrument.sections[0].id,
+    )
+
+
 def _draft_for_writing(
     session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
 ) -> Response:
@@ -130,13 +156,7 @@ def _draft_for_writing(
         )
     # Insert the draft unless another request just did (the link is unique on a response),
     # inside this request's transaction, then use whichever draft is there.
-    fresh = Response(
-        round_id=invitation.round_id,
-        invitation_id=invitation.id,
-        instrument_version=instrument.version,
-        background=_prefilled_background(session, invitation, survey_round, instrument),
-        next_section=instrument.sections[0].id,
-    )
+    fresh = _new_draft(session, invitation, survey_round, instrument)
     columns = [c.name for c in Response.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
     dialect_insert = (
         postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -250,37 +270,47 @@ def submit_response(
         raise FieldValidationError(
             _located(instrument, checked.problems, checked.background_problems)
         )
-    if invitation.kind == InvitationKind.OPEN:
-        response = Response(round_id=invitation.round_id, instrument_version=instrument.version)
+    personal = invitation.kind == InvitationKind.PERSONAL
+    if personal:
+        _claim(session, invitation)
+        response = draft_of(session, invitation) or _new_draft(
+            session, invitation, survey_round, instrument
+        )
     else:
-        response = _draft_for_writing(session, invitation, survey_round, instrument)
+        response = Response(round_id=invitation.round_id, instrument_version=instrument.version)
     _merge(response, checked)
     missing = unanswered_required(instrument, response.answers, response.background)
     if missing:
-        session.rollback()
+        session.rollback()  # and with it the claim
         raise FieldValidationError(_located(instrument, missing))
-    if invitation.kind == InvitationKind.PERSONAL:
-        session.flush()  # write the draft first, so the claim below is the last word
-        claimed = session.connection().execute(
-            sa.update(Invitation)
-            .where(
-                col(Invitation.id) == invitation.id,
-                col(Invitation.status).in_([InvitationStatus.UNUSED, InvitationStatus.STARTED]),
-            )
-            .values(status=InvitationStatus.SUBMITTED)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
-            session.rollback()
-            raise LinkAlreadyUsedError()
     response.status = ResponseStatus.SUBMITTED
     response.submitted_at = utc_now()
     response.invitation_id = None
     response.next_section = None
     session.add(response)
     session.commit()
-    session.refresh(invitation)
+    if personal:
+        set_committed_value(invitation, "status", InvitationStatus.SUBMITTED)
     return response
+
+
+def _claim(session: Session, invitation: Invitation) -> None:
+    """Mark the link submitted, first of all the submission's writes: a conditional UPDATE,
+    so that of two submissions at once (double click, two tabs, two workers) exactly one
+    claims it; the other waits for the first to commit, finds the link submitted and is told
+    so.  A submission that fails later rolls the claim back with everything else."""
+    claimed = session.connection().execute(
+        sa.update(Invitation)
+        .where(
+            col(Invitation.id) == invitation.id,
+            col(Invitation.status).in_([InvitationStatus.UNUSED, InvitationStatus.STARTED]),
+        )
+        .values(status=InvitationStatus.SUBMITTED)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        raise LinkAlreadyUsedError()
 
 
 def submission_problems(session: Session, invitation: Invitation) -> dict[str, str]:
