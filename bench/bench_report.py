@@ -30,8 +30,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +46,9 @@ from analysis.summary import table4
 from app.database import make_engine
 from app.instruments import instrument_named
 from app.models import Response
-from app.services import partnerships, reports, rounds
-from bench.bench_analysis import generated_responses
-from bench.live_service import INSTRUMENT, fresh_database
+from app.services import reports, rounds
+from bench.bench_analysis import best_times, generated_responses
+from bench.live_service import INSTRUMENT, fresh_database, open_bench_round
 
 SELECT = (
     "SELECT id, CAST(answers AS TEXT), CAST(background AS TEXT) FROM response "
@@ -60,19 +59,7 @@ SELECT = (
 def seed_round(engine: sa.Engine, instrument: Instrument, size: int) -> int:
     """A partnership with one open round holding ``size`` submitted responses (bulk insert)."""
     with Session(engine, expire_on_commit=False) as session:
-        partnership = partnerships.create_partnership(session, f"Bench {size}", "other")
-        assert partnership.id is not None
-        survey_round = rounds.open_round(
-            session,
-            partnership.id,
-            title="Bench round",
-            opens_on=date.today() - timedelta(days=1),
-            closes_on=date.today() + timedelta(days=30),
-            anonymity_threshold=5,
-            instrument_id=INSTRUMENT,
-        )
-        assert survey_round.id is not None
-        round_id = survey_round.id
+        round_id = open_bench_round(session, f"Bench {size}", "Bench round")
     frame = generated_responses(instrument, size)
     items = frame[list(instrument.item_ids)].to_numpy()
     organisation_types = [
@@ -149,16 +136,6 @@ def core_analysis(engine: sa.Engine, round_id: int, instrument: Instrument) -> i
     summary = table4(matrix, instrument)
     tables = item_frequency_tables(matrix, instrument, include_empty=True)
     return len(summary.scales) + len(tables)
-
-
-def best_times(actions: Sequence[Callable[[], object]], repeats: int) -> list[float]:
-    best = [float("inf")] * len(actions)
-    for _ in range(repeats):
-        for index, action in enumerate(actions):
-            start = time.perf_counter()
-            action()
-            best[index] = min(best[index], time.perf_counter() - start)
-    return best
 
 
 def run(

@@ -168,31 +168,37 @@ class PreparedRound:
     tokens: list[str]
 
 
+def open_bench_round(session: Session, partnership_name: str, title: str) -> int:
+    """A new partnership with one round of the bundled instrument, open since yesterday."""
+    partnership = partnerships.create_partnership(session, partnership_name, "other")
+    assert partnership.id is not None
+    survey_round = rounds.open_round(
+        session,
+        partnership.id,
+        title=title,
+        opens_on=date.today() - timedelta(days=1),
+        closes_on=date.today() + timedelta(days=30),
+        anonymity_threshold=5,
+        instrument_id=INSTRUMENT,
+    )
+    assert survey_round.id is not None
+    return survey_round.id
+
+
 def prepare_round(
     database_url: str, count: int, name: str = "Load test partnership"
 ) -> PreparedRound:
     engine = make_engine(database_url)
     try:
         with Session(engine, expire_on_commit=False) as session:
-            partnership = partnerships.create_partnership(session, name, "other")
-            assert partnership.id is not None
-            survey_round = rounds.open_round(
-                session,
-                partnership.id,
-                title="Load round",
-                opens_on=date.today() - timedelta(days=1),
-                closes_on=date.today() + timedelta(days=30),
-                anonymity_threshold=5,
-                instrument_id=INSTRUMENT,
-            )
-            assert survey_round.id is not None
+            round_id = open_bench_round(session, name, "Load round")
             tokens: list[str] = []
             while len(tokens) < count:
                 batch = min(500, count - len(tokens))
                 tokens += invitations.create_personal_links(
-                    session, survey_round.id, organisation_id=None, count=batch, most=500
+                    session, round_id, organisation_id=None, count=batch, most=500
                 )
-            return PreparedRound(survey_round.id, tokens)
+            return PreparedRound(round_id, tokens)
     finally:
         engine.dispose()
 

@@ -78,7 +78,11 @@ def test_driver_rows_binds_parameters_and_raises_sqlalchemy_errors(session: Sess
         sa.literal(2, sa.Integer) > 1
     )
     assert rounds.driver_rows(session, statement) == [(7, "seven")]
-    with pytest.raises(sa.exc.SQLAlchemyError, match="no_such_table"):
-        rounds.driver_rows(
-            session, sa.select(sa.column("id")).select_from(sa.table("no_such_table"))
-        )
+    # The second row overflows: SQLite finds that while the rows are fetched (after the
+    # statement has run), PostgreSQL while running it; either way a SQLAlchemy error.
+    overflow_on_row_two = sa.text(
+        "WITH t(n) AS (VALUES (1), (2)) "
+        "SELECT CASE WHEN n = 2 THEN abs(n - 9223372036854775807 - 3) ELSE n END FROM t"
+    )
+    with pytest.raises(sa.exc.SQLAlchemyError, match=r"overflow|out of range"):
+        rounds.driver_rows(session, overflow_on_row_two)

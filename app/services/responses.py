@@ -145,7 +145,7 @@ def _draft_for_writing(
     if invitation.status == InvitationStatus.UNUSED:
         # A conditional UPDATE, never a write of the (possibly stale) loaded row: a concurrent
         # submission may have marked the link submitted since it was read.
-        session.connection().execute(
+        started = session.connection().execute(
             sa.update(Invitation)
             .where(
                 col(Invitation.id) == invitation.id,
@@ -154,6 +154,10 @@ def _draft_for_writing(
             .values(status=InvitationStatus.STARTED)
             .execution_options(synchronize_session=False)
         )
+        if started.rowcount == 1:  # the loaded link says so too, without reading it again
+            set_committed_value(invitation, "status", InvitationStatus.STARTED)
+        else:
+            session.refresh(invitation)
     # Insert the draft unless another request just did (the link is unique on a response),
     # inside this request's transaction, then use whichever draft is there.
     fresh = _new_draft(session, invitation, survey_round, instrument)
@@ -231,7 +235,6 @@ def save_draft(
     _merge(draft, checked)
     session.add(draft)
     session.commit()
-    session.refresh(invitation)  # its status was changed by a conditional UPDATE
     return draft
 
 
