@@ -46,6 +46,14 @@ class InvitationKind(StrEnum):
     OPEN = "open"
 
 
+class ReleasePolicy(StrEnum):
+    """When a round's results are published: once it closes (the default), or in interim
+    releases that each add at least the round's threshold of responses."""
+
+    AT_CLOSE = "at-close"
+    INTERIM = "interim"
+
+
 class InvitationStatus(StrEnum):
     UNUSED = "unused"
     STARTED = "started"
@@ -116,6 +124,9 @@ class SurveyRound(SQLModel, table=True):
         sa.CheckConstraint("anonymity_threshold >= 3", name="anonymity_threshold_at_least_3"),
         sa.CheckConstraint("closes_on >= opens_on", name="closes_after_opening"),
         sa.CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+        sa.CheckConstraint(
+            "release_policy IN ('at-close', 'interim')", name="release_policy_known"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -127,6 +138,10 @@ class SurveyRound(SQLModel, table=True):
     closes_on: date
     status: str = Field(default=RoundStatus.OPEN, max_length=16)
     anonymity_threshold: int = Field(default=5)
+    release_policy: str = Field(
+        default=ReleasePolicy.AT_CLOSE,
+        sa_column=sa.Column(sa.String(16), nullable=False, server_default=ReleasePolicy.AT_CLOSE),
+    )
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 
@@ -153,6 +168,12 @@ class Invitation(SQLModel, table=True):
     kind: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
     status: str = Field(default=InvitationStatus.UNUSED, max_length=16)
+    from_open_link: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    # SHA-256 of the resume code: the second secret, shown only to the respondent, that
+    # resuming a started link elsewhere than in the browser that started it needs.
+    resume_code_hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 
@@ -179,6 +200,12 @@ class Response(SQLModel, table=True):
         default_factory=dict, sa_column=sa.Column(JSON_DOCUMENT, nullable=False)
     )
     next_section: str | None = Field(default=None, max_length=64)
+    from_open_link: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    # The number of the release (see RoundRelease) that first published this response; None
+    # while it is unpublished.
+    release: int | None = Field(default=None)
     started_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     submitted_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -209,3 +236,41 @@ class RateLimitCounter(SQLModel, table=True):
     key_hash: str = Field(max_length=64, primary_key=True)
     window_start: int = Field(sa_type=sa.BigInteger, primary_key=True, index=True)
     hits: int = Field(default=0)
+
+
+class RoundRelease(SQLModel, table=True):
+    """One publication of a round's results: the responses with ``release <= number`` are
+    published.  Releases of one round differ by at least its anonymity threshold."""
+
+    __tablename__ = "round_release"
+
+    round_id: int = Field(foreign_key="survey_round.id", ondelete="CASCADE", primary_key=True)
+    number: int = Field(primary_key=True)
+    responses: int
+    final: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class AccountSession(SQLModel, table=True):
+    """A signed-in browser session, kept on the server so that signing out (or disabling an
+    account) ends it at once.  Only the SHA-256 hash of the session's secret is stored."""
+
+    __tablename__ = "account_session"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+
+
+class RawAccessGrant(SQLModel, table=True):
+    """An admin's explicit grant to an analyst of raw (not k-anonymised) row-level exports."""
+
+    __tablename__ = "raw_access_grant"
+
+    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", primary_key=True)
+    granted_by_id: int | None = Field(
+        default=None, foreign_key="coordinator.id", ondelete="SET NULL"
+    )
+    reason: str = Field(max_length=500)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())

@@ -27,6 +27,9 @@ TABLES = {
     "response",
     "partnership_grant",
     "rate_limit_counter",
+    "round_release",
+    "account_session",
+    "raw_access_grant",
 }
 
 
