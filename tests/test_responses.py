@@ -51,19 +51,19 @@ def test_demo_csv_loads_as_the_demo_frame() -> None:
 @pytest.mark.parametrize(
     ("row", "column", "value", "expected"),
     [
-        (7, "q30", "x", 'answers.csv: row 7, column q30: "x" is not a number'),
-        (3, "q31", "9", "answers.csv: row 3, column q31: 9 is outside 1-5"),
-        (3, "q31", " 9 ", "answers.csv: row 3, column q31: 9 is outside 1-5"),
-        (5, "q10", "0", "answers.csv: row 5, column q10: 0 is outside 1-5"),
-        (5, "q10", "-1", "answers.csv: row 5, column q10: -1 is outside 1-5"),
-        (2, "q52", "inf", "answers.csv: row 2, column q52: inf is outside 1-5"),
+        (7, "q30", "x", 'answers.csv: line 8, column q30: "x" is not a number'),
+        (3, "q31", "9", "answers.csv: line 4, column q31: 9 is outside 1-5"),
+        (3, "q31", " 9 ", "answers.csv: line 4, column q31: 9 is outside 1-5"),
+        (5, "q10", "0", "answers.csv: line 6, column q10: 0 is outside 1-5"),
+        (5, "q10", "-1", "answers.csv: line 6, column q10: -1 is outside 1-5 (if it is a missing-value code, declare it as missing)"),
+        (2, "q52", "inf", "answers.csv: line 3, column q52: inf is outside 1-5"),
         (
             3,
             "q31",
             "2.5",
-            "answers.csv: row 3, column q31: 2.5 is not a whole number (answers are 1-5)",
+            "answers.csv: line 4, column q31: 2.5 is not a whole number (answers are 1-5)",
         ),
-        (39, "q16", "agree", 'answers.csv: row 39, column q16: "agree" is not a number'),
+        (39, "q16", "agree", 'answers.csv: line 40, column q16: "agree" is not a number'),
     ],
 )
 def test_bad_answers_name_row_and_column(row: int, column: str, value: str, expected: str) -> None:
@@ -76,7 +76,7 @@ def test_the_earliest_bad_row_is_reported() -> None:
     cells = rows[4].split(",")
     cells[HEADER.index("q52")] = "7"
     rows[4] = ",".join(cells)
-    assert error_of("\n".join(rows)) == "answers.csv: row 4, column q52: 7 is outside 1-5"
+    assert error_of("\n".join(rows)) == "answers.csv: line 5, column q52: 7 is outside 1-5"
 
 
 def test_missing_markers_and_labels() -> None:
@@ -93,7 +93,7 @@ def test_missing_markers_and_labels() -> None:
 
 def test_unknown_choice_is_an_error() -> None:
     message = error_of(with_cell(6, "professional_role", "nurse"))
-    assert message.startswith('answers.csv: row 6, column professional_role: "nurse" is not one')
+    assert message.startswith('answers.csv: line 7, column professional_role: "nurse" is not one')
 
 
 def test_background_columns_are_optional() -> None:
@@ -116,15 +116,13 @@ def test_text_respondent_ids_stay_text() -> None:
         (DEMO.replace("respondent", "submitted_at", 1), "unknown column submitted_at"),
         (LINES[0].replace(",q52", "") + "\n1\n", "missing item column q52"),
         (LINES[0] + ",q10\n", "column q10 appears more than once"),
-        (DEMO.replace(",", ";"), "separated by semicolons, not commas"),
-        (DEMO.replace(",", "\t"), "separated by tabs, not commas"),
         ("", "the file is empty"),
         ("\n \n", "the file is empty"),
         (LINES[0] + "\n", "no responses, only a header row"),
         ("\n".join([*LINES[:3], LINES[3] + ",7"]), "line 4 has 28 fields but the header has 27"),
         (
             "\n".join([LINES[0], *(line + ",7" for line in LINES[1:])]),
-            "the rows have more fields than the header (27 columns)",
+            "line 2 has 28 fields but the header has 27 (a row longer than the header)",
         ),
         (LINES[0].replace(",q10,", ",,", 1) + "\n", "column 6 of the header has no name"),
     ],
@@ -135,10 +133,35 @@ def test_file_level_problems(text: str, expected: str) -> None:
     assert expected in message
 
 
-def test_short_rows_are_missing_answers() -> None:
-    text = "\n".join([LINES[0], ",".join(LINES[1].split(",")[:10])]) + "\n"
+def test_a_truncated_row_is_an_error_naming_its_line() -> None:
+    text = "\n".join([LINES[0], LINES[1], ",".join(LINES[2].split(",")[:10])]) + "\n"
+    assert error_of(text) == (
+        "answers.csv: line 3 has 10 fields but the header has 27 (a truncated row)"
+    )
+    # blank lines are skipped but still counted
+    spaced = "\n".join([LINES[0], "", LINES[1], "", ",".join(LINES[2].split(",")[:10])])
+    assert "line 5 has 10 fields" in error_of(spaced)
+    # a quoted field spanning two lines: the row after it is named by its own first line
+    quoted = LINES[1].replace(",", ',"a\nb",', 1)
+    header = LINES[0].replace(",", ",note,", 1)
+    text = "\n".join([header, quoted, ",".join(LINES[2].split(",")[:10])])
+    with pytest.raises(ResponsesFileError, match="line 4 has 10 fields"):
+        parse_item_columns(text, ["q10"], source="answers.csv")
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_files_with_a_byte_order_mark_are_read(delimiter: str) -> None:
+    text = "\ufeff" + DEMO.replace(",", delimiter).replace("\n", "\r\n")
     loaded = parse_responses(text, INSTRUMENT)
-    assert loaded[INSTRUMENT.item_ids[5:]].isna().all().all()
+    pd.testing.assert_frame_equal(loaded, demo_responses(), check_dtype=False)
+
+
+def test_declared_missing_value_codes() -> None:
+    text = with_cell(3, "q31", "-99")
+    assert "line 4, column q31: -99 is outside 1-5" in error_of(text)
+    loaded = parse_responses(text, INSTRUMENT, missing_values=(-99, -9))
+    assert pd.isna(loaded.loc[2, "q31"])
+    assert loaded["q31"].notna().sum() == len(loaded) - 1
 
 
 def test_header_names_ignore_case_and_spaces() -> None:
@@ -201,9 +224,9 @@ def test_chosen_columns_in_order() -> None:
 
 
 def test_chosen_columns_errors() -> None:
-    with pytest.raises(ResponsesFileError, match=r"row 1, column A3: 6 is outside 1-5"):
+    with pytest.raises(ResponsesFileError, match=r"line 2, column A3: 6 is outside 1-5"):
         parse_item_columns(ANY_CSV, ["A1", "A3"], AnswerRange(1, 5), "any.csv")
-    with pytest.raises(ResponsesFileError, match=r"row 1, column note: \"ok\" is not a number"):
+    with pytest.raises(ResponsesFileError, match=r"line 2, column note: \"ok\" is not a number"):
         parse_item_columns(ANY_CSV, ["A1", "note"], source="any.csv")
     with pytest.raises(ResponsesFileError, match=r"no column B7 in the file \(columns: id, A1"):
         parse_item_columns(ANY_CSV, ["A1", "B7"], source="any.csv")
