@@ -12,6 +12,12 @@ equal variances:
     \\nu = \\frac{(s_1^2/n_1 + s_2^2/n_2)^2}
                 {\\frac{(s_1^2/n_1)^2}{n_1 - 1} + \\frac{(s_2^2/n_2)^2}{n_2 - 1}}
 
+When both rounds' scores have no variance the standard error is zero and the
+interval is undefined: R's ``t.test`` refuses ("data are essentially
+constant"), and so does :func:`welch_interval` (``None``, with
+:data:`NO_VARIANCE` as the change's note), never a zero-width interval called
+a clear change.
+
 Reference: Welch, B. L. (1947). The generalization of "Student's" problem when
 several different population variances are involved. *Biometrika*, 34, 28-35.
 """
@@ -23,6 +29,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 from scipy.stats import t as t_distribution
+
+NO_VARIANCE = (
+    "no interval: the scores vary in neither round (standard error 0; R's t.test refuses "
+    "such data as essentially constant)"
+)
+TOO_FEW = "no interval: a round has fewer than 2 scores"
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class ScaleChange:
     previous_n: int
     current_n: int
     confidence: float
+    note: str | None = None
 
     @property
     def clear(self) -> bool:
@@ -54,13 +67,21 @@ class ScaleChange:
             "current_n": self.current_n,
             "confidence": self.confidence,
             "clear": self.clear,
+            "note": self.note,
         }
 
 
 def welch_interval(
     previous: pd.Series, current: pd.Series, confidence: float = 0.95
 ) -> tuple[float, float] | None:
-    """Welch's interval for ``mean(current) - mean(previous)``; ``None`` if undefined."""
+    """Welch's interval for ``mean(current) - mean(previous)``.
+
+    Returns
+    -------
+    tuple of float or None
+        ``None`` when undefined: fewer than two scores in a round, or no variance in
+        either round (zero standard error, which R's ``t.test`` refuses).
+    """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     a = previous.dropna().astype(float)
@@ -71,8 +92,8 @@ def welch_interval(
     vb = float(b.var(ddof=1)) / b.size
     standard_error = math.sqrt(va + vb)
     difference = float(b.mean() - a.mean())
-    if standard_error == 0:
-        return (difference, difference)
+    if not standard_error > 0:
+        return None
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     margin = float(t_distribution.ppf(1 - (1 - confidence) / 2, dof)) * standard_error
     return (difference - margin, difference + margin)
@@ -97,16 +118,21 @@ def scale_changes(
         after = current_scores[scale_id].dropna()
         if before.empty or after.empty:
             continue
+        interval = welch_interval(before, after, confidence)
+        note = None
+        if interval is None:
+            note = TOO_FEW if min(before.size, after.size) < 2 else NO_VARIANCE
         changes.append(
             ScaleChange(
                 scale_id=str(scale_id),
                 previous_mean=float(before.mean()),
                 current_mean=float(after.mean()),
                 difference=float(after.mean() - before.mean()),
-                ci=welch_interval(before, after, confidence),
+                ci=interval,
                 previous_n=int(before.size),
                 current_n=int(after.size),
                 confidence=confidence,
+                note=note,
             )
         )
     return changes

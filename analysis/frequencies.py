@@ -9,7 +9,9 @@ For each observed value (or each labelled value, with ``include_empty``):
     \\text{Cumulative percent} = \\sum_{v' \\le v} \\text{Valid percent}_{v'}
 
 where :math:`N` counts every case and :math:`N_{\\text{valid}}` the answered
-ones. Missing answers form the "Missing System" row. Percentages are kept
+ones. Missing answers form the "Missing System" row. An item nobody answered
+is printed as SPSS prints it: only the "Missing System" row (no "Valid" rows,
+no "Valid Total 0" and no grand total). Percentages are kept
 unrounded; the text rendering rounds half away from zero to one decimal, as
 SPSS displays them (cumulative percentages are summed before rounding).
 """
@@ -81,6 +83,19 @@ class FrequencyTable:
     def to_frame(self) -> pd.DataFrame:
         """The table in SPSS's layout, percentages rounded to one decimal."""
         records: list[dict[str, object]] = []
+        if not self.valid:
+            return pd.DataFrame.from_records(
+                [
+                    {
+                        "": "Missing",
+                        "Value": "System",
+                        "Frequency": self.missing,
+                        "Percent": "100.0",
+                        "Valid percent": "",
+                        "Cumulative percent": "",
+                    }
+                ]
+            )
         for row in self.rows:
             records.append(
                 {
@@ -92,14 +107,13 @@ class FrequencyTable:
                     "Cumulative percent": spss_round(row.cumulative_percent),
                 }
             )
-        valid_percent = "100.0" if self.valid else ""
         records.append(
             {
                 "": "Valid",
                 "Value": "Total",
                 "Frequency": self.valid,
-                "Percent": spss_round(100 * self.valid / self.total) if self.total else "",
-                "Valid percent": valid_percent,
+                "Percent": spss_round(100 * self.valid / self.total),
+                "Valid percent": "100.0",
                 "Cumulative percent": "",
             }
         )

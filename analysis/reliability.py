@@ -1,8 +1,24 @@
 """Internal-consistency reliability: Cronbach's alpha with item statistics.
 
-The point estimate comes from :func:`pingouin.cronbach_alpha`; the item
-statistics follow R psych's ``alpha()`` so that the two agree to rounding
-error (the test suite runs R psych live to check it).
+The point estimate is computed from the covariance matrix as
+:func:`pingouin.cronbach_alpha` and R psych's ``alpha()`` compute it; the item
+statistics follow psych so that the two agree to rounding error (the test
+suite runs R psych live to check it).
+
+No figure is silently wrong. Answers that cannot give an alpha raise
+``ValueError`` with a one-line message naming the item: an item with no
+answers, two items answered together by fewer than two respondents, an item
+whose answers do not vary, a pairwise covariance matrix that is not positive
+semi-definite so far that alpha exceeds 1 (impossible for real covariances;
+listwise deletion always gives a valid matrix) and covariances that sum to
+zero or less. A negative alpha,
+or a pairwise matrix that is not positive semi-definite but gives an alpha in
+range, is a figure returned with an explicit warning in
+``ReliabilityResult.warnings`` naming the item.
+
+With pairwise deletion the Feldt interval's :math:`n` is the number of
+respondents who answered at least one item (psych's ``alpha`` uses every row
+of the data it is given, answered or not).
 
 With :math:`k` items, covariance matrix :math:`C` (pairwise or listwise
 complete observations, denominator :math:`n - 1`) and correlation matrix
@@ -85,6 +101,7 @@ class ReliabilityResult:
     k: int
     missing: MissingPolicy
     items: tuple[ItemStatistics, ...]
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready mapping with the documented keys."""
@@ -97,6 +114,7 @@ class ReliabilityResult:
             "k": self.k,
             "missing": self.missing,
             "items": [asdict(item) for item in self.items],
+            "warnings": list(self.warnings),
         }
 
 
@@ -139,7 +157,10 @@ def feldt_interval(alpha: float, n: int, k: int, confidence: float = 0.95) -> tu
 
 
 def _validated(items: pd.DataFrame, missing: str) -> tuple[np.ndarray, list[str]]:
-    """The answers as a float array without unanswered rows (and incomplete ones, listwise)."""
+    """The answers as a float array without unanswered rows (and incomplete ones, listwise).
+
+    Raises ``ValueError`` naming an item with no answers before any row is dropped.
+    """
     if missing not in ("pairwise", "listwise"):
         raise ValueError(f"missing must be 'pairwise' or 'listwise', got {missing!r}")
     if items.shape[1] < 2:
@@ -148,14 +169,41 @@ def _validated(items: pd.DataFrame, missing: str) -> tuple[np.ndarray, list[str]
     if non_numeric:
         raise ValueError(f"items must be numeric; not numeric: {', '.join(non_numeric)}")
     values = items.to_numpy(dtype=float)
+    columns = [str(c) for c in items.columns]
     given = ~np.isnan(values)
+    unanswered = [columns[i] for i in range(len(columns)) if not given[:, i].any()]
+    if unanswered:
+        raise ValueError(f"{_listed(unanswered)} {_has(unanswered)} no answers")
     keep = given.all(axis=1) if missing == "listwise" else given.any(axis=1)
     answered = values[keep]
     if answered.shape[0] < 2:
         raise ValueError(
             f"alpha needs at least 2 respondents with answers ({missing}), got {answered.shape[0]}"
         )
-    return answered, [str(c) for c in items.columns]
+    return answered, columns
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _has(names: list[str]) -> str:
+    return "has" if len(names) == 1 else "have"
+
+
+def _check_overlap(answered: np.ndarray, columns: list[str]) -> None:
+    """Every pair of items answered together by at least two respondents."""
+    given = (~np.isnan(answered)).astype(np.int64)
+    together = given.T @ given
+    k = len(columns)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if together[i, j] < 2:
+                count = "no respondent" if together[i, j] == 0 else "only 1 respondent"
+                raise ValueError(
+                    f"{columns[i]} and {columns[j]} were answered together by {count} "
+                    "(a covariance needs at least 2)"
+                )
 
 
 def _covariance(answered: np.ndarray, columns: list[str]) -> np.ndarray:
@@ -163,6 +211,41 @@ def _covariance(answered: np.ndarray, columns: list[str]) -> np.ndarray:
     if not np.isnan(answered).any():
         return np.atleast_2d(np.cov(answered, rowvar=False))
     return pd.DataFrame(answered, columns=columns).cov().to_numpy()
+
+
+def _not_psd_culprit(covariance: np.ndarray, columns: list[str]) -> str:
+    """The item whose removal leaves the most nearly positive semi-definite matrix."""
+    k = len(columns)
+    best, best_value = columns[0], -math.inf
+    for i in range(k):
+        keep = [j for j in range(k) if j != i]
+        smallest = float(np.linalg.eigvalsh(covariance[np.ix_(keep, keep)])[0])
+        if smallest > best_value:
+            best, best_value = columns[i], smallest
+    return best
+
+
+def _positive_semidefinite_note(
+    covariance: np.ndarray, columns: list[str], missing: str
+) -> str | None:
+    """``None`` for a positive semi-definite matrix; else a warning, or ``ValueError`` when
+    the matrix makes alpha exceed 1 (impossible for real covariances)."""
+    eigenvalues = np.linalg.eigvalsh(covariance)
+    if eigenvalues[0] >= -1e-10 * max(1.0, float(np.abs(eigenvalues).max())):
+        return None
+    culprit = _not_psd_culprit(covariance, columns)
+    alpha = _alpha_from_covariance(covariance)
+    problem = (
+        f"the {missing} covariance matrix is not positive semi-definite (smallest eigenvalue "
+        f"{eigenvalues[0]:.3g}; {culprit} contributes most, answered together with the other "
+        "items by different respondents)"
+    )
+    if math.isfinite(alpha) and alpha > 1:
+        raise ValueError(
+            f"{problem}, so alpha would be {alpha:.3f}, outside [-inf, 1]; "
+            f"use listwise deletion or leave {culprit} out"
+        )
+    return f"{problem}: alpha is an approximation; listwise deletion gives a proper matrix"
 
 
 def cronbach_alpha(
@@ -194,8 +277,11 @@ def cronbach_alpha(
     Raises
     ------
     ValueError
-        Fewer than two items or respondents, non-numeric columns, or items
-        whose answers do not vary.
+        Fewer than two items or respondents, non-numeric columns, an item with
+        no answers, two items answered together by fewer than two respondents,
+        items whose answers do not vary, a covariance matrix that is not
+        positive semi-definite enough to push alpha above 1, or covariances
+        summing to zero or less (each message names the item).
 
     Examples
     --------
@@ -206,20 +292,22 @@ def cronbach_alpha(
     """
     answered, columns = _validated(items, missing)
     n, k = answered.shape
+    _check_overlap(answered, columns)
     covariance = _covariance(answered, columns)
-    if np.isnan(covariance).any():
-        raise ValueError("some pairs of items were never answered together")
     variances = np.diag(covariance)
     flat = [columns[i] for i in range(k) if not variances[i] > 0]
     if flat:
         raise ValueError(f"items whose answers do not vary: {', '.join(flat)}")
-
-    import pingouin  # imported here: it takes a second to import, and most commands never need it
-
-    alpha_value, _ = pingouin.cronbach_alpha(
-        data=pd.DataFrame(answered, columns=columns), nan_policy=missing
-    )
-    alpha = float(alpha_value)
+    notes: list[str] = []
+    psd_note = _positive_semidefinite_note(covariance, columns, missing)
+    total = float(covariance.sum())
+    if total <= 0:
+        raise ValueError(
+            "the items' covariances sum to zero or less, so alpha is undefined: "
+            f"{_listed(_negative_items(covariance, columns))} correlate negatively with the "
+            "rest (reverse-keyed?)"
+        )
+    alpha = _alpha_from_covariance(covariance)
 
     scale = np.sqrt(variances)
     correlation = covariance / np.outer(scale, scale)
@@ -246,6 +334,16 @@ def cronbach_alpha(
             )
         )
 
+    if psd_note:
+        notes.append(psd_note)
+    if alpha < 0:
+        negative = [s.item for s in statistics if (s.corrected_item_total_r or 0) < 0]
+        culprits = negative or _negative_items(covariance, columns)
+        notes.append(
+            f"alpha is negative ({alpha:.3f}): the items covary negatively on average; "
+            f"{_listed(culprits)} correlate{'s' if len(culprits) == 1 else ''} negatively "
+            "with the rest (reverse-keyed?)"
+        )
     return ReliabilityResult(
         alpha=alpha,
         ci=feldt_interval(alpha, n, k, confidence),
@@ -255,4 +353,12 @@ def cronbach_alpha(
         k=int(k),
         missing=missing,
         items=tuple(statistics),
+        warnings=tuple(notes),
     )
+
+
+def _negative_items(covariance: np.ndarray, columns: list[str]) -> list[str]:
+    """Items whose covariances with the other items sum below zero."""
+    sums = covariance.sum(axis=1) - np.diag(covariance)
+    named = [columns[i] for i in range(len(columns)) if sums[i] < 0]
+    return named or [columns[int(np.argmin(sums))]]

@@ -34,3 +34,18 @@ def test_too_few_answers_give_no_interval() -> None:
     assert welch_interval(pd.Series([3.0]), pd.Series([4.0, 5.0])) is None
     with pytest.raises(ValueError, match="confidence"):
         welch_interval(pd.Series([3.0, 4.0]), pd.Series([4.0, 5.0]), confidence=1.5)
+
+
+def test_two_rounds_without_variance_give_no_interval_and_say_why() -> None:
+    """R: t.test(c(1,1,1), c(1,1,1)) stops with "data are essentially constant"; a zero-width
+    interval (1.00, 1.00) must not be called a clear change."""
+    previous = pd.DataFrame({"trust": [3.0, 3.0, 3.0]})
+    current = pd.DataFrame({"trust": [4.0, 4.0, 4.0, 4.0]})
+    assert welch_interval(previous["trust"], current["trust"]) is None
+    (change,) = scale_changes(previous, current)
+    assert change.ci is None and not change.clear
+    assert change.note is not None and "vary in neither round" in change.note
+    assert change.to_dict()["note"] == change.note
+    # one round without variance still has an interval (the other's variance)
+    (some,) = scale_changes(previous, pd.DataFrame({"trust": [4.0, 5.0, 4.0]}))
+    assert some.ci is not None and some.note is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -133,3 +134,23 @@ def test_item_frequency_tables_follow_the_instrument_and_keep_raw_answers() -> N
     assert [t.item for t in tables] == ["q10", "q30"]
     assert [(r.value, r.frequency) for r in tables[1].rows] == [(1, 1), (5, 2)]
     assert tables[1].label == instrument.item("q30").text
+
+
+def test_an_item_nobody_answered_is_printed_as_spss_prints_it() -> None:
+    """SPSS lists only "Missing System" for an all-missing variable: no "Valid Total 0"."""
+    table = frequency_table(
+        pd.Series([np.nan] * 4, name="q19"), labels={1: "No", 2: "Yes"}, include_empty=True
+    )
+    frame = table.to_frame()
+    assert frame.to_dict("records") == [
+        {
+            "": "Missing",
+            "Value": "System",
+            "Frequency": 4,
+            "Percent": "100.0",
+            "Valid percent": "",
+            "Cumulative percent": "",
+        }
+    ]
+    text = table.to_text()
+    assert "Valid" not in text.splitlines()[2] and "Total" not in text
