@@ -55,7 +55,13 @@ def test_demo_csv_loads_as_the_demo_frame() -> None:
         (3, "q31", "9", "answers.csv: line 4, column q31: 9 is outside 1-5"),
         (3, "q31", " 9 ", "answers.csv: line 4, column q31: 9 is outside 1-5"),
         (5, "q10", "0", "answers.csv: line 6, column q10: 0 is outside 1-5"),
-        (5, "q10", "-1", "answers.csv: line 6, column q10: -1 is outside 1-5 (if it is a missing-value code, declare it as missing)"),
+        (
+            5,
+            "q10",
+            "-1",
+            "answers.csv: line 6, column q10: -1 is outside 1-5 "
+            "(if it is a missing-value code, declare it as missing)",
+        ),
         (2, "q52", "inf", "answers.csv: line 3, column q52: inf is outside 1-5"),
         (
             3,
