@@ -109,7 +109,8 @@ def test_analyse_json_shape(demo_csv: Path) -> None:
     result = run("analyse", str(demo_csv), "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"instrument", "n", "table4", "frequencies"}
+    assert set(document) == {"instrument", "n", "table4", "frequencies", "settings", "notes"}
+    assert document["settings"]["missing"] == "listwise"
     assert document["instrument"] == "trustworthy-collaboration"
     assert document["n"] == 39
     assert len(document["table4"]) == 11
@@ -169,7 +170,8 @@ def test_analyse_xlsx_opens_with_openpyxl(demo_csv: Path, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     workbook = load_workbook(out, read_only=True)
     assert workbook.sheetnames[:2] == ["Table 4", "Table 3"]
-    assert len(workbook.sheetnames) == 2 + 22
+    assert len(workbook.sheetnames) == 2 + 22 + 2
+    assert workbook.sheetnames[-2:] == ["Settings", "Notes"]
     table4_rows = list(workbook["Table 4"].iter_rows(values_only=True))
     assert table4_rows[0][:3] == ("Scale name", "Items", "Cronbach's alpha")
     inter_org = next(row for row in table4_rows if row[0] == "Inter-Org Trust")
@@ -196,20 +198,24 @@ def test_reliability_json_keys_exactly(demo_csv: Path) -> None:
         str(demo_csv),
         "--items",
         "q29,q30,q31,q33",
-        "--reverse",
-        "q29,q30,q31,q33",
-        "--scale-min",
-        "1",
-        "--scale-max",
-        "5",
-        "--missing",
-        "listwise",
         "--format",
         "json",
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert list(document) == ["alpha", "ci", "standardized_alpha", "n", "k", "items"]
+    assert list(document) == [
+        "alpha",
+        "ci",
+        "standardized_alpha",
+        "n",
+        "k",
+        "items",
+        "warnings",
+        "settings",
+    ]
+    assert document["settings"]["keying"] == "keyed"
+    assert document["settings"]["missing"] == "listwise"
+    assert document["settings"]["reverse_keyed"] == ["q29", "q30", "q31", "q33"]
     assert round(document["alpha"], 3) == 0.736
     assert len(document["ci"]) == 2 and document["ci"][0] < document["alpha"] < document["ci"][1]
     assert document["n"] == 38 and document["k"] == 4
@@ -320,29 +326,30 @@ def _bad_inputs(demo: Path, folder: Path) -> tuple[list[tuple[list[str], str]], 
         "latin1": _variant(
             demo, folder, "latin1.csv", with_cell(2, "partnership_name", "Café"), "latin-1"
         ),
-        "semicolon": _variant(demo, folder, "semicolon.csv", text.replace(",", ";")),
     }
     absent = str(folder / "absent.csv")
     every_kind = [
         (["analyse", str(files["unknown"])], "unknown column q34"),
         (["analyse", str(files["missing"])], "missing item column q52"),
-        (["analyse", str(files["text"])], 'row 7, column q30: "x" is not a number'),
-        (["analyse", str(files["range"])], "row 3, column q31: 9 is outside 1-5"),
+        (["analyse", str(files["text"])], 'line 8, column q30: "x" is not a number'),
+        (["analyse", str(files["range"])], "line 4, column q31: 9 is outside 1-5"),
         (["analyse", str(files["empty"])], "the file is empty"),
         (["analyse", str(files["latin1"])], "not UTF-8 text"),
-        (["analyse", str(files["semicolon"])], "separated by semicolons"),
         (["analyse", absent], "no such file"),
         (["analyse", str(demo), "--instrument", "no-such-instrument"], "no such instrument"),
     ]
     more = [
-        (["reliability", str(files["text"]), "--items", "q29,q30"], "row 7, column q30"),
+        (["reliability", str(files["text"]), "--items", "q29,q30"], "line 8, column q30"),
         (["reliability", str(demo), "--items", "q29,zz"], "no column zz"),
         (
             ["reliability", str(files["range"]), "--items", "q30,q31", "--scale-max", "5"],
-            "row 3, column q31: 9 is outside 5 or less",
+            "line 4, column q31: 9 is outside 1-5",
         ),
         (["reliability", str(demo), "--items", "q29"], "at least 2 items"),
-        (["reliability", str(demo), "--items", "q29,q30", "--reverse", "q29"], "--scale-min"),
+        (
+            ["reliability", str(demo), "--items", "q29,q30", "--reverse", "q29"],
+            "--reverse q29: instrument trustworthy-collaboration already reverse-keys it",
+        ),
         (["reliability", str(demo), "--items", "q29,q30", "--reverse", "q31"], "not among"),
         (
             [
@@ -358,7 +365,6 @@ def _bad_inputs(demo: Path, folder: Path) -> tuple[list[tuple[list[str], str]], 
             "must be below",
         ),
         (["reliability", str(files["latin1"]), "--items", "q29,q30"], "not UTF-8"),
-        (["reliability", str(files["semicolon"]), "--items", "q29,q30"], "semicolons"),
         (["reliability", str(files["empty"]), "--items", "q29,q30"], "the file is empty"),
         (["frequencies", str(demo), "--items", "zz"], "no column zz"),
         (["frequencies", absent, "--items", "q30"], "no such file"),

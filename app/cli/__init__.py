@@ -12,7 +12,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from analysis.instrument import InstrumentError
+# Nothing heavy is imported here or by the command modules at import time (pandas, scipy,
+# pingouin, SQLAlchemy, pydantic settings load inside the handlers), so that `--help` and
+# usage errors answer at once; bench/bench_cli_startup.py measures it.
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -35,13 +37,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_VALUE_OPTIONS = ("--missing-values",)
+
+
+def _attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--missing-values -99,-9`` as ``--missing-values=-99,-9``: argparse would take a
+    value starting with ``-`` (that is not one plain negative number) for an option."""
+    joined: list[str] = []
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in _VALUE_OPTIONS and i + 1 < len(words) and words[i + 1].startswith("-"):
+            joined.append(f"{word}={words[i + 1]}")
+            i += 2
+            continue
+        joined.append(word)
+        i += 1
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (CommandError, InstrumentError, ValueError) as exc:
+    except (CommandError, ValueError) as exc:  # InstrumentError is a ValueError
         print(f"trust-survey {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

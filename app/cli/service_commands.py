@@ -9,13 +9,15 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app.cli import CommandError
-from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from app.services.demo import DemoSeed
+    from app.settings import Settings
 
 
 def _settings() -> Settings:
+    from app.settings import SettingsError, load_settings  # imported when a command runs
+
     try:
         return load_settings()
     except SettingsError as error:
