@@ -165,7 +165,7 @@ class _Grid:
     cells: pd.DataFrame
     positions: np.ndarray
     unit: str
-    declared: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    declared: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def where(self, row: int) -> str:
         return f"{self.unit} {int(self.positions[row])}"
@@ -337,7 +337,8 @@ def _excel_grid(path: Path, source: str) -> _Grid:
 
 
 def _spss_grid(path: Path, source: str) -> _Grid:
-    """A ``.sav`` file: declared missing values become NaN (and are listed)."""
+    """A ``.sav`` file: declared missing values become NaN (pyreadstat applies them) and
+    are listed, as SPSS would show them, for the output."""
     import pyreadstat
 
     try:
@@ -348,20 +349,23 @@ def _spss_grid(path: Path, source: str) -> _Grid:
     names = _check_names(list(frame.columns), source)
     if frame.empty:
         raise ResponsesFileError(f"{source}: no cases")
-    declared: dict[str, tuple[float, ...]] = {}
+    declared: dict[str, tuple[str, ...]] = {}
     for name, values in (getattr(meta, "missing_user_values", None) or {}).items():
-        numbers = tuple(float(v) for v in values if isinstance(v, int | float))
-        if numbers:
-            declared[str(name)] = numbers
+        shown = tuple(_number_text(float(v)) for v in values if isinstance(v, int | float))
+        if shown:
+            declared[str(name)] = shown
     for name, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
-        spans = [
-            (float(r["lo"]), float(r["hi"]))
-            for r in ranges
-            if isinstance(r.get("lo"), int | float) and r["lo"] != r["hi"]
-        ]
-        if spans:
-            declared.setdefault(str(name), ())
-            declared[str(name)] += tuple(v for span in spans for v in span)
+        for span in ranges:
+            low, high = span.get("lo"), span.get("hi")
+            if not isinstance(low, int | float) or not isinstance(high, int | float):
+                continue
+            text = (
+                _number_text(float(low))
+                if low == high
+                else f"{_number_text(float(low))} to {_number_text(float(high))}"
+            )
+            if text not in declared.get(str(name), ()):
+                declared[str(name)] = (*declared.get(str(name), ()), text)
     return _Grid(source, names, frame, np.arange(1, len(frame) + 1), "case", declared)
 
 
@@ -487,8 +491,7 @@ def _numeric_columns(
     first: tuple[int, int, str, str] | None = None
     for position, (column, answers) in enumerate(ranges.items()):
         in_grid = (columns or {}).get(column, column)
-        own_codes = (*codes, *grid.declared.get(in_grid, ()))
-        numbers, problem = _numeric_column(grid.cells[in_grid], column, answers, own_codes)
+        numbers, problem = _numeric_column(grid.cells[in_grid], column, answers, codes)
         parsed[column] = numbers
         if problem is not None and (first is None or (problem[0], position) < first[:2]):
             first = (problem[0], position, column, problem[1])
@@ -781,7 +784,7 @@ class ItemFile:
 
     answers: pd.DataFrame
     groups: pd.Series | None
-    declared: dict[str, tuple[float, ...]]
+    declared: dict[str, tuple[str, ...]]
 
 
 def load_items_and_group(

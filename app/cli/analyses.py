@@ -74,7 +74,7 @@ class ItemPlan:
         return (answers.minimum, answers.maximum)
 
     def settings(
-        self, missing: str | None, declared: Mapping[str, Sequence[float]]
+        self, missing: str | None, declared: Mapping[str, Sequence[str]]
     ) -> dict[str, object]:
         record: dict[str, object] = {
             "instrument": self.instrument.id,
@@ -88,7 +88,7 @@ class ItemPlan:
             record["missing"] = missing
         return record
 
-    def lines(self, missing: str | None, declared: Mapping[str, Sequence[float]]) -> list[str]:
+    def lines(self, missing: str | None, declared: Mapping[str, Sequence[str]]) -> list[str]:
         own = self.in_instrument()
         others = [item for item in self.items if item not in own]
         if own and not others:
@@ -122,7 +122,7 @@ class ItemPlan:
         if codes:
             lines.append(f"Missing-value codes: {codes}")
         for column, values in declared.items():
-            lines.append(f"Declared missing:    {column}: {_codes_text(tuple(values))} (.sav)")
+            lines.append(f"Declared missing:    {column}: {', '.join(values)} (.sav)")
         return lines
 
 
