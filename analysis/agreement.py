@@ -58,6 +58,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.frequencies import spss_round
+
 
 def uniform_null_variance(options: int) -> float:
     """The variance of answers chosen uniformly at random from ``options`` points.
@@ -141,8 +143,8 @@ def rwg_j(items: pd.DataFrame, groups: pd.Series, options: int) -> list[GroupAgr
         ratio = min(mean_variance, null) / null
         value = (j * (1 - ratio)) / (j * (1 - ratio) + ratio)
         note = (
-            f"answers vary more than at random (mean variance {mean_variance:.3f} > "
-            f"{null:.3f}): rwg(j) truncated to 0"
+            f"answers vary more than at random (mean variance {spss_round(mean_variance, 3)} > "
+            f"{spss_round(null, 3)}): rwg(j) truncated to 0"
             if truncated
             else None
         )

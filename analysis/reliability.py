@@ -69,6 +69,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import f as f_distribution
 
+from analysis.frequencies import spss_round
+
 MissingPolicy = Literal["pairwise", "listwise"]
 
 
@@ -242,7 +244,7 @@ def _positive_semidefinite_note(
     )
     if math.isfinite(alpha) and alpha > 1:
         raise ValueError(
-            f"{problem}, so alpha would be {alpha:.3f}, outside [-inf, 1]; "
+            f"{problem}, so alpha would be {spss_round(alpha, 3)}, outside [-inf, 1]; "
             f"use listwise deletion or leave {culprit} out"
         )
     return f"{problem}: alpha is an approximation; listwise deletion gives a proper matrix"
@@ -340,7 +342,7 @@ def cronbach_alpha(
         negative = [s.item for s in statistics if (s.corrected_item_total_r or 0) < 0]
         culprits = negative or _negative_items(covariance, columns)
         notes.append(
-            f"alpha is negative ({alpha:.3f}): the items covary negatively on average; "
+            f"alpha is negative ({spss_round(alpha, 3)}): the items covary negatively on average; "
             f"{_listed(culprits)} correlate{'s' if len(culprits) == 1 else ''} negatively "
             "with the rest (reverse-keyed?)"
         )

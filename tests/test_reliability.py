@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from analysis.frequencies import spss_round
 from analysis.reliability import cronbach_alpha, feldt_interval
 
 
@@ -142,3 +143,49 @@ def test_alpha_never_exceeds_one_and_interval_brackets_it(matrix: np.ndarray) ->
     result = cronbach_alpha(pd.DataFrame(matrix, columns=[f"i{j}" for j in range(matrix.shape[1])]))
     assert result.alpha <= 1 + 1e-12
     assert result.ci[0] <= result.alpha <= result.ci[1]
+
+
+# -- no silently wrong number (issue 14) ------------------------------------------------------
+
+
+def test_an_item_with_no_answers_is_named() -> None:
+    items = pd.DataFrame({"A": [1.0, 2, 3], "B": [float("nan")] * 3, "C": [2.0, 2, 4]})
+    with pytest.raises(ValueError, match=r"^B has no answers$"):
+        cronbach_alpha(items, missing="pairwise")
+    with pytest.raises(ValueError, match=r"^B has no answers$"):
+        cronbach_alpha(items, missing="listwise")
+
+
+def test_pairs_answered_together_by_fewer_than_two_are_named() -> None:
+    nan = float("nan")
+    items = pd.DataFrame({"A": [1.0, 2, nan, nan, nan], "B": [1.0, nan, 3, 4, 5]})
+    with pytest.raises(ValueError, match=r"^A and B were answered together by only 1 respondent"):
+        cronbach_alpha(items, missing="pairwise")
+
+
+def test_a_slightly_non_psd_pairwise_matrix_gives_alpha_with_a_warning() -> None:
+    result = cronbach_alpha(pg.read_dataset("cronbach_wide_missing"), missing="pairwise")
+    assert round(result.alpha, 6) == 0.732661  # psych's figure, unchanged
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("the pairwise covariance matrix is not positive")
+    assert result.to_dict()["warnings"] == list(result.warnings)
+    assert (
+        cronbach_alpha(pg.read_dataset("cronbach_wide_missing"), missing="listwise").warnings == ()
+    )
+
+
+def test_negative_alpha_is_returned_with_a_warning_naming_the_item() -> None:
+    items = pd.DataFrame(
+        {"A": [1.0, 2, 3, 4, 5, 3], "B": [5.0, 4, 3, 2, 1, 3], "C": [2.0, 3, 3, 4, 3, 3]}
+    )
+    result = cronbach_alpha(items)
+    assert result.alpha < 0
+    (warning,) = result.warnings
+    assert warning.startswith(f"alpha is negative ({spss_round(result.alpha, 3)})")
+    assert "A and B correlate negatively with the rest" in warning
+
+
+def test_covariances_summing_to_zero_or_less_are_refused() -> None:
+    items = pd.DataFrame({"A": [1.0, 2, 3, 4, 5], "B": [5.0, 4, 3, 2, 1]})
+    with pytest.raises(ValueError, match="sum to zero or less, so alpha is undefined"):
+        cronbach_alpha(items)
