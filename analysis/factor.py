@@ -233,7 +233,12 @@ class Extraction:
     converged: bool
 
 
-def extract_factors(correlation: np.ndarray, n_factors: int, method: FactorMethod) -> Extraction:
+def extract_factors(
+    correlation: np.ndarray,
+    n_factors: int,
+    method: FactorMethod,
+    start: np.ndarray | None = None,
+) -> Extraction:
     """Fit ``n_factors`` factors to a correlation matrix by minres or maximum likelihood.
 
     Parameters
@@ -243,6 +248,9 @@ def extract_factors(correlation: np.ndarray, n_factors: int, method: FactorMetho
     n_factors : int
         Factors to extract (at least 1, fewer than the items).
     method : {"minres", "ml"}
+    start : numpy.ndarray, optional
+        Uniquenesses to start the search from (psych's start, ``1 - SMC``, by default; a
+        bootstrap starts each resample from the full sample's solution).
 
     Returns
     -------
@@ -259,7 +267,8 @@ def extract_factors(correlation: np.ndarray, n_factors: int, method: FactorMetho
         raise ValueError(f"method must be 'minres' or 'ml', got {method!r}")
     smc = squared_multiple_correlations(correlation)
     upper = max(float(smc.max()), 1.0)
-    start = np.diag(correlation) - smc
+    if start is None:
+        start = np.diag(correlation) - smc
     start = np.clip(start, _LOWER, upper)
     parscale = 0.01  # as psych's call to optim: the search runs on psi / 0.01
     if method == "minres":

@@ -23,7 +23,8 @@ reported too (it is not a hierarchical omega with one factor).
 
 The confidence interval is the percentile bootstrap: the respondents are resampled with
 replacement ``bootstrap`` times (a seeded generator, so the same call gives the same
-interval) and :math:`\\omega_t` recomputed each time; resamples in which it cannot be
+interval) and :math:`\\omega_t` recomputed each time (each fit starting from the full
+sample's uniquenesses); resamples in which it cannot be
 computed (an item without variance) are dropped and counted.
 
 References
@@ -90,9 +91,11 @@ class OmegaResult:
         }
 
 
-def _omega_of(correlation: np.ndarray) -> tuple[float, float, np.ndarray]:
+def _omega_of(
+    correlation: np.ndarray, start: np.ndarray | None = None
+) -> tuple[float, float, np.ndarray]:
     """(omega total, omega_h, signed loadings) of a correlation matrix."""
-    loadings = extract_factors(correlation, 1, "minres").loadings[:, 0]
+    loadings = extract_factors(correlation, 1, "minres", start).loadings[:, 0]
     key = np.where(loadings < 0, -1.0, 1.0)
     keyed = correlation * np.outer(key, key)
     total = float(keyed.sum())
@@ -170,7 +173,7 @@ def omega_total(
             sample = values[generator.integers(0, len(values), len(values))]
             try:
                 again = item_correlations(pd.DataFrame(sample, columns=columns), missing)
-                estimate = _omega_of(again.correlation)[0]
+                estimate = _omega_of(again.correlation, 1 - loadings**2)[0]
             except (ValueError, np.linalg.LinAlgError):
                 failed += 1
                 continue

@@ -59,11 +59,6 @@ MISSING_MARKERS = frozenset({"", "na", "n/a", "nan"})
 DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs"}
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 SPSS_SUFFIXES = frozenset({".sav", ".zsav"})
-POSITION_NOTE = (
-    "positions are counted as the file's viewer shows them, the header being 1: "
-    "CSV lines, spreadsheet rows; .sav cases from 1"
-)
-"""How every message counts positions (for a command's help text)."""
 
 
 class ResponsesFileError(ValueError):

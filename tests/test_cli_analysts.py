@@ -217,6 +217,7 @@ def test_reliability_and_analyse_give_the_same_alpha_and_state_their_rules(
     assert raw["settings"] == {  # type: ignore[comparison-overlap]
         "instrument": "trustworthy-collaboration",
         "instrument_items": ["q29", "q30", "q31", "q33"],
+        "unchecked_range": [],
         "keying": "raw",
         "reverse_keyed": [],
         "missing_values": [],
@@ -357,6 +358,7 @@ def test_a_negative_alpha_is_a_figure_with_a_warning_in_every_format(
     path = _frame_file(tmp_path, "negative.csv", frame)
     text = succeeds(capsys, "reliability", str(path), "--items", "A,B,C")
     assert "Warning: alpha is negative" in text
+    assert "Answer range:        A, B, C: any number (give --scale-min and --scale-max" in text
     document = json.loads(
         succeeds(capsys, "reliability", str(path), "--items", "A,B,C", "--format", "json")
     )

@@ -67,6 +67,14 @@ class ItemPlan:
     def in_instrument(self) -> list[str]:
         return [item for item in self.items if item in self.instrument.item_ids]
 
+    def unchecked(self) -> list[str]:
+        """Columns whose answers no range constrains."""
+        return [
+            item
+            for item, answers in self.ranges.items()
+            if answers.minimum is None and answers.maximum is None
+        ]
+
     def bounds(self, item: str) -> tuple[float, float] | None:
         answers = self.ranges.get(item)
         if answers is None or answers.minimum is None or answers.maximum is None:
@@ -79,6 +87,7 @@ class ItemPlan:
         record: dict[str, object] = {
             "instrument": self.instrument.id,
             "instrument_items": self.in_instrument(),
+            "unchecked_range": self.unchecked(),
             "keying": self.keying,
             "reverse_keyed": list(self.reversed),
             "missing_values": list(self.missing_values),
@@ -100,6 +109,15 @@ class ItemPlan:
         else:
             source = f"none of the columns is an item of {self.instrument.id}"
         lines = [f"Instrument:          {self.instrument.id} ({source})"]
+        unchecked = self.unchecked()
+        if unchecked:
+            lines.append(
+                f"Answer range:        {', '.join(unchecked)}: any number (give --scale-min and "
+                "--scale-max to check it)"
+            )
+        elif others:
+            shown = self.ranges[others[0]].describe()
+            lines.append(f"Answer range:        {', '.join(others)}: {shown} (--scale-min/max)")
         if self.keying == "keyed":
             flipped = ", ".join(self.reversed) if self.reversed else "none"
             lines.append(
