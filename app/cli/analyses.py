@@ -210,7 +210,7 @@ def _quietly(compute: Callable[[], Result]) -> Result:
     """Run a computation with numpy's warnings turned into errors (never on stderr)."""
     import numpy as np
 
-    with warnings.catch_warnings(), np.errstate(all="raise"):
+    with warnings.catch_warnings(), np.errstate(divide="raise", invalid="raise", over="raise"):
         warnings.simplefilter("error", RuntimeWarning)
         try:
             return compute()
