@@ -176,3 +176,80 @@ def test_icc_matches_aov_mean_squares(
         assert (result.df_between, result.df_within) == (case["df_between"], case["df_within"])
         assert result.icc1 == pytest.approx(case["icc1"], abs=1e-10)
         assert result.icc2 == pytest.approx(case["icc2"], abs=1e-10)
+
+
+def test_the_command_line_gives_r_figures_on_the_bfi_file(
+    reference: tuple[list[dict[str, Any]], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same request through ``trust-survey``: bfi.csv as R wrote it (1-6 answers)."""
+    from app.cli import main
+
+    path = str(reference[1] / "bfi.csv")
+    scale = ["--scale-min", "1", "--scale-max", "6", "--format", "json"]
+    omega_case = next(c for c in _records(reference, "omega") if c["name"] == "conscientiousness")
+    assert (
+        main(
+            [
+                "omega",
+                path,
+                "--items",
+                ",".join(omega_case["items"]),
+                "--reverse",
+                "C4,C5",
+                "--missing",
+                "pairwise",
+                "--bootstrap",
+                "0",
+                *scale,
+            ]
+        )
+        == 0
+    )
+    omega = json.loads(capsys.readouterr().out)
+    assert omega["omega_total"] == pytest.approx(omega_case["omega_total"], abs=1e-4)
+    assert omega["settings"]["reverse_keyed"] == ["C4", "C5"]
+
+    fa_case = next(c for c in _records(reference, "fa") if c["name"] == "c_e_n" and c["fm"] == "ml")
+    assert (
+        main(
+            [
+                "factor",
+                path,
+                "--items",
+                ",".join(fa_case["items"]),
+                "--factors",
+                "3",
+                "--method",
+                "ml",
+                "--missing",
+                "pairwise",
+                *scale,
+            ]
+        )
+        == 0
+    )
+    factor = json.loads(capsys.readouterr().out)
+    ours = np.array([factor["loadings"][item] for item in fa_case["items"]])
+    theirs = np.array(fa_case["loadings"])
+    order, signs = _match_columns(ours, theirs)
+    np.testing.assert_allclose(ours[:, order] * signs, theirs, atol=1e-3)
+
+    agreement_case = next(c for c in _records(reference, "agreement") if c["name"] == "neuroticism")
+    assert (
+        main(
+            [
+                "agreement",
+                path,
+                "--group",
+                "education",
+                "--items",
+                ",".join(agreement_case["items"]),
+                *scale,
+            ]
+        )
+        == 0
+    )
+    (scale_result,) = json.loads(capsys.readouterr().out)["scales"]
+    assert [g["rwg_j"] for g in scale_result["rwg_j"]] == pytest.approx(
+        agreement_case["rwg_j"], abs=1e-10
+    )
