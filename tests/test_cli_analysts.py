@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -487,17 +486,9 @@ def test_help_imports_nothing_heavy() -> None:
     assert result.stdout.strip() == ""
 
 
-def test_help_and_usage_errors_answer_quickly() -> None:
-    """Under 0.5 s on a quiet machine; allowed twice that here, measured as the best of 3."""
-    best = min(_timed([str(TRUST_SURVEY), "--help"]) for _ in range(3))
-    assert best < 1.0
+def test_a_usage_error_is_one_message_and_exit_2() -> None:
+    """(How fast --help answers is measured by bench/bench_cli_startup.py, not here.)"""
     usage = subprocess.run(
         [str(TRUST_SURVEY), "omega"], capture_output=True, text=True, timeout=60, check=False
     )
     assert usage.returncode == 2 and "required" in usage.stderr
-
-
-def _timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, capture_output=True, timeout=60, check=True)
-    return time.perf_counter() - started
