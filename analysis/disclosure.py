@@ -30,10 +30,12 @@ Row-level downloads (:func:`k_anonymise`)
     in the round), then more; rows so blanked form classes of their own, which must reach
     ``k`` as well, so when they do not the next smallest classes are generalised with them
     (complementary suppression), and in the end everything may be blank. Free-text background
-    answers are never written to a download. A breakdown group is shown on the report only
-    when its rows keep their value in the downloads (:func:`groups_withheld`), so every set
-    the report shows is a union of the file's classes and no difference of them is smaller than
-    ``k``.
+    answers are never written to a download. Breakdowns on the report group respondents by
+    their answers *as published in the files*, so that every set the report shows is a union of
+    the files' classes, and no difference of two of them is smaller than ``k`` (a group shown
+    for all its members while the file blanked one of them would give that one person away as
+    "group minus the file's rows"). A respondent whose answer is blank in the files counts as
+    "not stated" there.
 
 Releases (:func:`plan_release`)
     Results are published in numbered releases; each response is published by the first
@@ -54,9 +56,10 @@ The threshold is never below :data:`MINIMUM_THRESHOLD`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import permutations
 
 import pandas as pd
 
@@ -89,12 +92,10 @@ class GroupVisibility:
     group: str
     n: int
     shown: bool
-    reason: str | None  # "below-threshold", "complementary" or "withheld-in-downloads"
+    reason: str | None  # "below-threshold" or "complementary"
 
 
-def suppress_groups(
-    sizes: Mapping[str, int], threshold: int, *, withheld: frozenset[str] = frozenset()
-) -> list[GroupVisibility]:
+def suppress_groups(sizes: Mapping[str, int], threshold: int) -> list[GroupVisibility]:
     """Decide which groups of a breakdown may be shown.
 
     Parameters
@@ -105,9 +106,6 @@ def suppress_groups(
         (there is nothing to show).
     threshold : int
         The round's anonymity threshold ``k``.
-    withheld : frozenset of str, optional
-        Groups to hide whatever their size (reason ``"withheld-in-downloads"``): groups whose
-        rows do not all keep their value in the row-level downloads.
 
     Returns
     -------
@@ -132,8 +130,6 @@ def suppress_groups(
             decisions[group] = GroupVisibility(group, 0, False, None)
         elif n < threshold:
             decisions[group] = GroupVisibility(group, n, False, "below-threshold")
-        elif group in withheld:
-            decisions[group] = GroupVisibility(group, n, False, "withheld-in-downloads")
         else:
             decisions[group] = GroupVisibility(group, n, True, None)
 
@@ -216,8 +212,86 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
+_MOST_ORDERS_TRIED = 4
+"""With up to this many quasi-identifiers every fixed order of blanking is tried as well."""
+
+
+def _rarest(combination: tuple[object, ...], frequency: list[Counter[object]]) -> int:
+    """The position of the answer whose value is rarest in the table (ties: the first)."""
+    return min(
+        (i for i, v in enumerate(combination) if v is not None),
+        key=lambda i: (frequency[i][combination[i]], i),
+    )
+
+
+def _in_order(
+    order: tuple[int, ...],
+) -> Callable[[tuple[object, ...], list[Counter[object]]], int]:
+    def first(combination: tuple[object, ...], _: list[Counter[object]]) -> int:
+        return next(i for i in order if combination[i] is not None)
+
+    return first
+
+
+def _blanks(classes: dict[tuple[object, ...], list[int]]) -> int:
+    return sum(len(members) * sum(v is None for v in c) for c, members in classes.items())
+
+
+def _generalise(
+    original: list[tuple[object, ...]],
+    width: int,
+    threshold: int,
+    choose: Callable[[tuple[object, ...], list[Counter[object]]], int],
+) -> dict[tuple[object, ...], list[int]]:
+    """Rows (by position) in classes of at least ``threshold``, blanking as ``choose`` says."""
+    classes: dict[tuple[object, ...], list[int]] = {}
+    for row, combination in enumerate(original):
+        classes.setdefault(combination, []).append(row)
+    all_blank: tuple[object, ...] = tuple(None for _ in range(width))
+    while width and len(original) >= threshold:
+        rare = {c for c, members in classes.items() if len(members) < threshold}
+        if not rare:
+            break
+        if rare == {all_blank}:
+            others = sorted(
+                (c for c in classes if c != all_blank),
+                key=lambda c: (len(classes[c]), [str(v) for v in c]),
+            )
+            rare = {others[0]}  # complementary: generalise the smallest class with it
+        frequency: list[Counter[object]] = [Counter() for _ in range(width)]
+        for combination, members in classes.items():
+            for i, value in enumerate(combination):
+                if value is not None:
+                    frequency[i][value] += len(members)
+        for combination in sorted(rare - {all_blank}, key=lambda c: [str(v) for v in c]):
+            position = choose(combination, frequency)
+            general = tuple(None if i == position else v for i, v in enumerate(combination))
+            classes.setdefault(general, []).extend(classes.pop(combination))
+    return classes
+
+
+def _keeping(
+    rank: Mapping[int, int],
+) -> Callable[[tuple[object, ...], list[Counter[object]]], int]:
+    """Blank the rarest value among the positions not ranked; then the ranked ones, the least
+    important (highest rank) first."""
+
+    def choose(combination: tuple[object, ...], frequency: list[Counter[object]]) -> int:
+        present = [i for i, v in enumerate(combination) if v is not None]
+        free = [i for i in present if i not in rank]
+        if free:
+            return min(free, key=lambda i: (frequency[i][combination[i]], i))
+        return max(present, key=lambda i: rank[i])
+
+    return choose
+
+
 def k_anonymise(
-    frame: pd.DataFrame, quasi_identifiers: Sequence[str], threshold: int
+    frame: pd.DataFrame,
+    quasi_identifiers: Sequence[str],
+    threshold: int,
+    *,
+    keep: Sequence[str] = (),
 ) -> KAnonymous:
     """Blank background answers until every combination of them appears on ``threshold`` rows.
 
@@ -229,6 +303,10 @@ def k_anonymise(
         The choice-type background questions, taken together.
     threshold : int
         ``k``.
+    keep : sequence of str, optional
+        Quasi-identifiers whose answers matter most to the reader (the questions a report
+        breaks down by), most important first: the others are blanked before them, and they
+        only in reverse order of importance.
 
     Returns
     -------
@@ -236,12 +314,15 @@ def k_anonymise(
 
     Notes
     -----
-    Repeatedly, every combination seen on fewer than ``k`` rows has the answer blanked whose
-    value is rarest in the table (the most identifying one; ties go to the question listed
-    first). When the only rare combination left is the all-blank one, the smallest other
-    combination is generalised too (complementary suppression), so that the blanked rows
-    hide among at least ``k``. Each step blanks at least one answer, so the loop ends; at
-    worst with every answer blank, which is one combination of all the rows.
+    Repeatedly, every combination seen on fewer than ``k`` rows has one answer blanked: the
+    most identifying one, which is the answer whose value is rarest in the table (ties go to
+    the question listed first). When the only rare combination left is the all-blank one, the
+    smallest other combination is generalised too (complementary suppression), so that the
+    blanked rows hide among at least ``k``. Each step blanks at least one answer, so the loop
+    ends; at worst with every answer blank, which is one combination of all the rows. With up
+    to four quasi-identifiers, blanking in each fixed order of the questions is tried as well,
+    and whichever way blanks the fewest answers is kept (every way gives a k-anonymous table).
+    With ``keep``, only the way that spares those questions longest is used.
 
     Examples
     --------
@@ -257,33 +338,22 @@ def k_anonymise(
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"the table has no column {', '.join(missing)} to make k-anonymous")
+    unknown = [c for c in keep if c not in columns]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not among the quasi-identifiers to keep")
     original = _combinations(frame, columns)
-    classes: dict[tuple[object, ...], list[int]] = {}
-    for row, combination in enumerate(original):
-        classes.setdefault(combination, []).append(row)
-    all_blank: tuple[object, ...] = tuple(None for _ in columns)
-    while columns and len(original) >= threshold:
-        rare = {c for c, members in classes.items() if len(members) < threshold}
-        if not rare:
-            break
-        if rare == {all_blank}:
-            others = sorted(
-                (c for c in classes if c != all_blank),
-                key=lambda c: (len(classes[c]), [str(v) for v in c]),
-            )
-            rare = {others[0]}  # complementary: generalise the smallest class with it
-        frequency: list[Counter[object]] = [Counter() for _ in columns]
-        for combination, members in classes.items():
-            for i, value in enumerate(combination):
-                if value is not None:
-                    frequency[i][value] += len(members)
-        for combination in sorted(rare - {all_blank}, key=lambda c: [str(v) for v in c]):
-            position = min(
-                (i for i, v in enumerate(combination) if v is not None),
-                key=lambda i: (frequency[i][combination[i]], i),
-            )
-            general = tuple(None if i == position else v for i, v in enumerate(combination))
-            classes.setdefault(general, []).extend(classes.pop(combination))
+    strategies: list[Callable[[tuple[object, ...], list[Counter[object]]], int]] = [_rarest]
+    if keep:
+        strategies = [_keeping({columns.index(c): rank for rank, c in enumerate(keep)})]
+    elif len(columns) <= _MOST_ORDERS_TRIED:
+        strategies += [_in_order(order) for order in permutations(range(len(columns)))]
+    best: dict[tuple[object, ...], list[int]] | None = None
+    for choose in strategies:
+        classes = _generalise(original, len(columns), threshold, choose)
+        if best is None or _blanks(classes) < _blanks(best):
+            best = classes
+    assert best is not None
+    classes = best
     published: list[tuple[object, ...]] = list(original)
     for combination, members in classes.items():
         for row in members:
@@ -307,19 +377,6 @@ def k_anonymise(
         Withheld(column, int(blanked[column].sum())) for column in columns if blanked[column].any()
     )
     return KAnonymous(result, columns, threshold, withheld, blanked, originals)
-
-
-def groups_withheld(anonymous: KAnonymous, question_id: str) -> frozenset[str]:
-    """The values of ``question_id`` that some rows lost in the downloads.
-
-    A breakdown group with such a value must not be shown: its figures and the file's rows
-    that still carry the value would differ by the rows that lost it, fewer than ``k`` people.
-    Returned as the set to pass as ``withheld`` to :func:`suppress_groups`.
-    """
-    if question_id not in anonymous.quasi_identifiers:
-        return frozenset()
-    lost = anonymous.original.loc[anonymous.blanked[question_id], question_id]
-    return frozenset(str(v) for v in lost)
 
 
 # --- releases ---------------------------------------------------------------------------------
