@@ -243,6 +243,8 @@ def test_the_demo_downloads_are_k_anonymous(admin: TestClient, session: Session)
     _assert_k_anonymous(files, 39)  # (acute-trust, blank role) was one row
     answers = files["answers.csv"]
     assert "partnership_name" not in answers.columns  # free text is never in a download
+    page = admin.get(f"/reports/rounds/{round_id}").text
+    assert "Results published when the round closed on" in page
 
 
 def test_raw_access_is_granted_recorded_and_revoked_by_an_admin(
@@ -491,3 +493,41 @@ def test_coordinators_choose_the_release_policy_until_the_first_release(
     assert report["release"]["number"] == 1
     refused = client.put(url, json={"release_policy": "at-close"}, auth=auth)
     assert refused.status_code == 400 and "fixed once" in refused.text
+
+
+def test_the_coordinator_form_offers_the_release_policy(
+    client: TestClient, session: Session, coordinator: str, make_round: Callable[..., SurveySetUp]
+) -> None:
+    from tests.conftest import csrf_from
+
+    survey = make_round()
+    account = coordinator_by_email(session, coordinator)
+    assert account is not None
+    grant_partnership(session, account, survey.partnership_id)
+    login = client.get("/coordinator/login")
+    signed_in = client.post(
+        "/coordinator/login",
+        data={
+            "email": coordinator,
+            "password": COORDINATOR_PASSWORD,
+            "csrf_token": csrf_from(login.text),
+        },
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    form = client.get(f"/coordinator/partnerships/{survey.partnership_id}").text
+    assert 'name="release_policy"' in form and 'value="interim"' in form
+    fields = {
+        "title": "Interim round",
+        "opens_on": "2020-01-01",
+        "closes_on": "2099-01-01",
+        "anonymity_threshold": "5",
+        "csrf_token": csrf_from(form),
+    }
+    url = f"/coordinator/partnerships/{survey.partnership_id}/rounds"
+    opened = client.post(url, data={**fields, "release_policy": "interim"}, follow_redirects=False)
+    assert opened.status_code == 303
+    page = client.get(opened.headers["location"]).text
+    assert "in interim releases of at least 5 more responses each" in page
+    refused = client.post(url, data={**fields, "release_policy": "live"})
+    assert refused.status_code == 422 and "at-close or interim" in refused.text

@@ -93,7 +93,7 @@ def pooled_answers(
         )
         reason = None
         if not publication.final:
-            reason = "not closed yet: pooled once it closes"
+            reason = "not closed yet (pooled once it closes)"
         elif not included:
             reason = f"fewer than {survey_round.anonymity_threshold} responses"
         pooled.append(PooledRound(survey_round, partnership, len(matrix), included, reason))

@@ -63,6 +63,14 @@ class Publication:
     def published_on(self) -> date | None:
         return self.release.created_at.date() if self.release else None
 
+    @property
+    def closed_on(self) -> date | None:
+        """When the round closed: the day of its final release, or its closing date when the
+        release was made later (a round that closed by its date is published lazily)."""
+        if not self.final or self.published_on is None:
+            return None
+        return min(self.published_on, self.survey_round.closes_on)
+
     def headline(self) -> str:
         """Which release the report shows, in a sentence."""
         threshold = self.survey_round.anonymity_threshold
@@ -79,13 +87,13 @@ class Publication:
                 )
             return (
                 "Results are published when the round closes "
-                f"(on {self.survey_round.closes_on.isoformat()} at the latest)."
+                f"(on {self.survey_round.closes_on:%d %B %Y} at the latest)."
             )
         if self.final and self.number == 1:
-            return f"Results published when the round closed on {self.published_on}."
+            return f"Results published when the round closed on {self.closed_on:%d %B %Y}."
         if self.final:
             return (
-                f"Final results, published when the round closed on {self.published_on}: "
+                f"Final results, published when the round closed on {self.closed_on:%d %B %Y}: "
                 f"release {self.number}, {self.responses} responses."
             )
         return (
