@@ -122,6 +122,21 @@ def test_nothing_is_withheld_when_every_combination_is_common() -> None:
     assert anonymous.frame.to_dict("list") == rows.to_dict("list")
 
 
+def test_the_questions_a_report_breaks_down_by_are_blanked_last() -> None:
+    # Care model is rare on its own; with keep, it goes before the organisation type.
+    rows = pd.DataFrame(
+        {
+            "model": ["m1"] * 3 + ["m2"] * 3 + ["m3"] * 4,
+            "type": ["acute"] * 5 + ["gp"] * 5,
+        }
+    )
+    kept = k_anonymise(rows, ["model", "type"], 5, keep=["type"])
+    assert kept.frame["type"].tolist() == rows["type"].tolist()
+    assert [w.question_id for w in kept.withheld] == ["model"]
+    with pytest.raises(ValueError, match="not among the quasi-identifiers"):
+        k_anonymise(rows, ["model"], 5, keep=["type"])
+
+
 def test_an_unknown_column_is_named() -> None:
     with pytest.raises(ValueError, match="no column role"):
         k_anonymise(pd.DataFrame({"type": ["a"]}), ["type", "role"], 5)
