@@ -194,7 +194,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         choices=["admin", "coordinator", "evaluator", "analyst"],
         help="admin: everything; coordinator: runs rounds; evaluator: reads the reports of the "
         "partnerships granted with --partnership; analyst: every partnership's reports, pooled "
-        "figures and raw exports",
+        "figures and (once granted with grant-raw-access) raw row-level exports",
     )
     add.add_argument(
         "--partnership",
