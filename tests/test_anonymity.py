@@ -31,9 +31,12 @@ def test_single_hidden_group_takes_the_next_smallest_with_it() -> None:
     }
 
 
-def test_two_hidden_groups_need_no_complement() -> None:
-    decisions = suppress_groups({"acute": 12, "social-care": 2, "gp": 1, NOT_STATED: 0}, 5)
+def test_two_hidden_groups_that_reach_the_threshold_together_need_no_complement() -> None:
+    decisions = suppress_groups({"acute": 12, "social-care": 3, "gp": 2, NOT_STATED: 0}, 5)
     assert [d.shown for d in decisions] == [True, False, False, False]
+    # Together below the threshold (2 + 1 people): the rest is hidden too (tests/test_disclosure).
+    decisions = suppress_groups({"acute": 12, "social-care": 2, "gp": 1, NOT_STATED: 0}, 5)
+    assert [d.shown for d in decisions] == [False, False, False, False]
 
 
 def test_not_stated_counts_as_a_group() -> None:

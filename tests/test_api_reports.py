@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.instruments import instrument_named
 from app.services.coordinators import add_coordinator, coordinator_by_email, grant_partnership
 from app.services.demo import DEMO_PARTNERSHIP
+from app.services.rounds import close_round
 from tests.conftest import COORDINATOR_PASSWORD, SurveySetUp, full_answers
 from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round
 
@@ -72,6 +73,8 @@ def test_pooled_leaves_out_rounds_below_their_threshold(
     add_responses(session, small.round_id, [full_answers(1)] * 3, [{}] * 3)
     big = make_round()
     add_responses(session, big.round_id, [full_answers(5), full_answers(4)] * 3, [{}] * 6)
+    for survey_round in (small, big):  # pooled figures use closed rounds only
+        close_round(session, survey_round.round_id)
     pooled = client.get("/api/v1/analyst/pooled", auth=("an@example.org", PASSWORD)).json()
     assert pooled["table4"]["n"] == 39 + 6
     totals = {row["care_model"]: row for row in pooled["care_models"]}

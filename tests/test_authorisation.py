@@ -297,6 +297,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
         coordinating,
         put("/api/v1/rounds/{fresh}/anonymity-threshold", lambda w: {"anonymity_threshold": 6}),
     ),
+    ("PUT", "/api/v1/rounds/{round_id}/release-policy"): Entry(
+        coordinating,
+        put("/api/v1/rounds/{fresh}/release-policy", lambda w: {"release_policy": "interim"}),
+    ),
     # Reading reports
     ("GET", "/reports"): Entry(reports_index, get("/reports"), scoped=False),
     ("GET", "/reports/rounds/{round_id}"): Entry(reading, get("/reports/rounds/{r}")),

@@ -116,6 +116,18 @@ def build_world(client: TestClient, session: Session) -> World:
         round_ids[which] = survey_round.id
         varied = [full_answers(value) for value in (2, 3, 4, 5, 4, 3)]
         add_responses(session, survey_round.id, varied, [{}] * 6)
+        # A closed earlier round too: pooled figures (reliability) use closed rounds only.
+        earlier = rounds.open_round(
+            session,
+            partnership.id,
+            title=f"{ROUND_TITLES[which]}, earlier",
+            opens_on=date.today() - timedelta(days=40),
+            closes_on=date.today() - timedelta(days=10),
+            anonymity_threshold=5,
+            instrument_id="trustworthy-collaboration",
+        )
+        assert earlier.id is not None
+        add_responses(session, earlier.id, varied, [{}] * 6)
     world = World(session, client, partnership_ids, round_ids)
     accounts = {
         "coord_a": ("coordinator", [NAMES["A"]], "/coordinator/login"),

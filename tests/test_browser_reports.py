@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.services.demo import DEMO_PARTNERSHIP
+from app.services.demo import DEMO_PARTNERSHIP, DEMO_REPORT_ROUND
 from tests.browser_support import (
     ARTIFACTS,
     LiveServer,
@@ -112,7 +112,7 @@ def test_evaluator_reads_and_downloads_the_demo_report(
     chromium: Any, live_server: LiveServer, accounts: dict[str, int], tmp_path: Path
 ) -> None:
     page = _sign_in(chromium, live_server, "evaluator@example.org")
-    page.click(f"text={'Demo round'}")
+    page.click(f"text={DEMO_REPORT_ROUND}")  # the closed round with the 39 responses
     assert page.locator("h1").inner_text().endswith(": report")
     assert page.locator("#table4 tbody tr").count() == 11
     assert page.locator("svg.trust-chart").count() == 12  # the profile and one per scale
@@ -189,6 +189,6 @@ def test_analyst_pages_are_accessible(
     violations = axe_violations(page)
     screenshot(page, "analyst-reliability")
     assert violations == [], describe_violations(violations)
-    # The other partnership's round has no answers: it is listed as not pooled.
+    # The other partnership's round is open (and has no answers): it is listed as not pooled.
     page.goto(live_server.base_url + "/analyst")
-    assert "No: fewer than 5" in page.locator("#pooled-rounds").inner_text()
+    assert "No: not closed yet" in page.locator("#pooled-rounds").inner_text()

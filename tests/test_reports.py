@@ -57,7 +57,9 @@ def test_evaluator_reads_granted_partnership_and_nothing_else(
     assert client.get(f"/api/v1/reports/rounds/{other.round_id}").status_code == 404
     assert client.get(f"/api/v1/reports/rounds/{other.round_id}/answers").status_code == 404
     listed = client.get("/api/v1/reports/rounds").json()
-    assert [r["round_id"] for r in listed] == [demo_round]
+    # The demo's closed round (the 39 responses) and its open round for trying the links.
+    assert demo_round in [r["round_id"] for r in listed]
+    assert {r["partnership"] for r in listed} == {DEMO_PARTNERSHIP}
 
 
 def test_coordinators_read_no_reports_and_evaluators_no_coordinator_screens(
@@ -147,29 +149,38 @@ def test_threshold_is_at_least_3_and_fixed_once_answers_arrive(
         reports.change_anonymity_threshold(session, fresh.round_id, 10)
 
 
-def test_breakdowns_hide_small_groups_and_the_next_smallest(
+def test_breakdowns_hide_small_groups_and_match_the_k_anonymous_files(
     client: TestClient, session: Session, demo_round: int
 ) -> None:
     add_coordinator(session, "ad@example.org", PASSWORD, "admin")
     sign_in(client, "ad@example.org")
     data = client.get(f"/api/v1/reports/rounds/{demo_round}").json()
-    by_type = {g["value"]: g for g in data["breakdowns"][0]["groups"]}
+    answers = pd.read_csv(
+        io.BytesIO(client.get(f"/reports/rounds/{demo_round}/answers.csv").content)
+    )
+    assert "partnership_name" not in answers.columns
+    assert list(answers["respondent"]) == list(range(1, 40))
     # Demo: acute 9, commissioner 8, mental health 6, local authority 5, primary care 5,
-    # community 3, voluntary 2, ambulance 1: three groups under 5, so no complementary step.
-    assert {v for v, g in by_type.items() if g["shown"]} == {
+    # community 3, voluntary 2, ambulance 1. Groups are as published in the row-level files,
+    # where the rare combinations with role and care model are blanked first.
+    for breakdown in data["breakdowns"]:
+        question = breakdown["question"]
+        groups = {g["value"]: g for g in breakdown["groups"]}
+        shown = {v for v, g in groups.items() if g["shown"]}
+        hidden = [g for g in groups.values() if not g["shown"]]
+        column = answers[question].fillna("not-stated")
+        for value in shown:  # a shown group is exactly the file's rows with its value
+            assert groups[value]["table4"]["n"] == int((column == value).sum()) >= 5
+        assert not hidden or len(hidden) > 1  # never one hidden group on its own
+    by_type = {g["value"]: g for g in data["breakdowns"][0]["groups"]}
+    assert {v for v, g in by_type.items() if g["shown"]} >= {
         "acute-trust",
         "commissioner",
         "mental-health-trust",
         "local-authority",
         "primary-care",
     }
-    assert by_type["ambulance-trust"]["table4"] is None
-    roles = {g["value"]: g for g in data["breakdowns"][1]["groups"]}
-    assert roles["other"]["hidden_because"] == "below-threshold"
-    assert roles["medical"]["hidden_because"] == "complementary"  # else other = all - shown
-    answers = pd.read_csv(
-        io.BytesIO(client.get(f"/reports/rounds/{demo_round}/answers.csv").content)
-    )
+    assert "ambulance-trust" not in by_type and "voluntary-sector" not in by_type
     assert set(answers["organisation_type"].dropna()) == {
         "acute-trust",
         "commissioner",
@@ -177,9 +188,7 @@ def test_breakdowns_hide_small_groups_and_the_next_smallest(
         "local-authority",
         "primary-care",
     }
-    assert set(answers["professional_role"].dropna()) == {"management"}
-    assert "partnership_name" not in answers.columns
-    assert list(answers["respondent"]) == list(range(1, 40))
+    assert data["row_level"]["withheld"].startswith("To keep every combination")
 
 
 def test_change_since_the_previous_round(
@@ -202,6 +211,7 @@ def test_change_since_the_previous_round(
     assert second.id is not None
     add_responses(session, first.round_id, [full_answers(v) for v in (2, 3, 2, 3, 2, 3)], [{}] * 6)
     add_responses(session, second.id, [full_answers(v) for v in (4, 5, 4, 5, 4, 5)], [{}] * 6)
+    rounds.close_round(session, second.id)  # results are published when a round closes
     add_coordinator(session, "ad@example.org", PASSWORD, "admin")
     sign_in(client, "ad@example.org")
     change = client.get(f"/api/v1/reports/rounds/{second.id}").json()["change"]

@@ -1,4 +1,5 @@
-"""Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``, ``user add``."""
+"""Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``, ``user add``,
+``user grant-raw-access`` and ``user revoke-raw-access``."""
 
 from __future__ import annotations
 
@@ -128,6 +129,36 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_raw_access(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.services import raw_access
+    from app.services.errors import SurveyServiceError
+
+    engine = make_engine(_settings().database_url)
+    try:
+        with Session(engine) as session:
+            if args.user_command == "grant-raw-access":
+                grant = raw_access.grant_raw_access(
+                    session, args.email, reason=args.reason, granted_by=args.by
+                )
+                print(
+                    f"trust-survey user grant-raw-access: {args.email} may download row-level "
+                    f"files without k-anonymity (granted by {args.by} at "
+                    f"{grant.created_at:%Y-%m-%d %H:%M} UTC: {grant.reason})"
+                )
+            elif raw_access.revoke_raw_access(session, args.email):
+                print(f"trust-survey user revoke-raw-access: {args.email} has no raw access now")
+            else:
+                print(f"trust-survey user revoke-raw-access: {args.email} had no raw access")
+    except SurveyServiceError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``db``, ``serve`` and ``user``."""
     db = subparsers.add_parser("db", help="migrate the database (Alembic)")
@@ -165,7 +196,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         choices=["admin", "coordinator", "evaluator", "analyst"],
         help="admin: everything; coordinator: runs rounds; evaluator: reads the reports of the "
         "partnerships granted with --partnership; analyst: every partnership's reports, pooled "
-        "figures and raw exports",
+        "figures and (once granted with grant-raw-access) raw row-level exports",
     )
     add.add_argument(
         "--partnership",
@@ -180,3 +211,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="read the password from TRUST_SURVEY_PASSWORD",
     )
     add.set_defaults(handler=_user_add)
+    grant = user_commands.add_parser(
+        "grant-raw-access",
+        help="let an analyst (or admin) download row-level files without k-anonymity "
+        "(recorded: who granted it, when and why)",
+    )
+    grant.add_argument("email", help="the analyst's account")
+    grant.add_argument("--reason", required=True, help="why raw access is needed")
+    grant.add_argument("--by", required=True, metavar="ADMIN_EMAIL", help="the granting admin")
+    grant.set_defaults(handler=_user_raw_access)
+    revoke = user_commands.add_parser(
+        "revoke-raw-access", help="end an account's raw access to row-level files"
+    )
+    revoke.add_argument("email")
+    revoke.set_defaults(handler=_user_raw_access)

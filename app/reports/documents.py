@@ -1,7 +1,11 @@
 """A round's report as files: JSON, CSV, XLSX, SPSS ``.sav``, standalone HTML and PDF.
 
-Below the anonymity threshold every format holds only the count of responses. Files are built
-with :mod:`analysis.exports` (formula injection neutralised, ``.sav`` labelled).
+Every format holds only the round's published set (its latest release). Before the first
+release, or below the anonymity threshold, it holds only the count and when results appear.
+Row-level files (item answers, scale scores, the workbook's rows, the ``.sav``) hold rows only
+with a final release, k-anonymous over the background questions unless the reader has raw
+access; interim releases give whole-round figures only. Files are built with
+:mod:`analysis.exports` (formula injection neutralised, ``.sav`` labelled).
 
 PDF: WeasyPrint renders the same HTML as the download (inline SVG charts included) on A4. It
 needs only Pango (``libpango-1.0-0``, ``libpangoft2-1.0-0``) and a font, about 40 MB in a slim
@@ -39,6 +43,17 @@ def json_safe(value: object) -> JsonValue:
 
 
 def count_only(report: RoundReport) -> dict[str, JsonValue]:
+    """What every answer says: the count, which release is shown and what it leaves out."""
+    publication = report.publication
+    if report.visible:
+        note = None
+    elif publication.number:
+        note = (
+            f"Fewer than {report.threshold} responses: no results are shown, only the count, "
+            "so that nobody's answers can be picked out."
+        )
+    else:
+        note = publication.headline()
     return {
         "partnership": report.partnership.name,
         "round": report.survey_round.title,
@@ -46,12 +61,19 @@ def count_only(report: RoundReport) -> dict[str, JsonValue]:
         "responses": report.n_responses,
         "anonymity_threshold": report.threshold,
         "results_visible": report.visible,
-        "note": None
-        if report.visible
-        else (
-            f"Fewer than {report.threshold} responses: no results are shown, only the count, "
-            "so that nobody's answers can be picked out."
-        ),
+        "note": note,
+        "release_policy": report.survey_round.release_policy,
+        "release": None
+        if not publication.number
+        else {
+            "number": publication.number,
+            "final": publication.final,
+            "responses": publication.responses,
+            "published_on": str(publication.published_on),
+        },
+        "publication": publication.headline(),
+        "not_included": publication.not_included if publication.number else None,
+        "not_included_because": publication.left_out() if publication.number else None,
     }
 
 
@@ -78,6 +100,19 @@ def report_json(report: RoundReport) -> dict[str, JsonValue]:
         ],
         "readings": json_safe([r.to_dict() for r in report.readings]),
         "cautions": list(report.cautions),
+        "open_link": None
+        if report.open_link is None
+        else {
+            "responses": report.open_link.via_open_link,
+            "of": report.open_link.responses,
+            "largest_in_one_hour": report.open_link.largest_hour,
+            "burst": report.open_link.burst,
+        },
+        "row_level": {
+            "available": report.rows_available,
+            "note": report.rows_note,
+            "withheld": report.withheld_note,
+        },
         "frequencies": json_safe([t.to_dict() for t in report.frequencies]),
         "breakdowns": [
             {
@@ -107,7 +142,10 @@ def report_json(report: RoundReport) -> dict[str, JsonValue]:
 
 def _count_frame(report: RoundReport) -> pd.DataFrame:
     head = count_only(report)
-    return pd.DataFrame([{k: head[k] for k in ("responses", "anonymity_threshold", "note")}])
+    row = {k: head[k] for k in ("responses", "anonymity_threshold", "note")}
+    if report.visible:
+        row["note"] = report.rows_note
+    return pd.DataFrame([row])
 
 
 def table4_frame(table: Table4) -> pd.DataFrame:
@@ -157,31 +195,39 @@ def _frequencies_frame(tables: tuple[FrequencyTable, ...]) -> pd.DataFrame:
 
 
 def answers_csv(report: RoundReport) -> bytes:
-    return csv_bytes(report.answers if report.visible else _count_frame(report))
+    return csv_bytes(report.answers if report.rows_available else _count_frame(report))
 
 
 def scores_csv(report: RoundReport) -> bytes:
-    return csv_bytes(report.scores if report.visible else _count_frame(report))
+    return csv_bytes(report.scores if report.rows_available else _count_frame(report))
+
+
+def _notes_frame(report: RoundReport) -> pd.DataFrame:
+    publication = report.publication
+    notes = [publication.headline(), publication.left_out(), report.rows_note]
+    notes.append(report.withheld_note)
+    return pd.DataFrame({"Note": [n for n in notes if n]})
 
 
 def workbook(report: RoundReport) -> bytes:
-    """XLSX: Table 4, item answers, scale scores, frequencies, change; one sheet each."""
+    """XLSX: Table 4, item answers, scale scores, frequencies, change, notes; one sheet each
+    (item answers and scale scores only with a final release)."""
     if report.table is None:
         return xlsx_bytes({"Responses": _count_frame(report)})
-    sheets = {
-        "Table 4": table4_frame(report.table),
-        "Item answers": report.answers,
-        "Scale scores": report.scores,
-        "Frequencies": _frequencies_frame(report.frequencies),
-    }
+    sheets = {"Table 4": table4_frame(report.table)}
+    if report.rows_available:
+        sheets |= {"Item answers": report.answers, "Scale scores": report.scores}
+    sheets["Frequencies"] = _frequencies_frame(report.frequencies)
     if report.change and report.change.changes:
         sheets["Change"] = pd.DataFrame([c.to_dict() for c in report.change.changes])
+    sheets["Notes"] = _notes_frame(report)
     return xlsx_bytes(sheets)
 
 
 def sav(report: RoundReport) -> bytes:
-    """SPSS ``.sav``: item answers and scale scores with variable and value labels."""
-    if not report.visible:
+    """SPSS ``.sav``: item answers and scale scores with variable and value labels (only the
+    count without a final release)."""
+    if not report.rows_available:
         import tempfile
         from pathlib import Path
 

@@ -1,7 +1,9 @@
 """Pooled answers for analysts: across rounds and partnerships, never below a threshold.
 
-Only rounds with at least their own anonymity threshold of submitted responses are pooled;
-the others are listed as left out, with no figures.
+Only closed rounds are pooled, each with its final release (:mod:`app.services.releases`), and
+only when that release holds at least the round's own anonymity threshold; open rounds and the
+others are listed as left out, with no figures. So pooled figures never move while a round is
+taking answers, and cannot be differenced against one new response.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from analysis.anonymity import results_visible
+from analysis.disclosure import results_visible
 from analysis.instrument import Instrument
 from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
 from analysis.scoring import keyed_items
 from analysis.summary import Table4, care_model_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
-from app.services import rounds
+from app.services import releases, rounds
 from app.services.errors import FieldValidationError
 from app.services.reports import Viewer
 
@@ -28,8 +30,9 @@ from app.services.reports import Viewer
 class PooledRound:
     survey_round: SurveyRound
     partnership: Partnership
-    responses: int
+    responses: int  # in the final release (0 while the round is open or unpublished)
     included: bool
+    reason: str | None = None  # why it is left out
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,20 @@ def pooled_answers(
         assert survey_round.id is not None
         partnership = session.get(Partnership, survey_round.partnership_id)
         assert partnership is not None
-        matrix = rounds.round_items_matrix(session, survey_round.id)
-        included = results_visible(len(matrix), survey_round.anonymity_threshold)
-        pooled.append(PooledRound(survey_round, partnership, len(matrix), included))
+        publication = releases.publish(session, survey_round)
+        if publication.final:
+            matrix = rounds.round_items_matrix(session, survey_round.id, release=publication.number)
+        else:
+            matrix = pd.DataFrame(columns=instrument.item_ids)
+        included = publication.final and results_visible(
+            len(matrix), survey_round.anonymity_threshold
+        )
+        reason = None
+        if not publication.final:
+            reason = "not closed yet (pooled once it closes)"
+        elif not included:
+            reason = f"fewer than {survey_round.anonymity_threshold} responses"
+        pooled.append(PooledRound(survey_round, partnership, len(matrix), included, reason))
         if included and survey_round.instrument_version == instrument.version:
             matrix = matrix.reset_index(drop=True)
             matrix["partnership_name"] = partnership.name
@@ -133,7 +147,10 @@ def reliability(
         raise FieldValidationError(problems)
     if not answers.included:
         raise FieldValidationError(
-            {"round": "no chosen round has reached its anonymity threshold yet"}
+            {
+                "round": "no chosen round has closed with final results of at least its "
+                "anonymity threshold yet"
+            }
         )
     policy: MissingPolicy = "listwise" if missing == "listwise" else "pairwise"
     keyed = keyed_items(answers.matrix[list(dict.fromkeys(items))], answers.instrument)

@@ -1,4 +1,8 @@
-"""The demo partnership: seeded once, with the 39 demo responses of ``analysis.demo``."""
+"""The demo partnership: seeded once, with the 39 demo responses of ``analysis.demo``.
+
+The 39 responses are in a closed round, so that its report (published when a round closes, by
+default) shows; the links printed for trying the questionnaire belong to a second, open round.
+"""
 
 from __future__ import annotations
 
@@ -37,17 +41,20 @@ DEMO_ORGANISATIONS = {
     "ambulance-trust": "Northshire Ambulance Service",
 }
 UNUSED_LINKS_PER_ORGANISATION = 2
+DEMO_REPORT_ROUND = "Demo round: the report's 39 leaders"
+DEMO_OPEN_ROUND = "Demo round: try the questionnaire"
 
 
 @dataclass(frozen=True)
 class DemoSeed:
-    round_id: int
+    round_id: int  # the closed round with the 39 published responses
     respondent_token: str
     open_token: str
     coordinator_email: str
     coordinator_password: str
     created: bool
     responses: int
+    open_round_id: int = 0  # the open round that the printed links belong to
 
 
 def _load_demo_responses() -> pd.DataFrame | None:
@@ -90,9 +97,9 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
     survey_round = rounds.open_round(
         session,
         partnership.id,
-        title="Demo round: the report's 39 leaders",
-        opens_on=today - timedelta(days=14),
-        closes_on=today + timedelta(days=365),
+        title=DEMO_REPORT_ROUND,
+        opens_on=today - timedelta(days=28),
+        closes_on=today - timedelta(days=14),
         anonymity_threshold=anonymity_threshold,
         instrument_id=instrument.id,
     )
@@ -121,14 +128,41 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
             )
         )
     session.commit()
+    rounds.close_round(session, survey_round.id)  # publishes the 39 responses
+    open_round_id = _open_round(session, partnership.id, instrument.id, anonymity_threshold)
     for organisation_id in organisation_ids.values():
         invitations.create_personal_links(
             session,
-            survey_round.id,
+            open_round_id,
             organisation_id=organisation_id,
             count=UNUSED_LINKS_PER_ORGANISATION,
             most=UNUSED_LINKS_PER_ORGANISATION,
         )
+    return survey_round.id
+
+
+def _open_round(
+    session: Session, partnership_id: int, instrument_id: str, anonymity_threshold: int
+) -> int:
+    """The demo's open round for trying the questionnaire (made if missing); its id."""
+    existing = session.exec(
+        select(SurveyRound).where(
+            SurveyRound.partnership_id == partnership_id, SurveyRound.title == DEMO_OPEN_ROUND
+        )
+    ).first()
+    if existing is not None and existing.id is not None:
+        return existing.id
+    today = rounds.today()
+    survey_round = rounds.open_round(
+        session,
+        partnership_id,
+        title=DEMO_OPEN_ROUND,
+        opens_on=today,
+        closes_on=today + timedelta(days=365),
+        anonymity_threshold=anonymity_threshold,
+        instrument_id=instrument_id,
+    )
+    assert survey_round.id is not None
     return survey_round.id
 
 
@@ -167,17 +201,25 @@ def seed_demo(
         round_id = _seed_partnership(session, instrument_id, anonymity_threshold)
     else:
         demo_round = session.exec(
-            select(SurveyRound).where(SurveyRound.partnership_id == existing.id)
+            select(SurveyRound).where(
+                SurveyRound.partnership_id == existing.id, SurveyRound.title == DEMO_REPORT_ROUND
+            )
         ).first()
         assert demo_round is not None and demo_round.id is not None
         round_id = demo_round.id
-    respondent_token = derived_link_token(secret_key, f"demo-respondent-{round_id}")
-    if not _ensure_link(session, round_id, respondent_token, InvitationKind.PERSONAL):
+    report_round = rounds.get_round(session, round_id)
+    if rounds.round_state(report_round) != rounds.RoundState.CLOSED:
+        rounds.close_round(session, round_id)  # a demo seeded before rounds published at close
+    open_round_id = _open_round(
+        session, report_round.partnership_id, report_round.instrument_id, anonymity_threshold
+    )
+    respondent_token = derived_link_token(secret_key, f"demo-respondent-{open_round_id}")
+    if not _ensure_link(session, open_round_id, respondent_token, InvitationKind.PERSONAL):
         respondent_token = invitations.create_personal_links(
-            session, round_id, organisation_id=None, count=1, most=1
+            session, open_round_id, organisation_id=None, count=1, most=1
         )[0]
-    open_token = derived_link_token(secret_key, f"demo-open-{round_id}")
-    _ensure_link(session, round_id, open_token, InvitationKind.OPEN)
+    open_token = derived_link_token(secret_key, f"demo-open-{open_round_id}")
+    _ensure_link(session, open_round_id, open_token, InvitationKind.OPEN)
     password = "demo-" + derived_link_token(secret_key, "demo-coordinator-password")[:16]
     coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
     if coordinator is None:
@@ -194,4 +236,5 @@ def seed_demo(
         coordinator_password=password,
         created=created,
         responses=len(rounds.round_items_matrix(session, round_id)),
+        open_round_id=open_round_id,
     )

@@ -4,11 +4,15 @@ Access: admins and analysts read every partnership; evaluators only the partners
 to them; coordinators no reports. Anything a viewer may not read is reported as "not found",
 exactly like an id that does not exist, so that nobody learns which rounds exist.
 
-Anonymity: a round's results appear only when it has at least its threshold of submitted
-responses; below it only the count is given. Breakdowns hide small groups and, by
-complementary suppression, the next smallest. In the item answers handed out for download, the
-background answers of hidden groups are blanked, so the groups hidden on the page cannot be
-picked out of the file either.
+What is published is decided in one place, :mod:`analysis.disclosure`; this module only applies
+it. Every figure of a report is computed from the round's *published set*, the responses of its
+latest release (:mod:`app.services.releases`), never from live answers: a round's results
+appear once a release holds at least its threshold of responses; below it, or before the first
+release, only the count and when results will appear. Breakdowns and row-level downloads come
+only with the final release: breakdowns hide small groups and, by complementary suppression,
+more until the hidden groups hold the threshold together; row-level files are k-anonymous over
+the choice-type background questions together (free-text background answers are never in a
+file), unless an admin granted the reader raw access (:mod:`app.services.raw_access`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,16 @@ from functools import cached_property
 import pandas as pd
 from sqlmodel import Session, col, func, select
 
-from analysis.anonymity import NOT_STATED, results_visible, suppress_groups, validate_threshold
 from analysis.change import ScaleChange, scale_changes
+from analysis.disclosure import (
+    NOT_STATED,
+    KAnonymous,
+    OpenLinkShare,
+    k_anonymise,
+    results_visible,
+    suppress_groups,
+    validate_threshold,
+)
 from analysis.frequencies import FrequencyTable, item_frequency_tables
 from analysis.instrument import Instrument
 from analysis.reading import ScaleReading, read_table4, round_cautions
@@ -29,8 +41,9 @@ from analysis.scoring import scale_scores
 from analysis.summary import ProfileBar, Table4, grouped_table4, table4, trust_profile
 from app.instruments import instrument_version
 from app.models import AccountRole, Coordinator, Partnership, Response, SurveyRound
-from app.services import coordinators, rounds
+from app.services import coordinators, raw_access, releases, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError, RecordNotFoundError
+from app.services.releases import Publication
 
 REPORT_ROLES = frozenset({AccountRole.ADMIN, AccountRole.EVALUATOR, AccountRole.ANALYST})
 ANALYST_ROLES = frozenset({AccountRole.ADMIN, AccountRole.ANALYST})
@@ -44,6 +57,7 @@ class Viewer:
 
     account: Coordinator
     partnership_ids: frozenset[int] | None
+    raw_access: bool = False
 
     @property
     def is_analyst(self) -> bool:
@@ -58,7 +72,7 @@ def viewer_for(session: Session, account: Coordinator | None) -> Viewer | None:
     if account is None or account.role not in REPORT_ROLES:
         return None
     if account.role in ANALYST_ROLES:
-        return Viewer(account, None)
+        return Viewer(account, None, raw_access.has_raw_access(session, account))
     return Viewer(account, frozenset(coordinators.granted_partnership_ids(session, account)))
 
 
@@ -154,13 +168,18 @@ class ChangeSection:
 
 @dataclass(frozen=True)
 class RoundReport:
-    """Everything a round's report shows, or only the count when below the threshold."""
+    """Everything a round's report shows, or only the count when nothing is published.
+
+    ``n_responses`` is the size of the published set when results are shown, else the number
+    of submitted responses (only the count is given).
+    """
 
     partnership: Partnership
     survey_round: SurveyRound
     instrument: Instrument
     n_responses: int
     threshold: int
+    publication: Publication
     table: Table4 | None = None
     readings: tuple[ScaleReading, ...] = ()
     profile: tuple[ProfileBar, ...] = ()
@@ -168,23 +187,50 @@ class RoundReport:
     cautions: tuple[str, ...] = ()
     breakdowns: tuple[Breakdown, ...] = ()
     change: ChangeSection | None = None
+    open_link: OpenLinkShare | None = None
+    anonymous: KAnonymous | None = field(default=None, repr=False, compare=False)
+    raw_rows: bool = False
     matrix: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
     def visible(self) -> bool:
         return self.table is not None
 
+    @property
+    def rows_available(self) -> bool:
+        """Whether row-level files hold rows: only with results of a final release."""
+        return self.visible and self.publication.final and self.anonymous is not None
+
+    @property
+    def withheld_note(self) -> str | None:
+        """What the row-level files leave blank (``None`` with raw access or when nothing)."""
+        if not self.rows_available or self.raw_rows or self.anonymous is None:
+            return None
+        return self.anonymous.note()
+
+    @property
+    def rows_note(self) -> str | None:
+        """Why row-level files hold no rows, when they do not."""
+        if self.rows_available:
+            return None
+        if self.visible:
+            return (
+                "Interim results give whole-round figures only: breakdowns and row-level files "
+                "appear with the final release, when the round closes."
+            )
+        return self.publication.headline()
+
     @cached_property
     def answers(self) -> pd.DataFrame:
         """The item answers fit to hand out (made when a download asks for them)."""
-        if not self.visible:
+        if not self.rows_available or self.anonymous is None:
             return pd.DataFrame()
-        return _export_answers(self.matrix, self.instrument, self.breakdowns)
+        return _export_answers(self.matrix, self.instrument, self.anonymous, raw=self.raw_rows)
 
     @cached_property
     def scores(self) -> pd.DataFrame:
         """Scale scores of :attr:`answers`, row for row."""
-        if not self.visible:
+        if not self.rows_available:
             return pd.DataFrame()
         scores = scale_scores(self.answers, self.instrument)
         scores.insert(0, RESPONDENT_COLUMN, self.answers[RESPONDENT_COLUMN])
@@ -203,14 +249,24 @@ def _group_sizes(matrix: pd.DataFrame, question_id: str, instrument: Instrument)
 
 
 def _breakdown(
-    matrix: pd.DataFrame, instrument: Instrument, question_id: str, threshold: int
+    matrix: pd.DataFrame,
+    instrument: Instrument,
+    question_id: str,
+    threshold: int,
+    anonymous: KAnonymous,
 ) -> Breakdown:
+    """Table 4 by a background question's groups, with the suppression of
+    :func:`analysis.disclosure.suppress_groups`. Groups are made from the answers as published
+    in the row-level files (k-anonymous), so that every group shown is exactly the files' rows
+    with its value and no difference of published sets is smaller than the threshold; a
+    respondent whose answer the files withhold counts as "not stated or withheld"."""
     question = next(q for q in instrument.background if q.id == question_id)
+    matrix = matrix.assign(**{question_id: anonymous.frame[question_id]})
     visibility = suppress_groups(_group_sizes(matrix, question_id, instrument), threshold)
     shown = {v.group for v in visibility if v.shown}
     stated = matrix.assign(**{question_id: matrix[question_id].fillna(NOT_STATED)})
     tables = grouped_table4(stated[stated[question_id].isin(shown)], instrument, question_id)
-    labels = {o.value: o.label for o in question.options} | {NOT_STATED: "Not stated"}
+    labels = {o.value: o.label for o in question.options} | {NOT_STATED: "Not stated or withheld"}
     groups = tuple(
         GroupResult(v.group, labels[v.group], v.shown, v.reason, tables.get(v.group))
         for v in visibility
@@ -219,16 +275,21 @@ def _breakdown(
     return Breakdown(question_id, question.text, groups)
 
 
+def quasi_identifiers(matrix: pd.DataFrame, instrument: Instrument) -> list[str]:
+    """The choice-type background questions of the instrument (those a file may hold)."""
+    return [q.id for q in instrument.background if q.kind == "choice" and q.id in matrix.columns]
+
+
 def _export_answers(
-    matrix: pd.DataFrame, instrument: Instrument, breakdowns: tuple[Breakdown, ...]
+    matrix: pd.DataFrame, instrument: Instrument, anonymous: KAnonymous, *, raw: bool
 ) -> pd.DataFrame:
-    """Item answers fit to hand out: choice background only, hidden groups blanked, rows in
-    an order that says nothing about when anyone answered, numbered 1..n."""
-    answers = matrix[[*BREAKDOWN_QUESTIONS, *instrument.item_ids]].copy()
-    for breakdown in breakdowns:
-        hidden = {g.value for g in breakdown.groups if not g.shown}
-        column = answers[breakdown.question_id]
-        answers[breakdown.question_id] = column.where(~column.isin(hidden), None)
+    """Item answers fit to hand out: choice background only, k-anonymous over it (unless
+    ``raw``), rows in an order that says nothing about when anyone answered, numbered 1..n."""
+    background = list(anonymous.quasi_identifiers)
+    source = matrix if raw else anonymous.frame
+    answers = pd.concat([source[background], matrix[instrument.item_ids]], axis=1).reset_index(
+        drop=True
+    )
     answers = answers.sort_values(
         by=list(answers.columns), na_position="last", kind="mergesort"
     ).reset_index(drop=True)
@@ -256,49 +317,80 @@ def _change(
     before = previous_round(session, survey_round)
     if before is None or before.id is None:
         return ChangeSection(None, (), "This is the partnership's first round.")
-    matrix = rounds.round_items_matrix(session, before.id)
-    if not results_visible(len(matrix), before.anonymity_threshold):
+    published = releases.publish(session, before)
+    matrix = rounds.round_items_matrix(session, before.id, release=published.number)
+    if not published.number or not results_visible(len(matrix), before.anonymity_threshold):
         return ChangeSection(
             before,
             (),
-            f"The previous round had fewer than {before.anonymity_threshold} responses, so it "
-            "cannot be compared.",
+            "The previous round has no published results (fewer than "
+            f"{before.anonymity_threshold} responses, or not yet released), so it cannot be "
+            "compared.",
         )
     changes = scale_changes(scale_scores(matrix, instrument), scores)
     return ChangeSection(before, tuple(changes), None)
 
 
-def round_report(session: Session, survey_round: SurveyRound) -> RoundReport:
-    """The whole report of a round (only the count when below its threshold)."""
+def round_report(
+    session: Session, survey_round: SurveyRound, viewer: Viewer | None = None
+) -> RoundReport:
+    """The report of a round's published set (only the count when nothing is published).
+
+    Makes the round's next release first when the rules allow (:func:`releases.publish`).
+    ``viewer`` decides only whether row-level files skip the k-anonymity generalisation (an
+    admin's raw-access grant); every figure is the same for every reader.
+    """
     assert survey_round.id is not None
     instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
     partnership = session.get(Partnership, survey_round.partnership_id)
     assert partnership is not None
-    matrix = rounds.round_items_matrix(session, survey_round.id)
+    publication = releases.publish(session, survey_round)
     threshold = survey_round.anonymity_threshold
-    base = RoundReport(partnership, survey_round, instrument, len(matrix), threshold)
+    if not publication.number:
+        return RoundReport(
+            partnership, survey_round, instrument, publication.submitted, threshold, publication
+        )
+    matrix = rounds.round_items_matrix(session, survey_round.id, release=publication.number)
     if not results_visible(len(matrix), threshold):
-        return base
+        return RoundReport(
+            partnership, survey_round, instrument, publication.submitted, threshold, publication
+        )
     summary = table4(matrix, instrument)
     scores = scale_scores(matrix, instrument)
-    breakdowns = tuple(
-        _breakdown(matrix, instrument, q, threshold)
-        for q in BREAKDOWN_QUESTIONS
-        if q in matrix.columns
-    )
+    anonymous: KAnonymous | None = None
+    breakdowns: tuple[Breakdown, ...] = ()
+    if publication.final:
+        identifying = quasi_identifiers(matrix, instrument)
+        anonymous = k_anonymise(
+            matrix,
+            identifying,
+            threshold,
+            keep=[q for q in BREAKDOWN_QUESTIONS if q in identifying],
+        )
+        breakdowns = tuple(
+            _breakdown(matrix, instrument, q, threshold, anonymous)
+            for q in BREAKDOWN_QUESTIONS
+            if q in matrix.columns
+        )
+    open_link = releases.open_link_figures(session, publication)
+    caution = open_link.caution()
     return RoundReport(
         partnership=partnership,
         survey_round=survey_round,
         instrument=instrument,
         n_responses=len(matrix),
         threshold=threshold,
+        publication=publication,
         table=summary,
         readings=tuple(read_table4(summary, instrument)),
         profile=tuple(trust_profile(summary, instrument)),
         frequencies=tuple(item_frequency_tables(matrix, instrument, include_empty=True)),
-        cautions=tuple(round_cautions(len(matrix))),
+        cautions=(*round_cautions(len(matrix)), *([caution] if caution else [])),
         breakdowns=breakdowns,
         change=_change(session, survey_round, instrument, scores),
+        open_link=open_link,
+        anonymous=anonymous,
+        raw_rows=bool(viewer and viewer.raw_access),
         matrix=matrix,
     )
 

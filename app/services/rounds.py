@@ -18,6 +18,7 @@ from app.models import (
     Invitation,
     InvitationKind,
     InvitationStatus,
+    ReleasePolicy,
     Response,
     ResponseStatus,
     RoundStatus,
@@ -63,9 +64,12 @@ def open_round(
     closes_on: date,
     anonymity_threshold: int,
     instrument_id: str,
+    release_policy: str = ReleasePolicy.AT_CLOSE,
 ) -> SurveyRound:
     get_partnership(session, partnership_id)
     problems: dict[str, str] = {}
+    if release_policy not in set(ReleasePolicy):
+        problems["release_policy"] = "must be at-close or interim"
     if not title.strip():
         problems["title"] = "must not be blank"
     if closes_on < opens_on:
@@ -83,6 +87,7 @@ def open_round(
         opens_on=opens_on,
         closes_on=closes_on,
         anonymity_threshold=anonymity_threshold,
+        release_policy=ReleasePolicy(release_policy),
     )
     session.add(survey_round)
     session.commit()
@@ -95,6 +100,9 @@ def close_round(session: Session, round_id: int) -> SurveyRound:
     survey_round.status = RoundStatus.CLOSED
     session.add(survey_round)
     session.commit()
+    from app.services import releases  # releases uses this module
+
+    releases.publish(session, survey_round)  # the final release, if the threshold is met
     return survey_round
 
 
@@ -185,9 +193,14 @@ def round_progress(session: Session, round_id: int) -> list[OrganisationProgress
     return rows
 
 
-def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
+def round_items_matrix(
+    session: Session, round_id: int, *, release: int | None = None
+) -> pd.DataFrame:
     """Every submitted response of a round as one row: item columns (float, NaN when
     unanswered) then background columns (str or None), indexed by response id.
+
+    With ``release``, only the responses published by that release or an earlier one (the
+    published set that reports use; see :mod:`app.services.releases`).
 
     The answers load in one query, one row per response, as JSON text that is parsed in one
     go (about twice as fast as letting the driver decode each row's JSON), fetched straight
@@ -207,6 +220,10 @@ def round_items_matrix(session: Session, round_id: int) -> pd.DataFrame:
         )
         .order_by(col(Response.id))
     )
+    if release is not None:
+        statement = statement.where(
+            col(Response.release).is_not(None), col(Response.release) <= release
+        )
     rows = driver_rows(session, statement)
     item_ids = instrument.item_ids
     background_ids = [question.id for question in instrument.background]

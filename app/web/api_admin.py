@@ -114,6 +114,7 @@ def open_round(
         closes_on=body.closes_on,
         anonymity_threshold=body.anonymity_threshold or settings.anonymity_threshold,
         instrument_id=settings.instrument,
+        release_policy=body.release_policy,
     )
     return _round(survey_round)
 

@@ -1,7 +1,10 @@
 """JSON API for reports: a round's report, its answers and scores, pooled figures, alpha.
 
-Readers sign in with HTTP Basic (or a browser session). Below a round's anonymity threshold
-only the count is given. What a reader may not read is 404, as an unknown id is.
+Readers sign in with HTTP Basic (or a browser session). Everything is computed from the round's
+published set (:mod:`app.services.releases`); before a release, or below the round's anonymity
+threshold, only the count is given. Records (answers, scores) come only with a final release,
+k-anonymous over the background questions unless an admin granted the reader raw access.
+What a reader may not read is 404, as an unknown id is.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.database import SessionDep
 from app.reports import documents
 from app.reports.documents import JsonValue, json_safe
-from app.services import analyst, reports
+from app.services import analyst, releases, reports
 from app.services.reports import parse_id
 from app.web.deps import ApiCoordinatorDep
 from app.web.report_access import ApiAnalystDep, ApiViewerDep
@@ -25,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 def _report(session: SessionDep, viewer: ApiViewerDep, round_id: str) -> reports.RoundReport:
     survey_round = reports.readable_round(session, viewer, parse_id(round_id, "round"))
-    return reports.round_report(session, survey_round)
+    return reports.round_report(session, survey_round, viewer)
 
 
 @router.get("/reports/rounds", response_model=None)
@@ -56,9 +59,10 @@ def round_answers(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> d
     """Item answers, one record per respondent (numbered 1..n, in no time order)."""
     report = _report(session, viewer, round_id)
     head = documents.count_only(report)
-    if not report.visible:
-        return head
-    return {**head, "records": json_safe(report.answers.to_dict("records"))}
+    if not report.rows_available:
+        return {**head, "row_level_note": report.rows_note}
+    records = json_safe(report.answers.to_dict("records"))
+    return {**head, "withheld": report.withheld_note, "records": records}
 
 
 @router.get("/reports/rounds/{round_id}/scores", response_model=None)
@@ -66,9 +70,10 @@ def round_scores(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> di
     """Scale scores, one record per respondent (numbered as in ``answers``)."""
     report = _report(session, viewer, round_id)
     head = documents.count_only(report)
-    if not report.visible:
-        return head
-    return {**head, "records": json_safe(report.scores.to_dict("records"))}
+    if not report.rows_available:
+        return {**head, "row_level_note": report.rows_note}
+    records = json_safe(report.scores.to_dict("records"))
+    return {**head, "withheld": report.withheld_note, "records": records}
 
 
 class ThresholdIn(BaseModel):
@@ -85,6 +90,29 @@ def set_threshold(
     return {"round_id": round_id, "anonymity_threshold": survey_round.anonymity_threshold}
 
 
+class ReleasePolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    release_policy: str = Field(
+        pattern="^(at-close|interim)$",
+        description="at-close: results when the round closes; interim: in steps of at least "
+        "the threshold",
+    )
+
+
+class ReleasePolicyOut(BaseModel):
+    round_id: int
+    release_policy: str
+
+
+@router.put("/rounds/{round_id}/release-policy", tags=["coordinating"])
+def set_release_policy(
+    round_id: RecordId, body: ReleasePolicyIn, session: SessionDep, _: ApiCoordinatorDep
+) -> ReleasePolicyOut:
+    """Choose when a round's results are published; refused once its first results are out."""
+    survey_round = releases.set_release_policy(session, round_id, body.release_policy)
+    return ReleasePolicyOut(round_id=round_id, release_policy=survey_round.release_policy)
+
+
 def _rounds_json(answers: analyst.PooledAnswers) -> list[JsonValue]:
     return [
         {
@@ -92,6 +120,7 @@ def _rounds_json(answers: analyst.PooledAnswers) -> list[JsonValue]:
             "partnership": r.partnership.name,
             "responses": r.responses,
             "pooled": r.included,
+            "left_out_because": r.reason,
         }
         for r in answers.rounds
     ]

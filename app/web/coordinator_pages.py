@@ -142,6 +142,7 @@ def open_round(
     opens_on: Annotated[date, Form()],
     closes_on: Annotated[date, Form()],
     anonymity_threshold: Annotated[int, Form(ge=3, le=1000)],
+    release_policy: Annotated[str, Form(max_length=16)] = "at-close",
 ) -> Response:
     survey_round = rounds.open_round(
         session,
@@ -151,6 +152,7 @@ def open_round(
         closes_on=closes_on,
         anonymity_threshold=anonymity_threshold,
         instrument_id=settings.instrument,
+        release_policy=release_policy,
     )
     return see_other(f"/coordinator/rounds/{survey_round.id}")
 

@@ -67,7 +67,7 @@ def index(request: Request, session: SessionDep) -> Response:
 
 def _report(session: SessionDep, viewer: PageViewerDep, round_id: str) -> RoundReport:
     survey_round = reports.readable_round(session, viewer, reports.parse_id(round_id, "round"))
-    return reports.round_report(session, survey_round)
+    return reports.round_report(session, survey_round, viewer)
 
 
 @router.get("/reports/rounds/{round_id}", response_class=HTMLResponse)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
@@ -62,6 +62,11 @@ class RoundIn(_Body):
     opens_on: date
     closes_on: date
     anonymity_threshold: int | None = Field(default=None, ge=3, le=1000)
+    release_policy: Literal["at-close", "interim"] = Field(
+        default="at-close",
+        description="at-close: results appear when the round closes; interim: in releases "
+        "that each add at least the anonymity threshold of responses",
+    )
 
 
 class RoundOut(BaseModel):
@@ -75,6 +80,7 @@ class RoundOut(BaseModel):
     status: str
     state: str = Field(description="open, not-yet-open or closed, from the status and dates")
     anonymity_threshold: int
+    release_policy: str
 
 
 class LinksIn(_Body):
