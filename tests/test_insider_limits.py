@@ -91,6 +91,7 @@ def test_one_browser_cannot_start_many_responses_from_an_open_link(
     browser = _client(client)
     assert browser.get(f"/s/{token}").status_code == 200
     statuses = [_start(browser, token, setup.organisation_ids[0]) for _ in range(100)]
+    assert statuses.count(429) >= 90, statuses
     allowed = RateLimitPolicy().open_per_browser.most
     assert statuses.count(303) == allowed and statuses.count(429) == 100 - allowed
     # The open link no longer mints a personal link per request.
@@ -124,6 +125,7 @@ def test_one_client_cannot_stuff_an_open_link_through_the_api(
     statuses = [
         api.post(f"/api/v1/survey/{token}/response", json=body).status_code for _ in range(100)
     ]
+    assert statuses.count(429) >= 90, statuses
     allowed = RateLimitPolicy().open_per_browser.most
     assert statuses.count(201) == allowed and statuses.count(429) == 100 - allowed
     assert _submitted(session) == allowed
@@ -217,25 +219,25 @@ def _login(browser: TestClient, email: str, password: str, path: str = "/coordin
 def test_wrong_passwords_slow_the_attacker_but_do_not_lock_the_real_person_out(
     client: TestClient, coordinator: str
 ) -> None:
-    # The default policy, with a first wait long enough that a slow machine cannot outlast it.
-    slow = Limit("login-email-address", 5, 3600, 120, 900)
-    _use(client, RateLimitPolicy(login_per_email_address=slow))
     usual = _client(client)  # the coordinator's own browser, at the office
     assert _login(usual, coordinator, COORDINATOR_PASSWORD) == 303
     attacker = _client(client)  # a colleague at the same office address
     statuses = [_login(attacker, coordinator, "guessing, guessing") for _ in range(30)]
-    assert 401 in statuses and statuses[-1] == 429
-    assert statuses.count(401) == slow.most
+    assert statuses[-1] == 429
     # The attacker is slowed even with the right password ...
     assert _login(attacker, coordinator, COORDINATOR_PASSWORD) == 429
     # ... the real person is not: from their usual browser, and from anywhere else.
     assert _login(usual, coordinator, COORDINATOR_PASSWORD) == 303
     assert _login(_client(client, ELSEWHERE), coordinator, COORDINATOR_PASSWORD) == 303
-    # HTTP Basic from elsewhere works too.
     api = _client(client, ("203.0.113.50", 1))
     assert (
         api.get("/api/v1/partnerships", auth=(coordinator, COORDINATOR_PASSWORD)).status_code == 200
     )
+    # A few failures go through, then the waits double (2 s, 4 s, ...): however slow this
+    # machine, 30 tries in a row get through only a couple more than the free ones.
+    free = RateLimitPolicy().login_per_email_address.most
+    assert free <= statuses.count(401) <= free + 2
+    assert statuses[:free] == [401] * free
 
 
 def test_the_wait_doubles_with_each_failure_beyond_a_few_up_to_a_cap(engine: Engine) -> None:
@@ -455,7 +457,7 @@ def test_control_characters_in_forms_are_an_inline_error_keeping_the_input(
     assert MARKER in page.text  # what they typed is still in the box
     session.expire_all()
     saved = session.exec(select(Response)).all()
-    assert all(question_id not in r.background for r in saved)
+    assert all(MARKER not in json.dumps(r.background) for r in saved)
     # Sign-in and the coordinator's forms: a clear answer, never a 500.
     browser = quiet_client
     assert _login(browser, bad + "@example.org", "whatever it is") == 401
@@ -492,8 +494,10 @@ def test_sql_parameters_are_kept_out_of_errors_and_logs(
     assert name is not None
     with pytest.raises(sa.exc.IntegrityError) as raised, engine.begin() as connection:
         connection.execute(
+            # A duplicate name (the only key PostgreSQL's own message names), with the
+            # marker in another column: only the SQL parameters could show it.
             sa.insert(Partnership.__table__).values(  # type: ignore[attr-defined]
-                name=name.name, care_model=MARKER
+                name=name.name, care_model=MARKER, created_at=name.created_at
             )
         )
     assert MARKER not in str(raised.value)
