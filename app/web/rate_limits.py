@@ -15,9 +15,10 @@
 * **Open links**: each start from an open link (``POST /s/{open}/start``, which makes a
   personal link) and each submission through it on the API
   (``POST /api/v1/survey/{open}/response``) takes one from three limits: per browser and
-  round (a signed browser cookie, set on any link page; clients without it share one per
-  address), per client address and round (sized for an office behind one proxy address),
-  and per round.  A use whose answer is not a success (a form to correct) is given back.
+  round (a signed browser cookie, set where an open link is first read; personal links set
+  no cookie; clients without it share one allowance per address), per client address and
+  round (sized for an office behind one proxy address), and per round.  A use whose answer
+  is not a success (a form to correct) is given back.
 
 Once a limit is reached, requests of that kind answer 429 with ``Retry-After``: a page that
 says which limit and how long to wait for browsers (keeping the posted answers in a form
@@ -147,7 +148,8 @@ def _set_cookie(name: str, value: str, secure: bool) -> tuple[bytes, bytes]:
     return b"set-cookie", f"{name}={value}{flags}{'; Secure' if secure else ''}".encode()
 
 
-def _wait(seconds: int) -> str:
+def wait_text(seconds: int) -> str:
+    """A wait in words: seconds under a minute, minutes under two hours, else hours."""
     if seconds < 60:
         return "1 second" if seconds == 1 else f"{seconds} seconds"
     minutes = -(-seconds // 60)
@@ -158,7 +160,7 @@ def _wait(seconds: int) -> str:
 
 def refusal_message(refusal: Refusal, limit_kind: str) -> str:
     """What a refused person reads: which limit, and how long to wait."""
-    wait = _wait(refusal.retry_after)
+    wait = wait_text(refusal.retry_after)
     bucket = refusal.limit.bucket
     if limit_kind == "link":
         return (
@@ -177,12 +179,12 @@ def refusal_message(refusal: Refusal, limit_kind: str) -> str:
         return (
             f"{refusal.limit.most} responses have already been started through this survey's "
             "open link from your organisation's network in the last "
-            f"{_wait(refusal.limit.window_seconds)}; wait {wait} and try again"
+            f"{wait_text(refusal.limit.window_seconds)}; wait {wait} and try again"
         )
     if bucket == "open-round":
         return (
             f"{refusal.limit.most} responses have already been started through this survey's "
-            f"open link in the last {_wait(refusal.limit.window_seconds)}; wait {wait} and "
+            f"open link in the last {wait_text(refusal.limit.window_seconds)}; wait {wait} and "
             "try again"
         )
     return (
@@ -346,7 +348,7 @@ class RateLimitMiddleware:
         )
         if starts:
             if not looked_up:
-                live = await self._safely(limiter.live_link, token, None)
+                live, looked_up = await self._safely(limiter.live_link, token, None), True
             if live is not None and live.kind == InvitationKind.OPEN:
                 who = f"browser {browser}" if browser else f"address {address}"
                 wanted = [
@@ -360,6 +362,13 @@ class RateLimitMiddleware:
                     return
                 taken = wanted
         success = SIGNED_IN if area == "s" else 201
+        # The browser cookie is given out only where an open link is first read (its start
+        # page, or its questionnaire on the API): personal links never set a cookie.
+        give_cookie = False
+        if browser is None and scope.get("method") == "GET" and rest == "":
+            if not looked_up:
+                live, looked_up = await self._safely(limiter.live_link, token, None), True
+            give_cookie = live is not None and live.kind == InvitationKind.OPEN
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -370,7 +379,7 @@ class RateLimitMiddleware:
                     )
                 if taken and status != success:
                     await self._safely(limiter.give_back, taken, None)
-                if browser is None:
+                if give_cookie:
                     cookie = _set_cookie(BROWSER_COOKIE, new_browser_cookie(secret), _secure(scope))
                     message = _with_header(message, cookie)
             await send(message)
