@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -503,3 +504,25 @@ def test_sql_parameters_are_kept_out_of_errors_and_logs(
             )
         )
     assert MARKER not in str(raised.value)
+
+
+def test_parallel_starts_cannot_all_slip_under_a_limit(engine: Engine) -> None:
+    """``take`` counts and checks in one transaction: of 12 requests at once, exactly the
+    limit's number go through, whichever workers answer them."""
+    limit = Limit("open-browser", 3, 3600)
+    limiters = [RateLimiter(engine, TEST_SECRET, RateLimitPolicy()) for _ in range(3)]
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def start(number: int) -> None:
+        refusal = limiters[number % 3].take([(limit, "one browser")], now=1_800_000_000)
+        with lock:
+            results.append(refusal is None)
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == limit.most and len(results) == 12
+    assert limiters[0].hits(limit, "one browser", now=1_800_000_000) == limit.most
