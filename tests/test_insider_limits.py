@@ -243,6 +243,24 @@ def test_wrong_passwords_slow_the_attacker_but_do_not_lock_the_real_person_out(
     assert statuses[:free] == [401] * free
 
 
+def test_a_browser_trusted_for_one_account_is_not_trusted_for_another(
+    client: TestClient, session: Session, coordinator: str
+) -> None:
+    _use(client, RateLimitPolicy(login_per_email_address=Limit("login-email-address", 3, 3600)))
+    add_coordinator(session, "insider@example.org", COORDINATOR_PASSWORD)
+    insider = _client(client)
+    assert _login(insider, "insider@example.org", COORDINATOR_PASSWORD) == 303
+    cookie = next(c for c in insider.cookies.jar if c.name == "trust_survey_device")
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    assert cookie.get_nonstandard_attr("SameSite") == "Lax"
+    # The insider's own device cookie buys nothing against the coordinator's account.
+    statuses = [_login(insider, coordinator, "guessing, guessing") for _ in range(6)]
+    assert statuses == [401] * 3 + [429] * 3
+    # A device cookie made up, or copied to another account, is no device cookie.
+    insider.cookies.set("trust_survey_device", cookie.value.split(".")[0] + ".0000")
+    assert _login(insider, coordinator, COORDINATOR_PASSWORD) == 429
+
+
 def test_the_wait_doubles_with_each_failure_beyond_a_few_up_to_a_cap(engine: Engine) -> None:
     limit = Limit("login-email-address", 3, 3600, 2, 60)
     limiter = RateLimiter(engine, TEST_SECRET, RateLimitPolicy(login_per_email_address=limit))
