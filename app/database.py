@@ -40,6 +40,7 @@ def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             parsed,
+            hide_parameters=True,  # errors and logs never show the answers being written
             connect_args={"check_same_thread": False},
             pool_size=pool_size,
             max_overflow=0,
@@ -48,7 +49,12 @@ def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0
         sa.event.listen(engine, "connect", _sqlite_pragmas(round(sqlite_busy_timeout * 1000)))
         return engine
     return sa.create_engine(
-        parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=0, pool_timeout=30
+        parsed,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
     )
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.models import RateLimitCounter
 from app.services import invitations
 from app.services.coordinators import add_coordinator
-from app.services.rate_limits import Limit, RateLimiter, RateLimitPolicy
+from app.services.rate_limits import Limit, RateLimiter, RateLimitPolicy, prune_statement
 from tests.conftest import (
     COORDINATOR_PASSWORD,
     TEST_SECRET,
@@ -120,8 +120,15 @@ def test_unknown_links_are_limited_per_address_but_working_links_are_not(
     assert 0 < int(page.headers["retry-after"]) <= 600
     api = client.get("/api/v1/survey/unknown-token-6")
     assert api.status_code == 429 and api.headers["content-type"] == "application/json"
-    # Blocked means blocked: a guess that happened to be right gets no answer either.
-    assert client.get(f"/s/{token}").status_code == 429
+    # The limit refuses only links that do not work: a respondent whose link works, behind
+    # the same address as the guesser, still reads and saves.
+    assert client.get(f"/s/{token}").status_code == 200
+    assert client.get(f"/api/v1/survey/{token}").status_code == 200
+    saved = client.post(
+        f"/s/{token}/sections/about-you", data={"action": "save-for-later"}, follow_redirects=False
+    )
+    assert saved.status_code in (303, 400), saved.text
+    assert client.get("/s/unknown-token-7").status_code == 429
     # Another address is not affected.
     other = TestClient(client.app, client=("198.51.100.7", 40000))
     assert other.get(f"/s/{token}").status_code == 200
@@ -168,3 +175,19 @@ def test_the_default_limits_are_reasonable() -> None:
     assert 5 <= policy.login_per_email.most <= 20
     assert policy.login_per_address.most >= policy.login_per_email.most
     assert policy.link_per_address.most >= 20
+    # Signing in slows down progressively, up to a quarter of an hour at most.
+    for limit in (policy.login_per_email, policy.login_per_email_address):
+        assert limit.progressive and limit.longest_wait_seconds <= 15 * 60
+    # One address trying one e-mail as fast as it may cannot reach the e-mail's own limit,
+    # so one attacker does not slow the real person's sign-in from anywhere else.
+    assert policy.login_per_email_address.most_in_window() < policy.login_per_email.most
+    assert policy.login_per_email_address.window_seconds == policy.login_per_email.window_seconds
+    # Open links: a few per browser, an office behind one address, more for the round.
+    assert 1 <= policy.open_per_browser.most <= 5
+    assert policy.open_per_address.most >= 100
+    assert policy.open_per_round.most >= policy.open_per_address.most
+    # Every limit of the policy is kept until its window has ended: none is pruned early.
+    cut = prune_statement(policy, 10**9).compile(compile_kwargs={"literal_binds": True})
+    longest = max(limit.window_seconds for limit in policy.limits())
+    assert f"< {10**9 - longest}" in str(cut)
+    assert policy.open_per_browser in policy.limits()

@@ -198,8 +198,11 @@ def _check_workers(base: str, round_id: int, tokens: list[str]) -> None:
     assert statuses == [404] * most + [429] * 5
     assert len(served) >= 2
     with _fresh(base) as guesser:
-        refused = guesser.get(f"/api/v1/survey/{tokens[2]}")
+        refused = guesser.get("/api/v1/survey/still-no-such-link")
+        working = guesser.get(f"/api/v1/survey/{tokens[2]}")
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    # A link that works is never refused by the unknown-link limit, on any worker.
+    assert working.status_code == 200
 
 
 @pytest.mark.postgres

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -9,6 +10,37 @@ from analysis.instrument import Instrument, Section
 
 MAX_TEXT_ANSWER = 200
 UNANSWERED = "answer this question"
+# C0 and C1 control characters, DEL, and lone surrogates (which no UTF-8 text can hold, and
+# which PostgreSQL refuses, like NUL); multi-line text may keep tabs and line breaks.
+_NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+CONTROL_CHARACTERS = "must not contain control characters (such as NUL, tabs or line breaks)"
+CONTROL_CHARACTERS_MULTILINE = "must not contain control characters (such as NUL)"
+
+
+def control_character_problem(text: str, *, multiline: bool = False) -> str | None:
+    """The problem with ``text`` if it holds a control character or a lone surrogate, else None.
+
+    Single-line text (names, titles, e-mail addresses, one-line answers) may hold no control
+    character at all; ``multiline`` text may hold tabs and line breaks.
+    """
+    pattern = _NOT_IN_TEXT if multiline else _NOT_IN_A_LINE
+    if pattern.search(text) is None:
+        return None
+    return CONTROL_CHARACTERS_MULTILINE if multiline else CONTROL_CHARACTERS
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and lone surrogates escaped (``\\x00``, ``\\ud800``),
+    to name an unknown field in a message without passing on what it holds."""
+    if control_character_problem(text) is None:
+        return text
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if control_character_problem(character)
+        else character
+        for character in text
+    )
 
 
 @dataclass
@@ -35,7 +67,8 @@ def check_answers(
     item_ids = set(instrument.item_ids)
     for item_id, value in answers.items():
         if item_id not in item_ids:
-            checked.problems[item_id] = f"unknown item for {instrument.id} {instrument.version}"
+            unknown = f"unknown item for {instrument.id} {instrument.version}"
+            checked.problems[printable(item_id)] = unknown
             continue
         if value is None:
             checked.cleared.add(item_id)
@@ -52,9 +85,9 @@ def check_answers(
     questions = {q.id: q for q in instrument.background}
     for question_id, value in background.items():
         question = questions.get(question_id)
-        checked.background_problems.add(question_id)
+        checked.background_problems.add(printable(question_id))
         if question is None:
-            checked.problems[question_id] = "unknown background question"
+            checked.problems[printable(question_id)] = "unknown background question"
             continue
         if value is None or (isinstance(value, str) and not value.strip()):
             checked.cleared.add(question_id)
@@ -67,6 +100,8 @@ def check_answers(
                 checked.problems[question_id] = f"must be one of: {', '.join(allowed)}"
             else:
                 checked.background[question_id] = value
+        elif (problem := control_character_problem(value.strip())) is not None:
+            checked.problems[question_id] = problem
         elif len(value.strip()) > MAX_TEXT_ANSWER:
             checked.problems[question_id] = f"must be at most {MAX_TEXT_ANSWER} characters"
         else:

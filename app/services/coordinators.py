@@ -17,6 +17,7 @@ from app.models import (
     SurveyRound,
 )
 from app.security import hash_password, verify_password
+from app.services.answers import control_character_problem
 from app.services.errors import DuplicateRecordError, FieldValidationError, RecordNotFoundError
 
 MINIMUM_PASSWORD_LENGTH = 12
@@ -38,7 +39,7 @@ def add_coordinator(
 ) -> Coordinator:
     """Add an account with ``role``, granted the partnerships named (all or nothing)."""
     problems: dict[str, str] = {}
-    if "@" not in email or len(email) > 254:
+    if "@" not in email or len(email) > 254 or control_character_problem(email):
         problems["email"] = "must be an e-mail address"
     if len(password) < MINIMUM_PASSWORD_LENGTH:
         problems["password"] = f"must be at least {MINIMUM_PASSWORD_LENGTH} characters"
@@ -99,6 +100,8 @@ def granted_partnership_ids(session: Session, account: Coordinator) -> set[int]:
 
 
 def coordinator_by_email(session: Session, email: str) -> Coordinator | None:
+    if control_character_problem(email) is not None:
+        return None  # no account has one; PostgreSQL would refuse a NUL in the query
     statement = select(Coordinator).where(Coordinator.email == normalised_email(email))
     return session.exec(statement).first()
 

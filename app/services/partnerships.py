@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.instruments import background_choices
 from app.models import Organisation, Partnership, PartnershipGrant
+from app.services.answers import control_character_problem
 from app.services.errors import DuplicateRecordError, FieldValidationError, RecordNotFoundError
 
 
@@ -19,6 +20,8 @@ def _require_choice(question_id: str, value: str) -> None:
 def _require_name(name: str) -> None:
     if not name.strip():
         raise FieldValidationError({"name": "must not be blank"})
+    if (problem := control_character_problem(name)) is not None:
+        raise FieldValidationError({"name": problem})
 
 
 def create_partnership(

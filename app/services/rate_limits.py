@@ -1,36 +1,75 @@
-"""Fixed-window counters of failed attempts, kept in the database so that every worker of the
-app (and every machine in front of one database) counts against the same total.
+"""Counters for rate limits, kept in the database so that every worker of the app (and every
+machine in front of one database) counts against the same total.
 
 A counter is one row per (bucket, key, window): ``hits`` is raised by an atomic upsert
 (``INSERT ... ON CONFLICT DO UPDATE``, on SQLite >= 3.24 and PostgreSQL alike), so two workers
-counting at the same moment both count.  The key is an HMAC of the e-mail or client address
-(:func:`app.security.rate_limit_key`); nothing in the table names a person or an address.
-Windows that have ended are pruned as new failures are counted.
+counting at the same moment both count.  The key is an HMAC of what is counted (an e-mail, a
+client address, a browser, a round; :func:`app.security.rate_limit_key`); nothing in the table
+names a person, an address or a link.  Windows that have ended are pruned as new failures are
+counted.
+
+Two kinds of limit:
+
+* **fixed**: at most ``most`` per window, then refused until the window ends;
+* **progressive** (``first_wait_seconds`` > 0): ``most`` failures go through freely; after
+  that each failure doubles the wait before the next attempt, from ``first_wait_seconds`` up
+  to ``longest_wait_seconds``.  The second of the last failure is kept in a row of its own
+  (bucket ``<bucket>+last``, ``hits`` = seconds since the window started).
+
+Failures (wrong passwords, unknown links) are counted after the answer with
+:meth:`RateLimiter.count_failure`; uses that are limited whether or not they succeed (starting
+through an open link) are taken before with :meth:`RateLimiter.take`, which counts and checks
+in one transaction, so parallel requests cannot all slip under a limit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from app.models import RateLimitCounter
-from app.security import rate_limit_key
+from app.models import Invitation, InvitationStatus, RateLimitCounter
+from app.security import hash_link_token, rate_limit_key
 
 _COUNTERS = RateLimitCounter.__table__  # type: ignore[attr-defined]
+_INVITATIONS = Invitation.__table__  # type: ignore[attr-defined]
 PRUNE_EVERY_SECONDS = 60
+LAST_SUFFIX = "+last"
+LONGEST_TOKEN = 200
 
 
 @dataclass(frozen=True)
 class Limit:
-    """At most ``most`` failures per ``window_seconds`` for one key of ``bucket``."""
+    """At most ``most`` per ``window_seconds`` for one key of ``bucket``.
+
+    With ``first_wait_seconds`` > 0 the limit is progressive: after ``most`` failures, each
+    further failure doubles the wait before the next attempt (capped at
+    ``longest_wait_seconds``) instead of refusing until the window ends.
+    """
 
     bucket: str
     most: int
     window_seconds: int
+    first_wait_seconds: int = 0
+    longest_wait_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        if self.most < 1 or self.window_seconds < 1:
+            raise ValueError(f"{self.bucket}: most and window_seconds must be at least 1")
+        if self.first_wait_seconds < 0 or (
+            self.first_wait_seconds and self.longest_wait_seconds < self.first_wait_seconds
+        ):
+            raise ValueError(f"{self.bucket}: waits must be 0 < first <= longest")
+        if len(self.bucket) + len(LAST_SUFFIX) > 32:
+            raise ValueError(f"{self.bucket}: bucket names are at most {32 - len(LAST_SUFFIX)}")
+
+    @property
+    def progressive(self) -> bool:
+        return self.first_wait_seconds > 0
 
     def window_start(self, now: float) -> int:
         second = int(now)
@@ -40,14 +79,51 @@ class Limit:
         """Seconds until the current window ends (at least 1)."""
         return max(1, self.window_start(now) + self.window_seconds - int(now))
 
+    def wait_after(self, failures: int) -> int:
+        """Seconds a progressive limit waits after the ``failures``-th failure of a window."""
+        if not self.progressive or failures < self.most:
+            return 0
+        doublings = min(failures - self.most, 40)
+        return min(self.longest_wait_seconds, self.first_wait_seconds * (1 << doublings))
+
+    def most_in_window(self) -> int:
+        """The most failures one key can make in one window, trying as fast as it may."""
+        if not self.progressive:
+            return self.most
+        failures, elapsed = self.most, 0
+        while elapsed + self.wait_after(failures) < self.window_seconds:
+            elapsed += self.wait_after(failures)
+            failures += 1
+        return failures
+
 
 @dataclass(frozen=True)
 class RateLimitPolicy:
-    """The limits the app applies; tests may hand the app smaller ones."""
+    """The limits the app applies; tests may hand the app smaller ones.
 
-    login_per_email: Limit = Limit("login-email", 10, 15 * 60)
-    login_per_address: Limit = Limit("login-address", 50, 15 * 60)
+    Signing in: a browser that has signed in to an account before (it holds a signed device
+    cookie for it) is limited only by ``login_per_device``; any other attempt by the
+    progressive ``login_per_email_address`` (one e-mail from one address),
+    ``login_per_email`` (one e-mail from everywhere) and ``login_per_address`` (every
+    e-mail from one address).  Open links: each start (``POST /s/{open}/start``) or
+    submission through the API takes one from ``open_per_browser`` (per browser cookie and
+    round; clients without the cookie share one per address), ``open_per_address`` and
+    ``open_per_round``.
+    """
+
+    login_per_email: Limit = Limit("login-email", 20, 60 * 60, 1, 15 * 60)
+    login_per_address: Limit = Limit("login-address", 100, 15 * 60)
     link_per_address: Limit = Limit("link-address", 50, 10 * 60)
+    login_per_email_address: Limit = Limit("login-email-address", 5, 60 * 60, 2, 15 * 60)
+    login_per_device: Limit = Limit("login-device", 10, 15 * 60)
+    open_per_browser: Limit = Limit("open-browser", 3, 24 * 60 * 60)
+    open_per_address: Limit = Limit("open-address", 150, 60 * 60)
+    open_per_round: Limit = Limit("open-round", 300, 60 * 60)
+
+    def limits(self) -> list[Limit]:
+        """Every limit of the policy."""
+        found = [getattr(self, field.name) for field in dataclasses.fields(self)]
+        return [limit for limit in found if isinstance(limit, Limit)]
 
 
 @dataclass(frozen=True)
@@ -58,8 +134,16 @@ class Refusal:
     retry_after: int
 
 
+@dataclass(frozen=True)
+class LiveLink:
+    """What the limits need to know of a link that works: its kind and round."""
+
+    kind: str
+    round_id: int
+
+
 class RateLimiter:
-    """Checks and counts failures for one app (one engine and one secret key)."""
+    """Checks and counts for one app (one engine and one secret key)."""
 
     def __init__(self, engine: Engine, secret_key: str, policy: RateLimitPolicy) -> None:
         self.engine = engine
@@ -70,21 +154,48 @@ class RateLimiter:
     def _key(self, limit: Limit, value: str) -> str:
         return rate_limit_key(self.secret_key, limit.bucket, value)
 
+    def _read(self, connection: Connection, bucket: str, key: str, window: int) -> int | None:
+        found = connection.execute(
+            sa.select(_COUNTERS.c.hits).where(
+                _COUNTERS.c.bucket == bucket,
+                _COUNTERS.c.key_hash == key,
+                _COUNTERS.c.window_start == window,
+            )
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
     def refusal(self, checks: list[tuple[Limit, str]], now: float | None = None) -> Refusal | None:
         """The first of ``checks`` (a limit and the value it counts) already at its limit."""
         moment = time.time() if now is None else now
         with self.engine.connect() as connection:
             for limit, value in checks:
-                hits = connection.execute(
-                    sa.select(_COUNTERS.c.hits).where(
-                        _COUNTERS.c.bucket == limit.bucket,
-                        _COUNTERS.c.key_hash == self._key(limit, value),
-                        _COUNTERS.c.window_start == limit.window_start(moment),
-                    )
-                ).scalar_one_or_none()
-                if hits is not None and hits >= limit.most:
+                key, window = self._key(limit, value), limit.window_start(moment)
+                hits = self._read(connection, limit.bucket, key, window)
+                if hits is None or hits < limit.most:
+                    continue
+                if not limit.progressive:
                     return Refusal(limit, limit.retry_after(moment))
+                last = self._read(connection, limit.bucket + LAST_SUFFIX, key, window) or 0
+                waited = int(moment) - (window + last)
+                wait = min(limit.wait_after(hits) - waited, limit.retry_after(moment))
+                if wait > 0:
+                    return Refusal(limit, wait)
         return None
+
+    def _upsert(
+        self, connection: Connection, limit: Limit, value: str, moment: float, step: int
+    ) -> sa.Insert:
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(_COUNTERS).values(
+            bucket=limit.bucket,
+            key_hash=self._key(limit, value),
+            window_start=limit.window_start(moment),
+            hits=max(step, 0),
+        )
+        return statement.on_conflict_do_update(
+            index_elements=["bucket", "key_hash", "window_start"],
+            set_={"hits": _COUNTERS.c.hits + step},
+        )
 
     def count_failure(self, checks: list[tuple[Limit, str]], now: float | None = None) -> None:
         """Add one failure to each of ``checks``' current windows (atomically)."""
@@ -92,41 +203,85 @@ class RateLimiter:
         with self.engine.begin() as connection:
             insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             for limit, value in checks:
-                statement = insert(_COUNTERS).values(
-                    bucket=limit.bucket,
-                    key_hash=self._key(limit, value),
-                    window_start=limit.window_start(moment),
-                    hits=1,
-                )
-                connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["bucket", "key_hash", "window_start"],
-                        set_={"hits": _COUNTERS.c.hits + 1},
+                connection.execute(self._upsert(connection, limit, value, moment, 1))
+                if limit.progressive:
+                    window = limit.window_start(moment)
+                    last = insert(_COUNTERS).values(
+                        bucket=limit.bucket + LAST_SUFFIX,
+                        key_hash=self._key(limit, value),
+                        window_start=window,
+                        hits=int(moment) - window,
                     )
+                    connection.execute(
+                        last.on_conflict_do_update(
+                            index_elements=["bucket", "key_hash", "window_start"],
+                            set_={"hits": last.excluded.hits},
+                        )
+                    )
+            self._prune(connection, moment)
+
+    def take(self, checks: list[tuple[Limit, str]], now: float | None = None) -> Refusal | None:
+        """Count one use against each of ``checks``, unless one would go over its limit.
+
+        The counts and the check are one transaction: when a limit is reached nothing is
+        counted (a refused attempt uses up nothing) and the refusal is returned.
+        """
+        moment = time.time() if now is None else now
+        with self.engine.begin() as connection:
+            for limit, value in checks:
+                statement = self._upsert(connection, limit, value, moment, 1)
+                hits = connection.execute(statement.returning(_COUNTERS.c.hits)).scalar_one()
+                if hits > limit.most:
+                    connection.rollback()
+                    return Refusal(limit, limit.retry_after(moment))
+            self._prune(connection, moment)
+        return None
+
+    def give_back(self, checks: list[tuple[Limit, str]], now: float | None = None) -> None:
+        """Undo a :meth:`take` whose request did not go through (a form to correct)."""
+        moment = time.time() if now is None else now
+        with self.engine.begin() as connection:
+            for limit, value in checks:
+                connection.execute(
+                    sa.update(_COUNTERS)
+                    .where(
+                        _COUNTERS.c.bucket == limit.bucket,
+                        _COUNTERS.c.key_hash == self._key(limit, value),
+                        _COUNTERS.c.window_start == limit.window_start(moment),
+                        _COUNTERS.c.hits > 0,
+                    )
+                    .values(hits=_COUNTERS.c.hits - 1)
                 )
-            if moment - self._last_pruned >= PRUNE_EVERY_SECONDS:
-                self._last_pruned = moment
-                connection.execute(prune_statement(self.policy, moment))
+
+    def _prune(self, connection: Connection, moment: float) -> None:
+        if moment - self._last_pruned >= PRUNE_EVERY_SECONDS:
+            self._last_pruned = moment
+            connection.execute(prune_statement(self.policy, moment))
 
     def hits(self, limit: Limit, value: str, now: float | None = None) -> int:
-        """Failures counted for ``value`` in the current window (for tests and operators)."""
+        """Counted for ``value`` in the current window (for tests and operators)."""
         moment = time.time() if now is None else now
         with self.engine.connect() as connection:
+            found = self._read(
+                connection, limit.bucket, self._key(limit, value), limit.window_start(moment)
+            )
+        return found or 0
+
+    def live_link(self, token: str) -> LiveLink | None:
+        """The kind and round of the link ``token`` if it works (not unknown, not revoked)."""
+        if not token or len(token) > LONGEST_TOKEN:
+            return None
+        with self.engine.connect() as connection:
             found = connection.execute(
-                sa.select(_COUNTERS.c.hits).where(
-                    _COUNTERS.c.bucket == limit.bucket,
-                    _COUNTERS.c.key_hash == self._key(limit, value),
-                    _COUNTERS.c.window_start == limit.window_start(moment),
+                sa.select(_INVITATIONS.c.kind, _INVITATIONS.c.round_id).where(
+                    _INVITATIONS.c.token_hash == hash_link_token(token),
+                    _INVITATIONS.c.status != InvitationStatus.REVOKED,
                 )
-            ).scalar_one_or_none()
-        return int(found or 0)
+            ).first()
+        return None if found is None else LiveLink(str(found.kind), int(found.round_id))
 
 
 def prune_statement(policy: RateLimitPolicy, now: float) -> sa.Delete:
     """Delete the windows that ended before now (the longest window of the policy)."""
-    longest = max(
-        policy.login_per_email.window_seconds,
-        policy.login_per_address.window_seconds,
-        policy.link_per_address.window_seconds,
-    )
+    longest = max(limit.window_seconds for limit in policy.limits())
     return sa.delete(_COUNTERS).where(_COUNTERS.c.window_start < int(now) - longest)

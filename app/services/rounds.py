@@ -24,6 +24,7 @@ from app.models import (
     RoundStatus,
     SurveyRound,
 )
+from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError, RecordNotFoundError, RoundNotOpenError
 from app.services.partnerships import get_partnership, list_organisations
 from app.settings import MINIMUM_ANONYMITY_THRESHOLD
@@ -72,6 +73,8 @@ def open_round(
         problems["release_policy"] = "must be at-close or interim"
     if not title.strip():
         problems["title"] = "must not be blank"
+    elif (problem := control_character_problem(title)) is not None:
+        problems["title"] = problem
     if closes_on < opens_on:
         problems["closes_on"] = "must be on or after the opening date"
     if anonymity_threshold < MINIMUM_ANONYMITY_THRESHOLD:

@@ -13,7 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from analysis.instrument import BackgroundQuestion, Instrument, Section
-from app.services.answers import MAX_TEXT_ANSWER, UNANSWERED
+from app.services.answers import (
+    CONTROL_CHARACTERS,
+    CONTROL_CHARACTERS_MULTILINE,
+    MAX_TEXT_ANSWER,
+    UNANSWERED,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,11 @@ def _messages(instrument: Instrument, field_id: str, problem: str) -> tuple[str,
         if is_text:
             return "Enter an answer", f"Enter an answer to “{text}”"
         return "Select an answer", f"Select an answer to “{text}”"
+    if is_text and problem in (CONTROL_CHARACTERS, CONTROL_CHARACTERS_MULTILINE):
+        return (
+            "Remove the tabs, line breaks or other invisible characters from your answer",
+            f"Your answer to “{text}” {problem}",
+        )
     if is_text:
         return (
             f"Enter {MAX_TEXT_ANSWER} characters or fewer",

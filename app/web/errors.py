@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
@@ -30,6 +32,14 @@ STATUS_OF: dict[type[SurveyServiceError], int] = {
 }
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so that a 422 echoing a lone surrogate
+    the client sent (which UTF-8 cannot hold) is still an answer, not a 500."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -50,7 +60,7 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     )
     if _is_api(request):
         if isinstance(exc, FieldValidationError):
-            return JSONResponse({"detail": validation_detail(exc)}, status_code=code)
+            return _AsciiJSONResponse({"detail": validation_detail(exc)}, status_code=code)
         return JSONResponse({"detail": str(exc)}, status_code=code)
     template = {
         LinkAlreadyUsedError: "respondent/used.html",
@@ -81,7 +91,10 @@ async def _form_invalid(request: Request, exc: Exception) -> Response:
     """Malformed forms on pages get a page; the API keeps FastAPI's JSON 422."""
     assert isinstance(exc, RequestValidationError)
     if _is_api(request):
-        return await request_validation_exception_handler(request, exc)
+        detail = jsonable_encoder(exc.errors())
+        return _AsciiJSONResponse(
+            {"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
     fields = ", ".join(
         f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors() if error.get("loc")
     )

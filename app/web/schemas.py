@@ -6,19 +6,35 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
+from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError
 
 LARGEST_ID = 2_147_483_647
 RecordId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+
+
+def _one_line(value: object) -> object:
+    """Refuse text with control characters or lone surrogates (422 naming the field)."""
+    if isinstance(value, str) and (problem := control_character_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+OneLine = BeforeValidator(_one_line)
 Name = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$"
-    ),
+    str, OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 ]
-Choice = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Choice = Annotated[str, OneLine, StringConstraints(min_length=1, max_length=64)]
 
 
 def optional_record_id(text: str, field: str) -> int | None:
