@@ -1,8 +1,9 @@
 """Real-browser test support: a live server on loopback, Chromium through Playwright, axe-core.
 
 Use from a test module with ``pytest_plugins = ["tests.browser_support"]`` or by importing the
-fixtures. The server is the real command (``trust-survey db upgrade`` then ``trust-survey
-serve --demo``) on a fresh SQLite file, so the pages are exactly what a user gets. Chromium is
+fixtures. The server is the real command (``trust-survey serve --demo``) on a fresh SQLite
+file migrated by the real ``trust-survey db upgrade`` (run once per test process on a template
+file, then copied), so the pages are exactly what a user gets. Chromium is
 Debian's (``/usr/bin/chromium``, installed by scripts/bootstrap); Playwright cannot download
 browsers here. axe-core comes from ``node_modules`` (``package.json``).
 
@@ -11,13 +12,17 @@ Screenshots go to ``test-artifacts/screenshots/`` (kept by CI as artefacts).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -68,9 +73,36 @@ def _command(name: str) -> list[str]:
     return [str(executable)] if executable.exists() else [sys.executable, "-m", "app.cli"]
 
 
+_template_lock = threading.Lock()
+_migrated_template: list[Path] = []
+
+
+def _migrated_sqlite_template(env: dict[str, str]) -> Path:
+    """A SQLite file migrated once per test process by ``trust-survey db upgrade``."""
+    with _template_lock:
+        if not _migrated_template:
+            folder = Path(tempfile.mkdtemp(prefix="live-template-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            path = folder / "migrated.sqlite3"
+            template_env = {**env, "DATABASE_URL": f"sqlite:///{path}"}
+            command = [*_command("trust-survey"), "db", "upgrade"]
+            subprocess.run(command, env=template_env, check=True, capture_output=True)
+            connection = sqlite3.connect(path)
+            try:  # the whole database into the main file, so that a copy of it is complete
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
+            _migrated_template.append(path)
+        return _migrated_template[0]
+
+
 def start_live_server(folder: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Migrate a fresh SQLite file under ``folder``, then serve the demo on a free port."""
-    database_url = f"sqlite:///{folder / 'live.sqlite3'}"
+    """Migrate a fresh SQLite file under ``folder``, then serve the demo on a free port.
+
+    A database file already there (a restart) is served as it is, after ``db upgrade``.
+    """
+    database_file = folder / "live.sqlite3"
+    database_url = f"sqlite:///{database_file}"
     port = _free_port()
     env = {
         **os.environ,
@@ -82,7 +114,11 @@ def start_live_server(folder: Path, extra_env: dict[str, str] | None = None) -> 
         **(extra_env or {}),
     }
     command = _command("trust-survey")
-    subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
+    if env["DATABASE_URL"] == database_url and not database_file.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_sqlite_template(env), database_file)
+    else:
+        subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
     process = subprocess.Popen(
         [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

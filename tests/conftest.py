@@ -371,3 +371,27 @@ def full_answers(value: int = 4) -> dict[str, int]:
     from app.instruments import instrument_named
 
     return {item_id: value for item_id in instrument_named("trustworthy-collaboration").item_ids}
+
+
+# Tests that start servers, drive Chromium or put load on a server: marked ``slow`` so that a
+# quick local run can leave them out (``pytest -m "not slow"``); scripts/test runs them all.
+SLOW_MODULES = {"test_faults", "test_load", "test_scale_out"}
+SLOW_FIXTURES = {"live_server", "chromium"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow tests; under pytest-xdist, send the modules holding slow tests out first,
+    so that the two workers finish together (``--dist loadfile`` keeps each module on one
+    worker, so a module-scoped live server or browser is set up once)."""
+    slow_modules: set[str] = set()
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if (
+            item.get_closest_marker("browser")
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or Path(module).stem in SLOW_MODULES
+        ):
+            item.add_marker(pytest.mark.slow)
+            slow_modules.add(module)
+    if "PYTEST_XDIST_WORKER" in os.environ:  # the same order on every worker
+        items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow_modules)
