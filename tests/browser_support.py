@@ -99,53 +99,71 @@ def _migrated_sqlite_template(env: dict[str, str]) -> Path:
 def start_live_server(folder: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
     """Migrate a fresh SQLite file under ``folder``, then serve the demo on a free port.
 
-    A database file already there (a restart) is served as it is, after ``db upgrade``.
+    A database file already there (a restart) is served as it is, after ``db upgrade``. A port
+    taken by another process between choosing it and binding it (parallel test workers) is
+    tried again on a new port.
     """
     database_file = folder / "live.sqlite3"
     database_url = f"sqlite:///{database_file}"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        # A locked database turns into the 503 page after 5 s rather than 30 s.
-        "SQLITE_BUSY_TIMEOUT": "5",
-        **(extra_env or {}),
-    }
-    command = _command("trust-survey")
-    if env["DATABASE_URL"] == database_url and not database_file.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_migrated_sqlite_template(env), database_file)
-    else:
-        subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen(
-        [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    printed: list[str] = []
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            if process.poll() is not None:
-                raise RuntimeError("the server exited:\n" + "".join(printed))
-            continue
-        printed.append(line)
-        if "password" in line:
-            break
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as answer:
-                if answer.status == 200:
+    for attempt in range(3):
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            # A locked database turns into the 503 page after 5 s rather than 30 s.
+            "SQLITE_BUSY_TIMEOUT": "5",
+            **(extra_env or {}),
+        }
+        command = _command("trust-survey")
+        if attempt == 0:
+            if env["DATABASE_URL"] == database_url and not database_file.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(_migrated_sqlite_template(env), database_file)
+            else:
+                command_line = [*command, "db", "upgrade"]
+                subprocess.run(command_line, env=env, check=True, capture_output=True)
+        process = subprocess.Popen(
+            [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        printed: list[str] = []
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                if process.poll() is not None:
                     break
-        except OSError:
-            time.sleep(0.2)
+                continue
+            printed.append(line)
+            if "password" in line:
+                break
+        healthy = False
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        healthy = True
+                        break
+            except OSError:
+                time.sleep(0.2)
+        # Healthy and still running: the answer came from this server, not another one that
+        # holds the port.
+        if healthy and process.poll() is None:
+            break
+        if process.poll() is None:
+            process.kill()
+        rest = process.stdout.read()
+        process.stdout.close()
+        text = "".join(printed) + rest
+        if "address already in use" not in text.lower() or attempt == 2:
+            raise RuntimeError("the server exited or never answered:\n" + text)
     text = "".join(printed)
     links = re.findall(r"(http://\S+/s/\S+)", text)
     login = re.search(r"e-mail (\S+)\s+password (\S+)", text)
