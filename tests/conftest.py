@@ -377,6 +377,12 @@ def full_answers(value: int = 4) -> dict[str, int]:
 # quick local run can leave them out (``pytest -m "not slow"``); scripts/test runs them all.
 SLOW_MODULES = {"test_faults", "test_load", "test_scale_out"}
 SLOW_FIXTURES = {"live_server", "chromium"}
+SLOW_CALLS = {"start_live_server", "start_server", "run_load_test"}  # start a server themselves
+
+
+def _calls_slow_helper(item: pytest.Item) -> bool:
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    return code is not None and bool(SLOW_CALLS & set(code.co_names))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -389,6 +395,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (
             item.get_closest_marker("browser")
             or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or _calls_slow_helper(item)
             or Path(module).stem in SLOW_MODULES
         ):
             item.add_marker(pytest.mark.slow)
