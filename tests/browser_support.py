@@ -1,8 +1,9 @@
 """Real-browser test support: a live server on loopback, Chromium through Playwright, axe-core.
 
 Use from a test module with ``pytest_plugins = ["tests.browser_support"]`` or by importing the
-fixtures. The server is the real command (``trust-survey db upgrade`` then ``trust-survey
-serve --demo``) on a fresh SQLite file, so the pages are exactly what a user gets. Chromium is
+fixtures. The server is the real command (``trust-survey serve --demo``) on a fresh SQLite
+file migrated by the real ``trust-survey db upgrade`` (run once per test process on a template
+file, then copied), so the pages are exactly what a user gets. Chromium is
 Debian's (``/usr/bin/chromium``, installed by scripts/bootstrap); Playwright cannot download
 browsers here. axe-core comes from ``node_modules`` (``package.json``).
 
@@ -11,13 +12,17 @@ Screenshots go to ``test-artifacts/screenshots/`` (kept by CI as artefacts).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -68,48 +73,97 @@ def _command(name: str) -> list[str]:
     return [str(executable)] if executable.exists() else [sys.executable, "-m", "app.cli"]
 
 
+_template_lock = threading.Lock()
+_migrated_template: list[Path] = []
+
+
+def _migrated_sqlite_template(env: dict[str, str]) -> Path:
+    """A SQLite file migrated once per test process by ``trust-survey db upgrade``."""
+    with _template_lock:
+        if not _migrated_template:
+            folder = Path(tempfile.mkdtemp(prefix="live-template-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            path = folder / "migrated.sqlite3"
+            template_env = {**env, "DATABASE_URL": f"sqlite:///{path}"}
+            command = [*_command("trust-survey"), "db", "upgrade"]
+            subprocess.run(command, env=template_env, check=True, capture_output=True)
+            connection = sqlite3.connect(path)
+            try:  # the whole database into the main file, so that a copy of it is complete
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
+            _migrated_template.append(path)
+        return _migrated_template[0]
+
+
 def start_live_server(folder: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Migrate a fresh SQLite file under ``folder``, then serve the demo on a free port."""
-    database_url = f"sqlite:///{folder / 'live.sqlite3'}"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        # A locked database turns into the 503 page after 5 s rather than 30 s.
-        "SQLITE_BUSY_TIMEOUT": "5",
-        **(extra_env or {}),
-    }
-    command = _command("trust-survey")
-    subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen(
-        [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    printed: list[str] = []
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            if process.poll() is not None:
-                raise RuntimeError("the server exited:\n" + "".join(printed))
-            continue
-        printed.append(line)
-        if "password" in line:
-            break
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as answer:
-                if answer.status == 200:
+    """Migrate a fresh SQLite file under ``folder``, then serve the demo on a free port.
+
+    A database file already there (a restart) is served as it is, after ``db upgrade``. A port
+    taken by another process between choosing it and binding it (parallel test workers) is
+    tried again on a new port.
+    """
+    database_file = folder / "live.sqlite3"
+    database_url = f"sqlite:///{database_file}"
+    for attempt in range(3):
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            # A locked database turns into the 503 page after 5 s rather than 30 s.
+            "SQLITE_BUSY_TIMEOUT": "5",
+            **(extra_env or {}),
+        }
+        command = _command("trust-survey")
+        if attempt == 0:
+            if env["DATABASE_URL"] == database_url and not database_file.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(_migrated_sqlite_template(env), database_file)
+            else:
+                command_line = [*command, "db", "upgrade"]
+                subprocess.run(command_line, env=env, check=True, capture_output=True)
+        process = subprocess.Popen(
+            [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        printed: list[str] = []
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                if process.poll() is not None:
                     break
-        except OSError:
-            time.sleep(0.2)
+                continue
+            printed.append(line)
+            if "password" in line:
+                break
+        healthy = False
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        healthy = True
+                        break
+            except OSError:
+                time.sleep(0.2)
+        # Healthy and still running: the answer came from this server, not another one that
+        # holds the port.
+        if healthy and process.poll() is None:
+            break
+        if process.poll() is None:
+            process.kill()
+        rest = process.stdout.read()
+        process.stdout.close()
+        text = "".join(printed) + rest
+        if "address already in use" not in text.lower() or attempt == 2:
+            raise RuntimeError("the server exited or never answered:\n" + text)
     text = "".join(printed)
     links = re.findall(r"(http://\S+/s/\S+)", text)
     login = re.search(r"e-mail (\S+)\s+password (\S+)", text)

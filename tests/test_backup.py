@@ -105,39 +105,48 @@ def test_sqlite_snapshot_is_consistent_while_the_app_writes(engine: Engine, tmp_
         pytest.skip("the online-backup API is SQLite's")
     url = str(engine.url)
     stop = threading.Event()
+    # Rows the writer has COMMITTED (counted after the commit, so a snapshot taken once this
+    # reaches n holds at least n partnerships).
     written = 0
 
     def write() -> None:
         nonlocal written
         with Session(engine) as session:
             while not stop.is_set():
-                written += 1
+                name = f"P{written + 1}"
                 session.execute(
                     sa.text(
                         "INSERT INTO partnership (name, care_model, created_at) "
                         "VALUES (:name, 'other', CURRENT_TIMESTAMP)"
                     ),
-                    {"name": f"P{written}"},
+                    {"name": name},
                 )
                 session.execute(
                     sa.text(
                         "INSERT INTO organisation (partnership_id, name, organisation_type) "
                         "SELECT id, 'O', 'other' FROM partnership WHERE name = :name"
                     ),
-                    {"name": f"P{written}"},
+                    {"name": name},
                 )
                 session.commit()
+                written += 1
+
+    def wait_for_rows(number: int) -> None:
+        while written < number and writer.is_alive():
+            stop.wait(0.01)
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
         snapshots = []
         for number in range(5):
-            while written < 50 * (number + 1):
-                stop.wait(0.01)
+            wait_for_rows(50 * (number + 1))
             archive = tmp_path / f"snap{number}.sqlite3"
             backup_database(url, archive)
             snapshots.append(archive)
+        # At least one more commit after the last snapshot ended: the last snapshot cannot
+        # hold every row written.
+        wait_for_rows(written + 1)
     finally:
         stop.set()
         writer.join()

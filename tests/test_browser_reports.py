@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,7 +18,6 @@ from app.services.demo import DEMO_PARTNERSHIP, DEMO_REPORT_ROUND
 from tests.browser_support import (
     ARTIFACTS,
     LiveServer,
-    _command,
     axe_violations,
     describe_violations,
     screenshot,
@@ -31,13 +29,21 @@ A4_POINTS = (595.28, 841.89)
 
 
 def _user_add(server: LiveServer, email: str, *options: str) -> None:
-    env = {**os.environ, "DATABASE_URL": server.database_url, "TRUST_SURVEY_PASSWORD": PASSWORD}
-    subprocess.run(
-        [*_command("trust-survey"), "user", "add", email, "--password-from-env", *options],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    """``trust-survey user add`` on the server's database (in this process: no second start
+    of the command line)."""
+    from app.cli import main
+
+    env = {"DATABASE_URL": server.database_url, "TRUST_SURVEY_PASSWORD": PASSWORD}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        assert main(["user", "add", email, "--password-from-env", *options]) == 0
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _coordinator_api(server: LiveServer, path: str, body: dict[str, object]) -> Any:
