@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -21,10 +20,19 @@ def new_link_token() -> str:
     return secrets.token_urlsafe(LINK_TOKEN_BYTES)
 
 
-def derived_link_token(secret_key: str, purpose: str) -> str:
-    """A token that is stable for one secret key (used for the demo's printed links)."""
-    digest = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def new_session_secret() -> str:
+    """The random secret a signed-in browser's cookie carries (the server keeps its hash)."""
+    return secrets.token_urlsafe(LINK_TOKEN_BYTES)
+
+
+def hash_session_secret(secret: str) -> str:
+    """The SHA-256 hex digest stored in place of a session's secret."""
+    return hashlib.sha256(secret.encode("utf-8", errors="surrogateescape")).hexdigest()
+
+
+def new_password() -> str:
+    """A random password of 24 URL-safe characters (the demo coordinator's)."""
+    return secrets.token_urlsafe(18)
 
 
 def hash_link_token(token: str) -> str:

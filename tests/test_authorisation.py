@@ -130,7 +130,9 @@ def post(path: str, body: Callable[[World], dict[str, object]] | None = None) ->
         url = _fill(world, path, which)
         given = body(world) if body else {}
         if url.startswith("/api/"):
-            return client.post(url, json=given or None, follow_redirects=False)
+            return client.post(
+                url, json=given or None, headers=world.origin(role), follow_redirects=False
+            )
         form = dict(given)
         token = world.csrf(role)
         if token is not None:
@@ -143,7 +145,10 @@ def post(path: str, body: Callable[[World], dict[str, object]] | None = None) ->
 def put(path: str, body: Callable[[World], dict[str, object]]) -> Request:
     def send(world: World, which: str | None, role: str) -> httpx.Response:
         url = _fill(world, path, which)
-        return world.clients[role].put(url, json=body(world), follow_redirects=False)
+        headers = world.origin(role)
+        return world.clients[role].put(
+            url, json=body(world), headers=headers, follow_redirects=False
+        )
 
     return send
 
@@ -376,7 +381,9 @@ def test_a_coordinator_who_creates_a_partnership_runs_it_and_sees_only_their_own
     world = build_world(client, session)
     coordinator = world.clients["coord_a"]
     made = coordinator.post(
-        "/api/v1/partnerships", json={"name": "Cedar Fields Partnership", **PARTNERSHIP}
+        "/api/v1/partnerships",
+        json={"name": "Cedar Fields Partnership", **PARTNERSHIP},
+        headers=world.origin("coord_a"),
     )
     assert made.status_code == 201
     created = made.json()["id"]

@@ -73,6 +73,10 @@ class World:
             self.session, self.round_ids[which], organisation_id=None, count=1, most=1
         )[0]
 
+    def origin(self, _role: str) -> dict[str, str]:
+        """The headers a browser adds to a script's POST or PUT from this site's own pages."""
+        return {"Origin": str(self.client.base_url)}
+
     def csrf(self, role: str) -> str | None:
         """The CSRF token of ``role``'s browser session (``None``: send none)."""
         return csrf_from(self.clients[role].get("/coordinator/login").text)

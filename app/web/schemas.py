@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from app.services.errors import FieldValidationError
 
 LARGEST_ID = 2_147_483_647
-RecordId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+ID_PATTERN = re.compile(r"[1-9][0-9]{0,9}")
+ID_MESSAGE = "must be a record id: digits only, no sign, spaces or leading zero"
+
+
+def canonical_id(text: str) -> int | None:
+    """The id ``text`` names if it is written the one canonical way (``[1-9][0-9]*``, at most
+    2147483647), else ``None``.
+
+    Python's ``int()`` and pydantic's lax integers also read ``+2``, ``2.0``, `` 2``, ``0_2``,
+    ``02`` and other digits than ASCII; an id accepted that way could name one record to one
+    check and another to the next, so only the canonical spelling is an id.
+    """
+    if not ID_PATTERN.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= LARGEST_ID else None
+
+
+def _id_value(value: object) -> object:
+    """A body or query id: a JSON integer or a canonical string, nothing else."""
+    if isinstance(value, str):
+        value = canonical_id(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(ID_MESSAGE)
+    return value
+
+
+RecordId = Annotated[StrictInt, BeforeValidator(_id_value), Field(ge=1, le=LARGEST_ID)]
+"""A record id in a JSON body or a query string (422 naming the field when malformed).  Ids
+in a path go through the scoped dependencies of :mod:`app.web.deps` (404 when malformed)."""
 Name = Annotated[
     str,
     StringConstraints(
@@ -21,13 +58,18 @@ Name = Annotated[
 Choice = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+def record_id(text: str, field: str) -> int:
+    """A record id from a form field or a query value: canonical digits, else a 422 naming
+    ``field``."""
+    parsed = canonical_id(text)
+    if parsed is None:
+        raise FieldValidationError({field: "must be one of the listed choices"})
+    return parsed
+
+
 def optional_record_id(text: str, field: str) -> int | None:
     """A record id from a form's select: blank is ``None``; anything else must be an id."""
-    if not text.strip():
-        return None
-    if not text.strip().isdigit() or not 1 <= int(text) <= LARGEST_ID:
-        raise FieldValidationError({field: "must be one of the listed choices"})
-    return int(text)
+    return record_id(text, field) if text else None
 
 
 class _Body(BaseModel):
@@ -79,7 +121,7 @@ class RoundOut(BaseModel):
 
 class LinksIn(_Body):
     count: int = Field(ge=1, le=100_000)
-    organisation_id: int | None = Field(default=None, ge=1, le=LARGEST_ID)
+    organisation_id: RecordId | None = None
 
 
 class LinksOut(BaseModel):
