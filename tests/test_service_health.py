@@ -39,7 +39,12 @@ def test_healthz_is_503_when_the_database_is_down(client: TestClient) -> None:
 def test_production_refuses_the_default_secret() -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(environment="production", secret_key=DEVELOPMENT_SECRET_KEY)
-    assert Settings(environment="production", secret_key=TEST_SECRET).is_production
+    with pytest.raises(ValueError, match="PUBLIC_BASE_URL must be set"):
+        Settings(environment="production", secret_key=TEST_SECRET)
+    public = "https://survey.example.org"
+    assert Settings(
+        environment="production", secret_key=TEST_SECRET, public_base_url=public
+    ).is_production
 
 
 def test_anonymity_threshold_is_never_below_three() -> None:

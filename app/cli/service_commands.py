@@ -58,16 +58,18 @@ def _db_current(args: argparse.Namespace) -> int:
 def _print_demo(seed: DemoSeed, base: str) -> None:
     print("Demo partnership " + ("seeded" if seed.created else "already there"), end="")
     print(f" with {seed.responses} submitted responses.")
-    print(f"  Coordinator login: {base}/coordinator/login  (e-mail {seed.coordinator_email})")
+    renew = "trust-survey serve --demo --new-demo-secrets"
     if seed.respondent_token is None or seed.coordinator_password is None:
-        print("  Its links and password were printed when it was seeded (they are random and")
-        print("  kept only as hashes). For new ones: trust-survey serve --demo --new-demo-secrets")
+        print(f"  Coordinator login: {base}/coordinator/login  (e-mail {seed.coordinator_email})")
+        print("  Its links and password are random and were printed once, when they were made")
+        print(f"  (only their hashes are kept). For new ones: {renew}")
     else:
         print(f"  Respondent link:   {base}/s/{seed.respondent_token}")
         print(f"  Open link:         {base}/s/{seed.open_token}")
-        print(f"  Password:          {seed.coordinator_password}")
-        print("  Shown only this once. For new ones (the old open link and password then stop")
-        print("  working): trust-survey serve --demo --new-demo-secrets")
+        print(f"  Coordinator login: {base}/coordinator/login")
+        print(f"    e-mail {seed.coordinator_email}  password {seed.coordinator_password}")
+        print("  Random, and shown only this once. For new ones (the old open link and password")
+        print(f"  then stop working): {renew}")
     sys.stdout.flush()
 
 

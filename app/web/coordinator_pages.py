@@ -30,6 +30,13 @@ from app.web.schemas import optional_record_id
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, tab or carriage return) gets a leading ``'``, as OWASP advises."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
 @router.get("/")
@@ -204,7 +211,7 @@ def personal_links_csv(
     sheet = io.StringIO()
     writer = csv.writer(sheet)
     writer.writerow(["organisation", "link"])
-    writer.writerows([name, respondent_link(base, token)] for token in tokens)
+    writer.writerows([spreadsheet_safe(name), respondent_link(base, token)] for token in tokens)
     return Response(
         sheet.getvalue(),
         media_type="text/csv; charset=utf-8",
