@@ -160,9 +160,9 @@ def _fill(world: World, path: str, which: str | None) -> str:
         token = world.fresh_token(which) if which == "A" else "no-such-link-token-at-all"
         path = path.replace("{t}", token)
     if "{fresh}" in path:
-        path = path.replace("{fresh}", str(world.fresh_round(which)))
-    return path.replace("{p}", str(world.partnership_ids[which])).replace(
-        "{r}", str(world.round_ids[which])
+        path = path.replace("{fresh}", world.spell(world.fresh_round(which)))
+    return path.replace("{p}", world.spell(world.partnership_ids[which])).replace(
+        "{r}", world.spell(world.round_ids[which])
     )
 
 

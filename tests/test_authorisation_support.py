@@ -4,7 +4,7 @@ for the authorisation matrix and the CSRF tests (no tests here)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -48,6 +48,7 @@ class World:
     partnership_ids: dict[str, int]
     round_ids: dict[str, int]
     clients: dict[str, TestClient] = field(default_factory=dict)
+    spell: Callable[[int], str] = str  # how ids are written in paths
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
     def number(self) -> int:

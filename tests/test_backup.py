@@ -109,22 +109,23 @@ def test_sqlite_snapshot_is_consistent_while_the_app_writes(engine: Engine, tmp_
         nonlocal written
         with Session(engine) as session:
             while not stop.is_set():
-                written += 1
+                number = written + 1
                 session.execute(
                     sa.text(
                         "INSERT INTO partnership (name, care_model, created_at) "
                         "VALUES (:name, 'other', CURRENT_TIMESTAMP)"
                     ),
-                    {"name": f"P{written}"},
+                    {"name": f"P{number}"},
                 )
                 session.execute(
                     sa.text(
                         "INSERT INTO organisation (partnership_id, name, organisation_type) "
                         "SELECT id, 'O', 'other' FROM partnership WHERE name = :name"
                     ),
-                    {"name": f"P{written}"},
+                    {"name": f"P{number}"},
                 )
                 session.commit()
+                written = number  # counted once committed, so a snapshot taken now holds it
 
     writer = threading.Thread(target=write)
     writer.start()

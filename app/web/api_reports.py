@@ -17,7 +17,7 @@ from app.reports.documents import JsonValue, json_safe
 from app.services import analyst, reports
 from app.web.deps import ApiRoundId
 from app.web.report_access import ApiAnalystDep, ApiViewerDep, report_round_id
-from app.web.schemas import RecordId
+from app.web.schemas import QueryRecordId
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -110,7 +110,7 @@ def reliability(
     session: SessionDep,
     viewer: ApiAnalystDep,
     item: Annotated[list[str], Query(min_length=2, max_length=100)],
-    round: Annotated[list[RecordId], Query(max_length=1000)] = [],  # noqa: B006
+    round: Annotated[list[QueryRecordId], Query(max_length=1000)] = [],  # noqa: B006
     missing: Annotated[str, Query(pattern="^(pairwise|listwise)$")] = "pairwise",
 ) -> dict[str, JsonValue]:
     """Cronbach's alpha of any items pooled over chosen rounds (all readable when none)."""

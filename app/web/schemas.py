@@ -37,18 +37,20 @@ def canonical_id(text: str) -> int | None:
     return value if value <= LARGEST_ID else None
 
 
-def _id_value(value: object) -> object:
-    """A body or query id: a JSON integer or a canonical string, nothing else."""
-    if isinstance(value, str):
-        value = canonical_id(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+def _query_id(value: object) -> object:
+    """An id in a query string: canonical digits, nothing else."""
+    parsed = canonical_id(value) if isinstance(value, str) else None
+    if parsed is None:
         raise ValueError(ID_MESSAGE)
-    return value
+    return parsed
 
 
-RecordId = Annotated[StrictInt, BeforeValidator(_id_value), Field(ge=1, le=LARGEST_ID)]
-"""A record id in a JSON body or a query string (422 naming the field when malformed).  Ids
-in a path go through the scoped dependencies of :mod:`app.web.deps` (404 when malformed)."""
+RecordId = Annotated[StrictInt, Field(ge=1, le=LARGEST_ID)]
+"""A record id in a JSON body: a JSON integer (not a string, a float or a boolean), else a
+422 naming the field.  Ids in a path go through the scoped dependencies of
+:mod:`app.web.deps` (404 when malformed)."""
+QueryRecordId = Annotated[int, BeforeValidator(_query_id), Field(ge=1, le=LARGEST_ID)]
+"""A record id in a query string: canonical digits only, else a 422 naming the parameter."""
 Name = Annotated[
     str,
     StringConstraints(
