@@ -118,6 +118,8 @@ def load_or_create_secret_key(path: Path, refused: Collection[str] = ()) -> str:
                 os.link(partial, path)
         finally:
             partial.unlink()
+    with contextlib.suppress(PermissionError):
+        path.chmod(PRIVATE_FILE_MODE)  # a key file copied in with looser rights is tightened
     try:
         key = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as error:

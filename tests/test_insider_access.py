@@ -364,6 +364,12 @@ def test_an_unset_key_is_random_kept_0600_and_shared(tmp_path: Path) -> None:
     assert other.signing_key() != first
     kept = tmp_path / "kept" / "key"
     assert Settings(secret_key_file=kept).signing_key() == kept.read_text().strip()
+    kept.chmod(0o644)
+    Settings(secret_key_file=kept).signing_key()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    kept.write_text(DEVELOPMENT_SECRET_KEY)
+    with pytest.raises(ValueError, match="published value"):
+        Settings(secret_key_file=kept).signing_key()
 
 
 def test_a_cookie_forged_with_the_published_key_reads_nothing(
