@@ -11,6 +11,8 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from app.security import create_private_file, make_private_folder
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -28,6 +30,18 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, object], None]:
     return set_pragmas
 
 
+def _private_sqlite_files(database: Path) -> None:
+    """The database's folder (0700 when made here) and the file itself 0600 before SQLite
+    opens it; SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, and
+    any left from before are tightened too."""
+    make_private_folder(database.parent)
+    create_private_file(database)
+    for suffix in ("-wal", "-shm", "-journal"):
+        journal = database.with_name(database.name + suffix)
+        if journal.exists():
+            create_private_file(journal)
+
+
 def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created when missing.
 
@@ -37,7 +51,7 @@ def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_files(Path(database))
         engine = sa.create_engine(
             parsed,
             hide_parameters=True,  # errors and logs never show the answers being written

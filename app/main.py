@@ -27,7 +27,11 @@ from app.web import (
 from app.web.assets import find_frontend, install_assets
 from app.web.errors import install_error_handlers
 from app.web.rate_limits import RateLimitMiddleware
-from app.web.security_headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.web.security_headers import (
+    BodySizeLimitMiddleware,
+    SecurityHeadersMiddleware,
+    TrustedHostMiddleware,
+)
 
 logger = logging.getLogger(__name__)
 WORKER_THREADS = 1000
@@ -62,19 +66,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.rate_limiter = RateLimiter(
-        engine, settings.secret_key.get_secret_value(), RateLimitPolicy()
-    )
+    signing_key = settings.signing_key()
+    app.state.rate_limiter = RateLimiter(engine, signing_key, RateLimitPolicy())
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key.get_secret_value(),
+        secret_key=signing_key,
         session_cookie="trust_survey_session",
         same_site="lax",
         https_only=settings.is_production,
         max_age=8 * 60 * 60,
     )
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(TrustedHostMiddleware, hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     install_assets(app, find_frontend(settings.nhsuk_frontend_path))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
-from collections.abc import MutableMapping
+from collections.abc import Collection, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 LINK_TOKEN_BYTES = 32  # 256 bits; the brief asks for at least 128
+SECRET_KEY_BYTES = 48
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
 _password_hasher = PasswordHasher()
 
 
@@ -21,10 +26,19 @@ def new_link_token() -> str:
     return secrets.token_urlsafe(LINK_TOKEN_BYTES)
 
 
-def derived_link_token(secret_key: str, purpose: str) -> str:
-    """A token that is stable for one secret key (used for the demo's printed links)."""
-    digest = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def new_session_secret() -> str:
+    """The random secret a signed-in browser's cookie carries (the server keeps its hash)."""
+    return secrets.token_urlsafe(LINK_TOKEN_BYTES)
+
+
+def hash_session_secret(secret: str) -> str:
+    """The SHA-256 hex digest stored in place of a session's secret."""
+    return hashlib.sha256(secret.encode("utf-8", errors="surrogateescape")).hexdigest()
+
+
+def new_password() -> str:
+    """A random password of 24 URL-safe characters (the demo coordinator's)."""
+    return secrets.token_urlsafe(18)
 
 
 def hash_link_token(token: str) -> str:
@@ -67,3 +81,52 @@ def rate_limit_key(secret_key: str, bucket: str, value: str) -> str:
     is stored; the same on every worker that shares SECRET_KEY."""
     message = f"{bucket}\x00{value}".encode("utf-8", errors="surrogateescape")
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+class SecretKeyFileError(ValueError):
+    """The kept secret key cannot be used (unreadable, too short, or a published value)."""
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if missing; a folder made here is 0700."""
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=PRIVATE_FOLDER_MODE, exist_ok=True)
+        folder.chmod(PRIVATE_FOLDER_MODE)  # mkdir's mode is masked by the umask
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist; tighten it to 0600 if it
+    does (the database, its journals and backups hold every answer)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.close(descriptor)
+    with contextlib.suppress(PermissionError):  # someone else's file: leave it as it is
+        path.chmod(PRIVATE_FILE_MODE)
+
+
+def load_or_create_secret_key(path: Path, refused: Collection[str] = ()) -> str:
+    """The secret key kept in ``path``; made (random, mode 0600, in a 0700 folder if the folder
+    is new) when the file does not exist.  Workers starting together agree: the key is written
+    to a temporary file and linked into place, and whoever links second reads the first key."""
+    if not path.exists():
+        make_private_folder(path.parent)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(SECRET_KEY_BYTES) + "\n")
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(partial, path)
+        finally:
+            partial.unlink()
+    with contextlib.suppress(PermissionError):
+        path.chmod(PRIVATE_FILE_MODE)  # a key file copied in with looser rights is tightened
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SecretKeyFileError(f"cannot read the secret key in {path}: {error}") from None
+    if len(key) < 32 or key in refused:
+        raise SecretKeyFileError(
+            f"the secret key in {path} is too short or a published value; delete the file "
+            "to have a new one made (everyone is signed out) or set SECRET_KEY"
+        )
+    return key

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from analysis.anonymity import DEFAULT_THRESHOLD, MINIMUM_THRESHOLD
+from app.security import load_or_create_secret_key
 
+# Published in earlier versions' source as the default SECRET_KEY: refused everywhere now.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
+MINIMUM_SECRET_KEY_LENGTH = 32
 DEFAULT_DATABASE_URL = "sqlite:///./data/trust-survey.sqlite3"
+DEFAULT_DATA_FOLDER = Path("data")
+SECRET_KEY_FILE_NAME = "secret-key"  # noqa: S105 - a file name
 MINIMUM_ANONYMITY_THRESHOLD = MINIMUM_THRESHOLD
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+TEST_CLIENT_HOST = "testserver"  # Starlette's TestClient, trusted when ENVIRONMENT=test
+
+
+def host_of(netloc: str) -> str:
+    """The host of a ``Host`` header or a URL's ``host[:port]``, lower case, without the port
+    (an IPv6 address keeps its brackets: ``[::1]``)."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[: netloc.find("]") + 1] if "]" in netloc else netloc
+    return netloc.split(":", 1)[0].rstrip(".")
 
 
 class Settings(BaseSettings):
@@ -23,7 +41,18 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
-    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs session cookies; if unset, a random key kept in SECRET_KEY_FILE.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="Where the generated key is kept: secret-key beside the SQLite database.",
+    )
+    allowed_hosts: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Host names the service answers to besides loopback and PUBLIC_BASE_URL's.",
+    )
     anonymity_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=MINIMUM_ANONYMITY_THRESHOLD)
     instrument: str = "trustworthy-collaboration"
     public_base_url: str | None = Field(
@@ -48,16 +77,83 @@ class Settings(BaseSettings):
         description="The installed nhsuk-frontend package; ./node_modules/nhsuk-frontend if unset.",
     )
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        """``ALLOWED_HOSTS=survey.example.nhs.uk,10.0.0.5``: comma-separated host names."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(host_of(str(item)) for item in value if str(item).strip())
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// address, e.g. https://survey.example")
+        return value
+
     @model_validator(mode="after")
-    def _production_needs_a_secret(self) -> Settings:
-        if self.environment == "production":
+    def _secrets_and_production(self) -> Settings:
+        problems = []
+        if self.secret_key is not None:
             secret = self.secret_key.get_secret_value()
-            if secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32:
-                raise ValueError(
+            if secret == DEVELOPMENT_SECRET_KEY:
+                problems.append(
+                    "SECRET_KEY is the development value published in the source; unset it "
+                    "(a random key is then kept in the data folder) or set a random one"
+                )
+            elif len(secret) < MINIMUM_SECRET_KEY_LENGTH:
+                problems.append(
+                    f"SECRET_KEY must be a random value of at least {MINIMUM_SECRET_KEY_LENGTH} "
+                    "characters"
+                )
+        if self.environment == "production":
+            if self.secret_key is None:
+                problems.append(
                     "SECRET_KEY must be set to a random value of at least 32 characters "
                     "when ENVIRONMENT=production"
                 )
+            if self.public_base_url is None:
+                problems.append(
+                    "PUBLIC_BASE_URL must be set when ENVIRONMENT=production (the address "
+                    "respondents' links start with, e.g. https://survey.example.nhs.uk)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def data_folder(self) -> Path:
+        """The SQLite database's folder (``./data`` for PostgreSQL)."""
+        url = make_url(self.database_url)
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return DEFAULT_DATA_FOLDER
+        return DEFAULT_DATA_FOLDER if database.startswith("file:") else Path(database).parent
+
+    def signing_key(self) -> str:
+        """SECRET_KEY, else the random key kept in SECRET_KEY_FILE (made on first use, 0600),
+        which every worker of this deployment shares."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.secret_key_file or self.data_folder / SECRET_KEY_FILE_NAME
+        return load_or_create_secret_key(path, refused=frozenset({DEVELOPMENT_SECRET_KEY}))
+
+    @property
+    def trusted_hosts(self) -> frozenset[str]:
+        """The ``Host`` names requests may carry (links are built from the request's host
+        when PUBLIC_BASE_URL is unset): loopback, ALLOWED_HOSTS and PUBLIC_BASE_URL's host."""
+        hosts = set(LOOPBACK_HOSTS | self.allowed_hosts)
+        if self.public_base_url:
+            hosts.add(host_of(urlsplit(self.public_base_url).netloc.rsplit("@", 1)[-1]))
+        if self.environment == "test":
+            hosts.add(TEST_CLIENT_HOST)
+        return frozenset(hosts)
 
     @property
     def is_production(self) -> bool:

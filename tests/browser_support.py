@@ -125,7 +125,17 @@ def start_live_server(folder: Path, extra_env: dict[str, str] | None = None) -> 
                 command_line = [*command, "db", "upgrade"]
                 subprocess.run(command_line, env=env, check=True, capture_output=True)
         process = subprocess.Popen(
-            [*command, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+            # New demo secrets on every start: a restart on the same database prints them again.
+            [
+                *command,
+                "serve",
+                "--demo",
+                "--new-demo-secrets",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

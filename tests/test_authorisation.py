@@ -130,7 +130,9 @@ def post(path: str, body: Callable[[World], dict[str, object]] | None = None) ->
         url = _fill(world, path, which)
         given = body(world) if body else {}
         if url.startswith("/api/"):
-            return client.post(url, json=given or None, follow_redirects=False)
+            return client.post(
+                url, json=given or None, headers=world.origin(role), follow_redirects=False
+            )
         form = dict(given)
         token = world.csrf(role)
         if token is not None:
@@ -143,7 +145,10 @@ def post(path: str, body: Callable[[World], dict[str, object]] | None = None) ->
 def put(path: str, body: Callable[[World], dict[str, object]]) -> Request:
     def send(world: World, which: str | None, role: str) -> httpx.Response:
         url = _fill(world, path, which)
-        return world.clients[role].put(url, json=body(world), follow_redirects=False)
+        headers = world.origin(role)
+        return world.clients[role].put(
+            url, json=body(world), headers=headers, follow_redirects=False
+        )
 
     return send
 
@@ -155,9 +160,9 @@ def _fill(world: World, path: str, which: str | None) -> str:
         token = world.fresh_token(which) if which == "A" else "no-such-link-token-at-all"
         path = path.replace("{t}", token)
     if "{fresh}" in path:
-        path = path.replace("{fresh}", str(world.fresh_round(which)))
-    return path.replace("{p}", str(world.partnership_ids[which])).replace(
-        "{r}", str(world.round_ids[which])
+        path = path.replace("{fresh}", world.spell(world.fresh_round(which)))
+    return path.replace("{p}", world.spell(world.partnership_ids[which])).replace(
+        "{r}", world.spell(world.round_ids[which])
     )
 
 
@@ -380,7 +385,9 @@ def test_a_coordinator_who_creates_a_partnership_runs_it_and_sees_only_their_own
     world = build_world(client, session)
     coordinator = world.clients["coord_a"]
     made = coordinator.post(
-        "/api/v1/partnerships", json={"name": "Cedar Fields Partnership", **PARTNERSHIP}
+        "/api/v1/partnerships",
+        json={"name": "Cedar Fields Partnership", **PARTNERSHIP},
+        headers=world.origin("coord_a"),
     )
     assert made.status_code == 201
     created = made.json()["id"]

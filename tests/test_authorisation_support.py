@@ -4,7 +4,7 @@ for the authorisation matrix and the CSRF tests (no tests here)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -48,6 +48,7 @@ class World:
     partnership_ids: dict[str, int]
     round_ids: dict[str, int]
     clients: dict[str, TestClient] = field(default_factory=dict)
+    spell: Callable[[int], str] = str  # how ids are written in paths
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
     def number(self) -> int:
@@ -72,6 +73,10 @@ class World:
         return invitations.create_personal_links(
             self.session, self.round_ids[which], organisation_id=None, count=1, most=1
         )[0]
+
+    def origin(self, _role: str) -> dict[str, str]:
+        """The headers a browser adds to a script's POST or PUT from this site's own pages."""
+        return {"Origin": str(self.client.base_url)}
 
     def csrf(self, role: str) -> str | None:
         """The CSRF token of ``role``'s browser session (``None``: send none)."""

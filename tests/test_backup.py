@@ -18,7 +18,6 @@ from app.services import invitations, responses
 from app.services.backup import BackupError, backup_database, restore_database
 from app.services.demo import seed_demo
 from app.services.partnerships import add_organisation, create_partnership
-from tests.conftest import TEST_SECRET
 
 Rows = dict[str, list[tuple[object, ...]]]
 
@@ -48,7 +47,6 @@ def _fill(engine: Engine) -> None:
     with Session(engine, expire_on_commit=False) as session:
         seed = seed_demo(
             session,
-            secret_key=TEST_SECRET,
             instrument_id="trustworthy-collaboration",
             anonymity_threshold=5,
         )

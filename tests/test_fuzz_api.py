@@ -56,7 +56,6 @@ def seeded(migrated_url: str) -> Iterator[Seeded]:
     with Session(engine, expire_on_commit=False) as session:
         seed = demo.seed_demo(
             session,
-            secret_key=TEST_SECRET,
             instrument_id=app_settings.instrument,
             anonymity_threshold=5,
         )

@@ -11,13 +11,11 @@ from app.models import Response, ResponseStatus, utc_now
 from app.services.demo import seed_demo
 
 PASSWORD = "report reader password"
-SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
 
 
 def seeded_demo_round(session: Session) -> int:
     seed = seed_demo(
         session,
-        secret_key=SECRET,
         instrument_id="trustworthy-collaboration",
         anonymity_threshold=5,
     )

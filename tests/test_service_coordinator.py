@@ -128,5 +128,5 @@ def test_bad_form_input_gets_a_page_not_a_500(client: TestClient, coordinator: s
         "/coordinator/partnerships", data={"name": "", "care_model": "other", "csrf_token": csrf}
     )
     assert answer.status_code == 422 and "<html" in answer.text
-    assert client.get("/coordinator/rounds/99999999999").status_code == 422
+    assert client.get("/coordinator/rounds/99999999999").status_code == 404  # no such id
     assert client.get("/coordinator/rounds/12345").status_code == 404

@@ -39,7 +39,12 @@ def test_healthz_is_503_when_the_database_is_down(client: TestClient) -> None:
 def test_production_refuses_the_default_secret() -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(environment="production", secret_key=DEVELOPMENT_SECRET_KEY)
-    assert Settings(environment="production", secret_key=TEST_SECRET).is_production
+    with pytest.raises(ValueError, match="PUBLIC_BASE_URL must be set"):
+        Settings(environment="production", secret_key=TEST_SECRET)
+    public = "https://survey.example.org"
+    assert Settings(
+        environment="production", secret_key=TEST_SECRET, public_base_url=public
+    ).is_production
 
 
 def test_anonymity_threshold_is_never_below_three() -> None:
@@ -58,19 +63,29 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
 def test_demo_is_seeded_once_with_39_responses(session: Session) -> None:
     first = seed_demo(
         session,
-        secret_key=TEST_SECRET,
         instrument_id="trustworthy-collaboration",
         anonymity_threshold=5,
     )
     second = seed_demo(
         session,
-        secret_key=TEST_SECRET,
         instrument_id="trustworthy-collaboration",
         anonymity_threshold=5,
     )
     assert first.created and not second.created
     assert first.responses == second.responses == 39
-    assert first.respondent_token == second.respondent_token
+    # Random secrets, shown once: a second start prints none, and new ones only when asked.
+    assert first.respondent_token and first.open_token and first.coordinator_password
+    assert second.respondent_token is second.open_token is second.coordinator_password is None
+    renewed = seed_demo(
+        session,
+        instrument_id="trustworthy-collaboration",
+        anonymity_threshold=5,
+        new_secrets=True,
+    )
+    assert not renewed.created and renewed.responses == 39
+    assert renewed.respondent_token not in (None, first.respondent_token)
+    assert renewed.open_token not in (None, first.open_token)
+    assert renewed.coordinator_password not in (None, first.coordinator_password)
     assert session.exec(select(func.count()).select_from(Response)).one() == 39
     matrix = rounds.round_items_matrix(session, first.round_id)
     assert matrix.shape == (39, 22 + 4)

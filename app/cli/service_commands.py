@@ -61,10 +61,18 @@ def _db_current(args: argparse.Namespace) -> int:
 def _print_demo(seed: DemoSeed, base: str) -> None:
     print("Demo partnership " + ("seeded" if seed.created else "already there"), end="")
     print(f" with {seed.responses} submitted responses.")
-    print(f"  Respondent link:   {base}/s/{seed.respondent_token}")
-    print(f"  Open link:         {base}/s/{seed.open_token}")
-    print(f"  Coordinator login: {base}/coordinator/login")
-    print(f"    e-mail {seed.coordinator_email}  password {seed.coordinator_password}")
+    renew = "trust-survey serve --demo --new-demo-secrets"
+    if seed.respondent_token is None or seed.coordinator_password is None:
+        print(f"  Coordinator login: {base}/coordinator/login  (e-mail {seed.coordinator_email})")
+        print("  Its links and password are random and were printed once, when they were made")
+        print(f"  (only their hashes are kept). For new ones: {renew}")
+    else:
+        print(f"  Respondent link:   {base}/s/{seed.respondent_token}")
+        print(f"  Open link:         {base}/s/{seed.open_token}")
+        print(f"  Coordinator login: {base}/coordinator/login")
+        print(f"    e-mail {seed.coordinator_email}  password {seed.coordinator_password}")
+        print("  Random, and shown only this once. For new ones (the old open link and password")
+        print(f"  then stop working): {renew}")
     sys.stdout.flush()
 
 
@@ -83,15 +91,15 @@ def _serve(args: argparse.Namespace) -> int:
         require_migrated(engine, settings.database_url)
     except DatabaseNotMigratedError as error:
         raise CommandError(str(error)) from None
-    if args.demo:
+    if args.demo or args.new_demo_secrets:
         if settings.is_production:
             raise CommandError("--demo is refused when ENVIRONMENT=production")
         with Session(engine, expire_on_commit=False) as session:
             seed = seed_demo(
                 session,
-                secret_key=settings.secret_key.get_secret_value(),
                 instrument_id=settings.instrument,
                 anonymity_threshold=settings.anonymity_threshold,
+                new_secrets=args.new_demo_secrets,
             )
         shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104  # nosec B104
         _print_demo(seed, settings.public_base_url or f"http://{shown_host}:{args.port}")
@@ -178,7 +186,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="seed the demo partnership (once) and print a respondent link and a login",
+        help="seed the demo partnership (once) and print a respondent link, an open link and "
+        "the demo coordinator's password (random, shown only when seeded)",
+    )
+    serve.add_argument(
+        "--new-demo-secrets",
+        action="store_true",
+        help="with --demo: print a new respondent link, open link and password (the old open "
+        "link and password stop working)",
     )
     serve.set_defaults(handler=_serve)
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from app.database import make_engine
+from app.security import create_private_file, make_private_folder
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -85,7 +86,10 @@ def _prepare_target(path: Path, overwrite: bool) -> Path:
     if path.is_dir():
         raise BackupError(f"{path} is a folder; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.partial")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    create_private_file(partial)  # 0600 before a byte is written: a backup holds every answer
+    return partial
 
 
 def backup_database(database_url: str, path: Path, *, overwrite: bool = False) -> BackupSummary:
@@ -183,7 +187,8 @@ def _check_sqlite_backup(path: Path) -> None:
 
 
 def _sqlite_restore(path: Path, target_file: Path) -> None:
-    target_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(target_file.parent)
+    create_private_file(target_file)
     source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     destination = sqlite3.connect(target_file, timeout=30)
     try:

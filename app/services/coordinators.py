@@ -4,23 +4,27 @@ by e-mail, and the partnerships granted to each account."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import UTC, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from app.models import (
     AccountRole,
+    AccountSession,
     Coordinator,
     CoordinatorRole,
     Partnership,
     PartnershipGrant,
     SurveyRound,
+    utc_now,
 )
-from app.security import hash_password, verify_password
+from app.security import hash_password, hash_session_secret, new_session_secret, verify_password
 from app.services.answers import control_character_problem
 from app.services.errors import DuplicateRecordError, FieldValidationError, RecordNotFoundError
 
 MINIMUM_PASSWORD_LENGTH = 12
+SESSION_LIFETIME = timedelta(hours=8)
 
 
 def normalised_email(email: str) -> str:
@@ -163,3 +167,50 @@ def coordinated_round(session: Session, account: Coordinator, round_id: int) -> 
     scope = coordinating_scope(session, account)
     if survey_round is None or (scope is not None and survey_round.partnership_id not in scope):
         raise RecordNotFoundError("round", round_id)
+
+
+def start_session(
+    session: Session, account: Coordinator, lifetime: timedelta = SESSION_LIFETIME
+) -> str:
+    """A new signed-in session for ``account``: its secret, for the browser's cookie.
+
+    Only the secret's SHA-256 is stored, with the account and an expiry ``lifetime`` from now;
+    sessions already expired (anyone's) are deleted on the way.
+    """
+    assert account.id is not None
+    now = utc_now()
+    session.exec(delete(AccountSession).where(col(AccountSession.expires_at) <= now))
+    secret = new_session_secret()
+    session.add(
+        AccountSession(
+            token_hash=hash_session_secret(secret),
+            account_id=account.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    session.commit()
+    return secret
+
+
+def account_for_session(session: Session, secret: str) -> Coordinator | None:
+    """The account of the live session whose secret is ``secret``, else ``None`` (unknown,
+    ended by signing out, or expired)."""
+    row = session.get(AccountSession, hash_session_secret(secret))
+    if row is None:
+        return None
+    expires_at = row.expires_at
+    if expires_at.tzinfo is None:  # SQLite hands back naive UTC times
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if expires_at <= utc_now():
+        return None
+    return session.get(Coordinator, row.account_id)
+
+
+def end_session(session: Session, secret: str) -> None:
+    """End the session whose secret is ``secret`` (nothing happens if there is none)."""
+    statement = delete(AccountSession).where(
+        col(AccountSession.token_hash) == hash_session_secret(secret)
+    )
+    session.exec(statement)
+    session.commit()

@@ -24,7 +24,7 @@ from app.models import (
     SurveyRound,
     utc_now,
 )
-from app.security import derived_link_token, hash_link_token, new_link_token
+from app.security import hash_link_token, new_link_token, new_password
 from app.services import coordinators, invitations, partnerships, rounds
 
 DEMO_PARTNERSHIP = "Northshire Health and Care Partnership (demo)"
@@ -47,11 +47,13 @@ DEMO_OPEN_ROUND = "Demo round: try the questionnaire"
 
 @dataclass(frozen=True)
 class DemoSeed:
+    """The demo's rounds; its links and password only when just made (else ``None``)."""
+
     round_id: int  # the closed round with the 39 published responses
-    respondent_token: str
-    open_token: str
+    respondent_token: str | None
+    open_token: str | None
     coordinator_email: str
-    coordinator_password: str
+    coordinator_password: str | None
     created: bool
     responses: int
     open_round_id: int = 0  # the open round that the printed links belong to
@@ -166,35 +168,16 @@ def _open_round(
     return survey_round.id
 
 
-def _ensure_link(session: Session, round_id: int, token: str, kind: InvitationKind) -> bool:
-    """Make sure ``token`` is a live link of the round; ``False`` if it was used up."""
-    existing = session.exec(
-        select(Invitation).where(Invitation.token_hash == hash_link_token(token))
-    ).first()
-    if existing is not None:
-        return existing.status not in {InvitationStatus.SUBMITTED, InvitationStatus.REVOKED}
-    if kind == InvitationKind.OPEN:
-        invitations.create_open_link(session, round_id, token=token)
-        return True
-    first = session.exec(
-        select(Organisation).where(Organisation.name == DEMO_ORGANISATIONS["acute-trust"])
-    ).first()
-    session.add(
-        Invitation(
-            round_id=round_id,
-            organisation_id=first.id if first else None,
-            kind=InvitationKind.PERSONAL,
-            token_hash=hash_link_token(token),
-        )
-    )
-    session.commit()
-    return True
-
-
 def seed_demo(
-    session: Session, *, secret_key: str, instrument_id: str, anonymity_threshold: int
+    session: Session, *, instrument_id: str, anonymity_threshold: int, new_secrets: bool = False
 ) -> DemoSeed:
-    """Seed the demo partnership if it is not there yet; always hand back working links."""
+    """Seed the demo partnership if it is not there yet.
+
+    When it is seeded (or ``new_secrets`` asks for it) the demo's open round gets a new random
+    respondent link, a new open link (earlier open links stop working) and a new random
+    password for the demo coordinator, handed back once here: only their hashes are stored.
+    Otherwise the seed holds no secrets (``None``): the ones printed before still work.
+    """
     existing = partnerships.partnership_by_name(session, DEMO_PARTNERSHIP)
     created = existing is None
     if existing is None:
@@ -213,21 +196,28 @@ def seed_demo(
     open_round_id = _open_round(
         session, report_round.partnership_id, report_round.instrument_id, anonymity_threshold
     )
-    respondent_token = derived_link_token(secret_key, f"demo-respondent-{open_round_id}")
-    if not _ensure_link(session, open_round_id, respondent_token, InvitationKind.PERSONAL):
-        respondent_token = invitations.create_personal_links(
-            session, open_round_id, organisation_id=None, count=1, most=1
-        )[0]
-    open_token = derived_link_token(secret_key, f"demo-open-{open_round_id}")
-    _ensure_link(session, open_round_id, open_token, InvitationKind.OPEN)
-    password = "demo-" + derived_link_token(secret_key, "demo-coordinator-password")[:16]
+    responses = len(rounds.round_items_matrix(session, round_id))
+    if not (created or new_secrets):
+        return DemoSeed(
+            round_id, None, None, DEMO_COORDINATOR, None, created, responses, open_round_id
+        )
+    acute = session.exec(
+        select(Organisation).where(
+            Organisation.partnership_id == report_round.partnership_id,
+            Organisation.name == DEMO_ORGANISATIONS["acute-trust"],
+        )
+    ).first()
+    respondent_token = invitations.create_personal_links(
+        session, open_round_id, organisation_id=acute.id if acute else None, count=1, most=1
+    )[0]
+    open_token = invitations.create_open_link(session, open_round_id)
+    password = new_password()
     coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
     if coordinator is None:
         coordinator = coordinators.add_coordinator(session, DEMO_COORDINATOR, password)
     else:
         coordinators.set_password(session, coordinator, password)
-    demo_round = rounds.get_round(session, round_id)
-    coordinators.grant_partnership(session, coordinator, demo_round.partnership_id)
+    coordinators.grant_partnership(session, coordinator, report_round.partnership_id)
     return DemoSeed(
         round_id=round_id,
         respondent_token=respondent_token,
@@ -235,6 +225,6 @@ def seed_demo(
         coordinator_email=DEMO_COORDINATOR,
         coordinator_password=password,
         created=created,
-        responses=len(rounds.round_items_matrix(session, round_id)),
+        responses=responses,
         open_round_id=open_round_id,
     )

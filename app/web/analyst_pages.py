@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from app.database import SessionDep
 from app.services import analyst
 from app.services.errors import FieldValidationError
-from app.services.reports import parse_id
 from app.web.report_access import AnalystPageDep
+from app.web.schemas import record_id
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ def reliability_page(
     status_code = 200
     if item:
         try:
-            round_ids = [parse_id(r, "round") for r in round]
+            round_ids = [record_id(r, "round") for r in round]
             result, answers = analyst.reliability(session, viewer, item, round_ids, missing)
             context |= {"result": result, "answers": answers}
         except (FieldValidationError, LookupError) as error:

@@ -2,7 +2,8 @@
 
 A coordinator sees and runs only the partnerships granted to them (and those they create);
 admins all of them.  Any other partnership or round is 404, as an unknown id is: the check is
-made by :data:`ApiCoordinatorDep` from the ``partnership_id`` or ``round_id`` in the path.
+made on the id the path names, parsed once (canonical digits only) by :data:`ApiPartnershipId`
+or :data:`ApiRoundId`, which hand the route that same id.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from fastapi import APIRouter, status
 from app.database import SessionDep
 from app.models import Organisation, Partnership, SurveyRound
 from app.services import coordinators, invitations, partnerships, rounds
-from app.web.deps import ApiCoordinatorDep, LinkBaseDep, SettingsDep, respondent_link
+from app.web.deps import (
+    ApiCoordinatorDep,
+    ApiPartnershipId,
+    ApiRoundId,
+    LinkBaseDep,
+    SettingsDep,
+    respondent_link,
+)
 from app.web.schemas import (
     LinksIn,
     LinksOut,
@@ -22,7 +30,6 @@ from app.web.schemas import (
     PartnershipIn,
     PartnershipOut,
     ProgressOut,
-    RecordId,
     RoundIn,
     RoundOut,
 )
@@ -66,15 +73,13 @@ def create_partnership(
 
 
 @router.get("/partnerships/{partnership_id}")
-def read_partnership(
-    partnership_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
-) -> PartnershipOut:
+def read_partnership(partnership_id: ApiPartnershipId, session: SessionDep) -> PartnershipOut:
     return _partnership(partnerships.get_partnership(session, partnership_id))
 
 
 @router.get("/partnerships/{partnership_id}/organisations")
 def list_organisations(
-    partnership_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
+    partnership_id: ApiPartnershipId, session: SessionDep
 ) -> list[OrganisationOut]:
     partnerships.get_partnership(session, partnership_id)
     return [_organisation(o) for o in partnerships.list_organisations(session, partnership_id)]
@@ -82,7 +87,7 @@ def list_organisations(
 
 @router.post("/partnerships/{partnership_id}/organisations", status_code=status.HTTP_201_CREATED)
 def add_organisation(
-    partnership_id: RecordId, body: OrganisationIn, session: SessionDep, _: ApiCoordinatorDep
+    partnership_id: ApiPartnershipId, body: OrganisationIn, session: SessionDep
 ) -> OrganisationOut:
     organisation = partnerships.add_organisation(
         session, partnership_id, body.name, body.organisation_type
@@ -91,20 +96,17 @@ def add_organisation(
 
 
 @router.get("/partnerships/{partnership_id}/rounds")
-def list_rounds(
-    partnership_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
-) -> list[RoundOut]:
+def list_rounds(partnership_id: ApiPartnershipId, session: SessionDep) -> list[RoundOut]:
     partnerships.get_partnership(session, partnership_id)
     return [_round(r) for r in rounds.list_rounds(session, partnership_id)]
 
 
 @router.post("/partnerships/{partnership_id}/rounds", status_code=status.HTTP_201_CREATED)
 def open_round(
-    partnership_id: RecordId,
+    partnership_id: ApiPartnershipId,
     body: RoundIn,
     session: SessionDep,
     settings: SettingsDep,
-    _: ApiCoordinatorDep,
 ) -> RoundOut:
     survey_round = rounds.open_round(
         session,
@@ -120,23 +122,22 @@ def open_round(
 
 
 @router.get("/rounds/{round_id}")
-def read_round(round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep) -> RoundOut:
+def read_round(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
     return _round(rounds.get_round(session, round_id))
 
 
 @router.post("/rounds/{round_id}/close")
-def close_round(round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep) -> RoundOut:
+def close_round(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
     return _round(rounds.close_round(session, round_id))
 
 
 @router.post("/rounds/{round_id}/links", status_code=status.HTTP_201_CREATED)
 def create_personal_links(
-    round_id: RecordId,
+    round_id: ApiRoundId,
     body: LinksIn,
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBaseDep,
-    _: ApiCoordinatorDep,
 ) -> LinksOut:
     tokens = invitations.create_personal_links(
         session,
@@ -149,16 +150,12 @@ def create_personal_links(
 
 
 @router.post("/rounds/{round_id}/open-link", status_code=status.HTTP_201_CREATED)
-def create_open_link(
-    round_id: RecordId, session: SessionDep, base: LinkBaseDep, _: ApiCoordinatorDep
-) -> OpenLinkOut:
+def create_open_link(round_id: ApiRoundId, session: SessionDep, base: LinkBaseDep) -> OpenLinkOut:
     return OpenLinkOut(link=respondent_link(base, invitations.create_open_link(session, round_id)))
 
 
 @router.get("/rounds/{round_id}/progress", summary="Counts per organisation (never answers)")
-def round_progress(
-    round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
-) -> list[ProgressOut]:
+def round_progress(round_id: ApiRoundId, session: SessionDep) -> list[ProgressOut]:
     return [
         ProgressOut(
             organisation_id=row.organisation_id,

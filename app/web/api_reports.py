@@ -18,16 +18,15 @@ from app.database import SessionDep
 from app.reports import documents
 from app.reports.documents import JsonValue, json_safe
 from app.services import analyst, releases, reports
-from app.services.reports import parse_id
-from app.web.deps import ApiCoordinatorDep
-from app.web.report_access import ApiAnalystDep, ApiViewerDep
-from app.web.schemas import RecordId
+from app.web.deps import ApiRoundId
+from app.web.report_access import ApiAnalystDep, ApiViewerDep, report_round_id
+from app.web.schemas import QueryRecordId
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 
 def _report(session: SessionDep, viewer: ApiViewerDep, round_id: str) -> reports.RoundReport:
-    survey_round = reports.readable_round(session, viewer, parse_id(round_id, "round"))
+    survey_round = reports.readable_round(session, viewer, report_round_id(round_id))
     return reports.round_report(session, survey_round, viewer)
 
 
@@ -82,9 +81,7 @@ class ThresholdIn(BaseModel):
 
 
 @router.put("/rounds/{round_id}/anonymity-threshold", tags=["coordinating"])
-def set_threshold(
-    round_id: RecordId, body: ThresholdIn, session: SessionDep, _: ApiCoordinatorDep
-) -> dict[str, int]:
+def set_threshold(round_id: ApiRoundId, body: ThresholdIn, session: SessionDep) -> dict[str, int]:
     """Change a round's anonymity threshold (at least 3); refused once answers have arrived."""
     survey_round = reports.change_anonymity_threshold(session, round_id, body.anonymity_threshold)
     return {"round_id": round_id, "anonymity_threshold": survey_round.anonymity_threshold}
@@ -106,7 +103,7 @@ class ReleasePolicyOut(BaseModel):
 
 @router.put("/rounds/{round_id}/release-policy", tags=["coordinating"])
 def set_release_policy(
-    round_id: RecordId, body: ReleasePolicyIn, session: SessionDep, _: ApiCoordinatorDep
+    round_id: ApiRoundId, body: ReleasePolicyIn, session: SessionDep
 ) -> ReleasePolicyOut:
     """Choose when a round's results are published; refused once its first results are out."""
     survey_round = releases.set_release_policy(session, round_id, body.release_policy)
@@ -142,7 +139,7 @@ def reliability(
     session: SessionDep,
     viewer: ApiAnalystDep,
     item: Annotated[list[str], Query(min_length=2, max_length=100)],
-    round: Annotated[list[int], Query(max_length=1000)] = [],  # noqa: B006
+    round: Annotated[list[QueryRecordId], Query(max_length=1000)] = [],  # noqa: B006
     missing: Annotated[str, Query(pattern="^(pairwise|listwise)$")] = "pairwise",
 ) -> dict[str, JsonValue]:
     """Cronbach's alpha of any items pooled over chosen rounds (all readable when none)."""

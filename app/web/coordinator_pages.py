@@ -18,14 +18,25 @@ from app.web.deps import (
     CsrfProtected,
     LinkBaseDep,
     PageCoordinatorDep,
+    PagePartnershipId,
+    PageRoundId,
     SettingsDep,
     respondent_link,
+    sign_in,
+    sign_out,
 )
 from app.web.redirects import safe_next, see_other
-from app.web.schemas import RecordId, optional_record_id
+from app.web.schemas import optional_record_id
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula (``=``, ``+``,
+    ``-``, ``@``, tab or carriage return) gets a leading ``'``, as OWASP advises."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
 @router.get("/")
@@ -54,14 +65,13 @@ def login(
             {"next": next, "email": email, "failed": True},
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
-    request.session.clear()
-    request.session[SESSION_COORDINATOR_KEY] = coordinator.id
+    sign_in(request, session, coordinator, SESSION_COORDINATOR_KEY)
     return see_other(safe_next(next, ("/coordinator",), "/coordinator"))
 
 
 @router.post("/coordinator/logout", dependencies=[CsrfProtected])
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, session: SessionDep) -> Response:
+    sign_out(request, session)
     return see_other("/coordinator/login")
 
 
@@ -96,7 +106,7 @@ def create_partnership(
 @router.get("/coordinator/partnerships/{partnership_id}", response_class=HTMLResponse)
 def partnership_page(
     request: Request,
-    partnership_id: RecordId,
+    partnership_id: PagePartnershipId,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
     settings: SettingsDep,
@@ -122,9 +132,8 @@ def partnership_page(
     "/coordinator/partnerships/{partnership_id}/organisations", dependencies=[CsrfProtected]
 )
 def add_organisation(
-    partnership_id: RecordId,
+    partnership_id: PagePartnershipId,
     session: SessionDep,
-    _coordinator: PageCoordinatorDep,
     name: Annotated[str, Form(max_length=200)],
     organisation_type: Annotated[str, Form(max_length=64)],
 ) -> Response:
@@ -134,9 +143,8 @@ def add_organisation(
 
 @router.post("/coordinator/partnerships/{partnership_id}/rounds", dependencies=[CsrfProtected])
 def open_round(
-    partnership_id: RecordId,
+    partnership_id: PagePartnershipId,
     session: SessionDep,
-    _coordinator: PageCoordinatorDep,
     settings: SettingsDep,
     title: Annotated[str, Form(max_length=200)],
     opens_on: Annotated[date, Form()],
@@ -160,7 +168,7 @@ def open_round(
 @router.get("/coordinator/rounds/{round_id}", response_class=HTMLResponse)
 def round_page(
     request: Request,
-    round_id: RecordId,
+    round_id: PageRoundId,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
     settings: SettingsDep,
@@ -183,9 +191,8 @@ def round_page(
 
 @router.post("/coordinator/rounds/{round_id}/links", dependencies=[CsrfProtected])
 def personal_links_csv(
-    round_id: RecordId,
+    round_id: PageRoundId,
     session: SessionDep,
-    _coordinator: PageCoordinatorDep,
     settings: SettingsDep,
     base: LinkBaseDep,
     count: Annotated[int, Form(ge=1)],
@@ -206,7 +213,7 @@ def personal_links_csv(
     sheet = io.StringIO()
     writer = csv.writer(sheet)
     writer.writerow(["organisation", "link"])
-    writer.writerows([name, respondent_link(base, token)] for token in tokens)
+    writer.writerows([spreadsheet_safe(name), respondent_link(base, token)] for token in tokens)
     return Response(
         sheet.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -220,7 +227,7 @@ def personal_links_csv(
 @router.post("/coordinator/rounds/{round_id}/open-link", dependencies=[CsrfProtected])
 def open_link(
     request: Request,
-    round_id: RecordId,
+    round_id: PageRoundId,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
     base: LinkBaseDep,
@@ -239,8 +246,6 @@ def open_link(
 
 
 @router.post("/coordinator/rounds/{round_id}/close", dependencies=[CsrfProtected])
-def close_round(
-    round_id: RecordId, session: SessionDep, _coordinator: PageCoordinatorDep
-) -> Response:
+def close_round(round_id: PageRoundId, session: SessionDep) -> Response:
     rounds.close_round(session, round_id)
     return see_other(f"/coordinator/rounds/{round_id}")

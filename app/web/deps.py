@@ -1,11 +1,26 @@
-"""Request dependencies: settings, the signed-in coordinator, CSRF checks, link bases."""
+"""Request dependencies: settings, who is signed in, CSRF and Origin checks, scoped ids, link
+bases.
+
+Signing in stores a row (:class:`app.models.AccountSession`) holding the SHA-256 of a random
+secret; the signed session cookie carries only that secret, under the key of the sign-in page
+used.  Every request finds its account through the row, so signing out (which deletes it) ends
+the session at once, wherever the cookie was copied to, and a cookie forged with the signing
+key names no account.
+
+Ids in a path are read once, by the dependencies below (``PagePartnershipId``, ``ApiRoundId``,
+...): canonical digits only, else 404; the partnership scope is checked on that parsed id, and
+the route receives the same integer.  No route reads an id from its path any other way.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from sqlmodel import Session
 
 from app.database import SessionDep
 from app.models import Coordinator
@@ -14,8 +29,13 @@ from app.services import coordinators
 from app.services.coordinators import authenticate
 from app.services.errors import RecordNotFoundError
 from app.settings import Settings
+from app.web.schemas import ID_PATTERN, canonical_id
 
-SESSION_COORDINATOR_KEY = "coordinator_id"
+SESSION_COORDINATOR_KEY = "coordinator_session"
+SESSION_READER_KEY = "reader_session"
+SESSION_KEYS = (SESSION_COORDINATOR_KEY, SESSION_READER_KEY)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "x-csrf-token"
 
 
 class LoginRequiredError(Exception):
@@ -34,34 +54,50 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def _signed_in(request: Request, session: SessionDep) -> Coordinator | None:
-    coordinator_id = request.session.get(SESSION_COORDINATOR_KEY)
-    if not isinstance(coordinator_id, int):
-        return None
-    return session.get(Coordinator, coordinator_id)
+def signed_in_account(
+    request: Request, session: Session, keys: tuple[str, ...] = SESSION_KEYS
+) -> Coordinator | None:
+    """The account of this browser's live sign-in (under one of ``keys``), else ``None``."""
+    for key in keys:
+        secret = request.session.get(key)
+        if isinstance(secret, str):
+            account = coordinators.account_for_session(session, secret)
+            if account is not None:
+                return account
+    return None
 
 
-def _in_scope(request: Request, session: SessionDep, coordinator: Coordinator) -> Coordinator:
-    """The coordinator, if they may run what the path names: a ``partnership_id`` or a
-    ``round_id`` of a partnership granted to them (admins: any).  Anything else, and any
-    account that is not a coordinator or an admin, is "not found", as an unknown id is."""
+def sign_in(request: Request, session: Session, account: Coordinator, key: str) -> None:
+    """Start a server-side session for ``account``; the cookie holds only its secret."""
+    sign_out(request, session)
+    request.session[key] = coordinators.start_session(session, account)
+
+
+def sign_out(request: Request, session: Session) -> None:
+    """End this browser's sessions on the server and empty its cookie."""
+    for key in SESSION_KEYS:
+        secret = request.session.get(key)
+        if isinstance(secret, str):
+            coordinators.end_session(session, secret)
+    request.session.clear()
+
+
+def _signed_in_coordinator(request: Request, session: SessionDep) -> Coordinator | None:
+    return signed_in_account(request, session, (SESSION_COORDINATOR_KEY,))
+
+
+def _coordinating(request: Request, coordinator: Coordinator) -> Coordinator:
+    """Any account that is not a coordinator or an admin is "not found", as an unknown id is."""
     if coordinator.role not in coordinators.COORDINATING_ROLES:
         raise RecordNotFoundError("page", request.url.path)
-    for name, check in (
-        ("partnership_id", coordinators.coordinated_partnership),
-        ("round_id", coordinators.coordinated_round),
-    ):
-        text = str(request.path_params.get(name, ""))
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= 2_147_483_647:
-            check(session, coordinator, int(text))
     return coordinator
 
 
 def page_coordinator(request: Request, session: SessionDep) -> Coordinator:
-    coordinator = _signed_in(request, session)
+    coordinator = _signed_in_coordinator(request, session)
     if coordinator is None:
         raise LoginRequiredError(request.url.path)
-    return _in_scope(request, session, coordinator)
+    return _coordinating(request, coordinator)
 
 
 PageCoordinatorDep = Annotated[Coordinator, Depends(page_coordinator)]
@@ -69,13 +105,50 @@ PageCoordinatorDep = Annotated[Coordinator, Depends(page_coordinator)]
 _basic = HTTPBasic(auto_error=False, description="A coordinator's e-mail and password")
 
 
+def _own_origins(request: Request, settings: Settings) -> set[str]:
+    """The ``host[:port]`` this site is reached at: the request's Host and PUBLIC_BASE_URL's."""
+    own = {request.headers.get("host", "").lower()}
+    if settings.public_base_url:
+        own.add(urlsplit(settings.public_base_url).netloc.lower())
+    return own - {""}
+
+
+def refuse_cross_site(request: Request, settings: Settings, *, by_cookie: bool) -> None:
+    """Refuse a state-changing API call that another site could have made.
+
+    A browser names the page's site in ``Origin`` on every POST, PUT, PATCH and DELETE: one
+    that is not this site is refused whoever is signed in (a browser may also replay HTTP
+    Basic credentials it remembers).  A call signed in by the session cookie must moreover
+    show it came from this site: ``Origin`` of this site, or the session's CSRF token in an
+    ``X-CSRF-Token`` header.  Scripts using HTTP Basic send no ``Origin`` and are unaffected.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if urlsplit(origin).netloc.lower() in _own_origins(request, settings):
+            return
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"refused: this request came from another site ({origin[:100]})",
+        )
+    if by_cookie and not csrf_token_matches(request.session, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail="refused: a signed-in browser's request must come from this site "
+            "(an Origin header of this site, or the X-CSRF-Token header of the session)",
+        )
+
+
 def api_coordinator(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Coordinator:
     """The coordinator of a signed-in browser session, or of HTTP Basic credentials."""
-    coordinator = _signed_in(request, session)
+    coordinator = _signed_in_coordinator(request, session)
+    by_cookie = coordinator is not None
     if coordinator is None and credentials is not None:
         coordinator = authenticate(session, credentials.username, credentials.password)
     if coordinator is None:
@@ -84,10 +157,67 @@ def api_coordinator(
             detail="sign in as a coordinator (HTTP Basic: e-mail and password)",
             headers={"WWW-Authenticate": "Basic"},
         )
-    return _in_scope(request, session, coordinator)
+    refuse_cross_site(request, settings, by_cookie=by_cookie)
+    return _coordinating(request, coordinator)
 
 
 ApiCoordinatorDep = Annotated[Coordinator, Depends(api_coordinator)]
+
+_ID_SCHEMA = {"pattern": f"^{ID_PATTERN.pattern}$"}
+PartnershipPath = Annotated[
+    str, Path(description="A partnership's id (digits)", json_schema_extra=_ID_SCHEMA)
+]
+RoundPath = Annotated[str, Path(description="A round's id (digits)", json_schema_extra=_ID_SCHEMA)]
+ScopeCheck = Callable[[Session, Coordinator, int], None]
+
+
+def path_id(text: str, kind: str) -> int:
+    """The id a path names, written canonically; anything else is "not found"."""
+    parsed = canonical_id(text)
+    if parsed is None:
+        raise RecordNotFoundError(kind, "with that id")
+    return parsed
+
+
+def _scoped(
+    session: Session, coordinator: Coordinator, text: str, kind: str, check: ScopeCheck
+) -> int:
+    parsed = path_id(text, kind)
+    check(session, coordinator, parsed)
+    return parsed
+
+
+def page_partnership_id(
+    partnership_id: PartnershipPath, session: SessionDep, coordinator: PageCoordinatorDep
+) -> int:
+    """The path's partnership, if the signed-in coordinator runs it (else 404)."""
+    check = coordinators.coordinated_partnership
+    return _scoped(session, coordinator, partnership_id, "partnership", check)
+
+
+def page_round_id(round_id: RoundPath, session: SessionDep, coordinator: PageCoordinatorDep) -> int:
+    """The path's round, if the signed-in coordinator runs its partnership (else 404)."""
+    return _scoped(session, coordinator, round_id, "round", coordinators.coordinated_round)
+
+
+def api_partnership_id(
+    partnership_id: PartnershipPath, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> int:
+    check = coordinators.coordinated_partnership
+    return _scoped(session, coordinator, partnership_id, "partnership", check)
+
+
+def api_round_id(round_id: RoundPath, session: SessionDep, coordinator: ApiCoordinatorDep) -> int:
+    return _scoped(session, coordinator, round_id, "round", coordinators.coordinated_round)
+
+
+PagePartnershipId = Annotated[int, Depends(page_partnership_id)]
+PageRoundId = Annotated[int, Depends(page_round_id)]
+ApiPartnershipId = Annotated[int, Depends(api_partnership_id)]
+ApiRoundId = Annotated[int, Depends(api_round_id)]
+PATH_ID_DEPENDENCIES = frozenset(
+    {page_partnership_id, page_round_id, api_partnership_id, api_round_id}
+)
 
 
 async def require_csrf(request: Request) -> None:
@@ -104,7 +234,8 @@ CsrfProtected = Depends(require_csrf)
 
 
 def link_base(request: Request, settings: SettingsDep) -> str:
-    """Where respondent links start: PUBLIC_BASE_URL, else this request's own base."""
+    """Where respondent links start: PUBLIC_BASE_URL, else this request's own base (whose
+    host the trusted-host check has already vetted)."""
     return (settings.public_base_url or str(request.base_url)).rstrip("/")
 
 

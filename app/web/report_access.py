@@ -18,18 +18,21 @@ from app.models import Coordinator
 from app.services import coordinators, reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import Viewer
-from app.web.deps import SESSION_COORDINATOR_KEY
+from app.web import deps
+from app.web.deps import (
+    SESSION_KEYS,
+    SESSION_READER_KEY,
+    SettingsDep,
+    path_id,
+    refuse_cross_site,
+)
 
-SESSION_ACCOUNT_KEY = "account_id"
+SESSION_ACCOUNT_KEY = SESSION_READER_KEY
 
 
 def signed_in_account(request: Request, session: SessionDep) -> Coordinator | None:
-    """The account of this browser session (a reports sign-in, or a coordinator's)."""
-    for key in (SESSION_ACCOUNT_KEY, SESSION_COORDINATOR_KEY):
-        account_id = request.session.get(key)
-        if isinstance(account_id, int):
-            return session.get(Coordinator, account_id)
-    return None
+    """The account of this browser's live sign-in (a reports sign-in, or a coordinator's)."""
+    return deps.signed_in_account(request, session, SESSION_KEYS)
 
 
 def page_viewer(request: Request, session: SessionDep) -> Viewer:
@@ -64,9 +67,11 @@ _basic = HTTPBasic(
 def api_viewer(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Viewer:
     account = signed_in_account(request, session)
+    by_cookie = account is not None
     if account is None and credentials is not None:
         account = coordinators.authenticate(
             session, credentials.username, credentials.password, roles=reports.REPORT_ROLES
@@ -77,6 +82,7 @@ def api_viewer(
             detail="sign in as an evaluator, analyst or admin (HTTP Basic: e-mail and password)",
             headers={"WWW-Authenticate": "Basic"},
         )
+    refuse_cross_site(request, settings, by_cookie=by_cookie)
     viewer = reports.viewer_for(session, account)
     if viewer is None:
         raise RecordNotFoundError("resource", request.url.path)
@@ -93,3 +99,9 @@ def api_analyst(viewer: ApiViewerDep, request: Request) -> Viewer:
 
 
 ApiAnalystDep = Annotated[Viewer, Depends(api_analyst)]
+
+
+def report_round_id(round_id: str) -> int:
+    """A round id from a report path: canonical digits only, else "not found".  Whether the
+    reader may read the round is decided on this integer (``reports.readable_round``)."""
+    return path_id(round_id, "round")

@@ -13,9 +13,14 @@ from app.reports import documents, rendering
 from app.services import coordinators, reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
-from app.web.deps import CsrfProtected
+from app.web.deps import CsrfProtected, sign_in, sign_out
 from app.web.redirects import safe_next, see_other
-from app.web.report_access import SESSION_ACCOUNT_KEY, PageViewerDep, signed_in_account
+from app.web.report_access import (
+    SESSION_ACCOUNT_KEY,
+    PageViewerDep,
+    report_round_id,
+    signed_in_account,
+)
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -42,14 +47,13 @@ def login(
             {"next": next, "email": email, "failed": True},
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
-    request.session.clear()
-    request.session[SESSION_ACCOUNT_KEY] = account.id
+    sign_in(request, session, account, SESSION_ACCOUNT_KEY)
     return see_other(safe_next(next, ("/reports", "/analyst"), "/reports"))
 
 
 @router.post("/reports/logout", dependencies=[CsrfProtected])
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, session: SessionDep) -> Response:
+    sign_out(request, session)
     return see_other("/reports/login")
 
 
@@ -66,7 +70,7 @@ def index(request: Request, session: SessionDep) -> Response:
 
 
 def _report(session: SessionDep, viewer: PageViewerDep, round_id: str) -> RoundReport:
-    survey_round = reports.readable_round(session, viewer, reports.parse_id(round_id, "round"))
+    survey_round = reports.readable_round(session, viewer, report_round_id(round_id))
     return reports.round_report(session, survey_round, viewer)
 
 

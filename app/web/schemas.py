@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import Path
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -20,7 +20,38 @@ from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError
 
 LARGEST_ID = 2_147_483_647
-RecordId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
+ID_PATTERN = re.compile(r"[1-9][0-9]{0,9}")
+ID_MESSAGE = "must be a record id: digits only, no sign, spaces or leading zero"
+
+
+def canonical_id(text: str) -> int | None:
+    """The id ``text`` names if it is written the one canonical way (``[1-9][0-9]*``, at most
+    2147483647), else ``None``.
+
+    Python's ``int()`` and pydantic's lax integers also read ``+2``, ``2.0``, `` 2``, ``0_2``,
+    ``02`` and other digits than ASCII; an id accepted that way could name one record to one
+    check and another to the next, so only the canonical spelling is an id.
+    """
+    if not ID_PATTERN.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= LARGEST_ID else None
+
+
+def _query_id(value: object) -> object:
+    """An id in a query string: canonical digits, nothing else."""
+    parsed = canonical_id(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ValueError(ID_MESSAGE)
+    return parsed
+
+
+RecordId = Annotated[StrictInt, Field(ge=1, le=LARGEST_ID)]
+"""A record id in a JSON body: a JSON integer (not a string, a float or a boolean), else a
+422 naming the field.  Ids in a path go through the scoped dependencies of
+:mod:`app.web.deps` (404 when malformed)."""
+QueryRecordId = Annotated[int, BeforeValidator(_query_id), Field(ge=1, le=LARGEST_ID)]
+"""A record id in a query string: canonical digits only, else a 422 naming the parameter."""
 
 
 def _one_line(value: object) -> object:
@@ -37,13 +68,18 @@ Name = Annotated[
 Choice = Annotated[str, OneLine, StringConstraints(min_length=1, max_length=64)]
 
 
+def record_id(text: str, field: str) -> int:
+    """A record id from a form field or a query value: canonical digits, else a 422 naming
+    ``field``."""
+    parsed = canonical_id(text)
+    if parsed is None:
+        raise FieldValidationError({field: "must be one of the listed choices"})
+    return parsed
+
+
 def optional_record_id(text: str, field: str) -> int | None:
     """A record id from a form's select: blank is ``None``; anything else must be an id."""
-    if not text.strip():
-        return None
-    if not text.strip().isdigit() or not 1 <= int(text) <= LARGEST_ID:
-        raise FieldValidationError({field: "must be one of the listed choices"})
-    return int(text)
+    return record_id(text, field) if text else None
 
 
 class _Body(BaseModel):
@@ -101,7 +137,7 @@ class RoundOut(BaseModel):
 
 class LinksIn(_Body):
     count: int = Field(ge=1, le=100_000)
-    organisation_id: int | None = Field(default=None, ge=1, le=LARGEST_ID)
+    organisation_id: RecordId | None = None
 
 
 class LinksOut(BaseModel):

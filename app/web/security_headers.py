@@ -10,6 +10,12 @@ Headers (set on every HTTP answer unless the app already set them):
 * ``Referrer-Policy: no-referrer``: respondents' links carry their token in the path.
 * ``Strict-Transport-Security`` only when the request came over HTTPS (the request's scheme, or
   ``X-Forwarded-Proto: https`` from the proxy in front).
+* ``Cache-Control: no-store`` on every answer but the static files (``/assets``, ``/static``),
+  replacing whatever the route set: pages and API answers show answers, results, links or
+  accounts, and a shared computer must not keep them (nor show them again on Back).
+
+:class:`TrustedHostMiddleware` answers 400 to a request whose ``Host`` is not one the service
+is configured for, so that a forged ``Host`` never ends up in a link the service hands out.
 
 :class:`BodySizeLimitMiddleware` answers 413 to a request whose body is larger than its limit,
 by ``Content-Length`` before reading, or while reading a body without one.
@@ -22,6 +28,8 @@ import json
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.settings import host_of
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -51,6 +59,8 @@ API_DOCS_CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 HSTS = "max-age=31536000; includeSubDomains"
+STATIC_PREFIXES = ("/assets/", "/static/")
+NO_STORE = b"no-store"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -86,6 +96,10 @@ def security_headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def is_static(scope: Scope) -> bool:
+    return str(scope.get("path", "")).startswith(STATIC_PREFIXES)
+
+
 class SecurityHeadersMiddleware:
     """Adds :func:`security_headers_for` to every HTTP answer."""
 
@@ -97,16 +111,54 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         extra = security_headers_for(scope)
+        no_store = not is_static(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if no_store:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", NO_STORE))
                 present = {key.lower() for key, _ in headers}
                 headers.extend((key, value) for key, value in extra if key not in present)
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHostMiddleware:
+    """Answers 400 unless the request's ``Host`` is one of ``hosts`` (``*``: any).
+
+    Starlette's own middleware of this name splits ``[::1]:8000`` at the first colon, so it
+    cannot trust an IPv6 loopback address; this one reads brackets.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "*" in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        given = (_header(scope, b"host") or b"").decode("latin-1")
+        if host_of(given) in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        detail = (
+            f"this service does not answer to the host {given[:100]!r}; "
+            "its operator can add it to ALLOWED_HOSTS"
+        )
+        if str(scope.get("path", "")).startswith("/api/"):
+            body = json.dumps({"detail": detail}).encode()
+            content_type = b"application/json"
+        else:
+            body = f"Bad request: {detail}.".encode()
+            content_type = b"text/plain; charset=utf-8"
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 class RequestBodyTooLargeError(Exception):
