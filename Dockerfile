@@ -35,6 +35,9 @@ RUN pip install --no-cache-dir . \
     && chown survey:survey /srv/trust-survey/data
 
 USER 10001:10001
+# Production needs SECRET_KEY (32+ random characters) and PUBLIC_BASE_URL (the address
+# respondents' links start with) from `docker run -e ...` or compose; it stops with one line
+# naming whichever is missing.
 ENV ENVIRONMENT=production \
     DATABASE_URL=sqlite:////srv/trust-survey/data/trust-survey.sqlite3 \
     NHSUK_FRONTEND_PATH=/srv/trust-survey/node_modules/nhsuk-frontend
