@@ -42,6 +42,19 @@ def _private_sqlite_files(database: Path) -> None:
             create_private_file(journal)
 
 
+def _without_row_values(context: sa.engine.ExceptionContext) -> None:
+    """Strip PostgreSQL's ``DETAIL`` (e.g. "Failing row contains (...)", "Key (...)=(...)")
+    from an error and its wrapper: it quotes the values being written, which are answers,
+    and a logged traceback would keep them.  ``hide_parameters`` covers only the SQL's
+    parameters."""
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is None or not error.args or not isinstance(error.args[0], str):
+            continue
+        head, marker, _ = error.args[0].partition("\nDETAIL:")
+        if marker:
+            error.args = (head, *error.args[1:])
+
+
 def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created when missing.
 
@@ -62,7 +75,7 @@ def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas(round(sqlite_busy_timeout * 1000)))
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed,
         hide_parameters=True,
         pool_pre_ping=True,
@@ -70,6 +83,8 @@ def make_engine(url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0
         max_overflow=0,
         pool_timeout=30,
     )
+    sa.event.listen(engine, "handle_error", _without_row_values)
+    return engine
 
 
 def database_is_up(engine: Engine) -> bool:
