@@ -429,3 +429,17 @@ def test_the_page_keeps_the_input_and_says_what_is_wrong(pooled: Pooled) -> None
     )  # result at the top
     api = pooled.client.get("/api/v1/analyst/reliability?" + _query(ITEMS)).json()
     assert _page_figure(filled.text, "alpha").startswith(f"{api['alpha']:.3f}")
+
+
+def test_every_analyst_route_declares_its_response_model(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    analyst_paths = {p: v for p, v in paths.items() if p.startswith("/api/v1/analyst/")}
+    assert set(analyst_paths) == {
+        f"/api/v1/analyst/{name}"
+        for name in ("pooled", "reliability", "omega", "factor", "agreement")
+    }
+    for path, operations in analyst_paths.items():
+        schema = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("$ref", "").startswith("#/components/schemas/"), path
+    names = {q["name"] for q in paths["/api/v1/analyst/reliability"]["get"]["parameters"]}
+    assert {"keying", "missing"} <= names
