@@ -58,7 +58,7 @@ def test_reliability_pairwise_and_listwise_and_bad_input(client: TestClient, rea
     assert [i["item"] for i in listwise["items"]] == ["q26", "q27", "q28"]
     assert all(i["alpha_if_deleted"] is not None for i in listwise["items"])
     assert listwise["ci"][0] < listwise["alpha"] < listwise["ci"][1]
-    pairwise = client.get(url + f"&round={readers}", auth=auth).json()
+    pairwise = client.get(url + f"&round={readers}&missing=pairwise", auth=auth).json()
     assert pairwise["missing"] == "pairwise" and pairwise["rounds"][0]["pooled"] is True
     bad = client.get("/api/v1/analyst/reliability?item=q26&item=nope", auth=auth)
     assert bad.status_code == 422 and "nope" in bad.text

@@ -329,6 +329,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/analyst/reliability"): Entry(
         analysing, get("/api/v1/analyst/reliability" + RELIABILITY_QUERY), scoped=False
     ),
+    ("GET", "/analyst/omega"): Entry(
+        analysing, get("/analyst/omega" + RELIABILITY_QUERY + "&bootstrap=20"), scoped=False
+    ),
+    ("GET", "/analyst/factor"): Entry(
+        analysing, get("/analyst/factor" + RELIABILITY_QUERY), scoped=False
+    ),
+    ("GET", "/analyst/agreement"): Entry(analysing, get("/analyst/agreement"), scoped=False),
+    ("GET", "/api/v1/analyst/omega"): Entry(
+        analysing, get("/api/v1/analyst/omega" + RELIABILITY_QUERY + "&bootstrap=20"), False
+    ),
+    ("GET", "/api/v1/analyst/factor"): Entry(
+        analysing, get("/api/v1/analyst/factor" + RELIABILITY_QUERY), scoped=False
+    ),
+    ("GET", "/api/v1/analyst/agreement"): Entry(
+        analysing, get("/api/v1/analyst/agreement"), scoped=False
+    ),
     # Signing out (tried last: it ends the session)
     ("POST", "/coordinator/logout"): Entry(signing_out, post("/coordinator/logout"), False),
     ("POST", "/reports/logout"): Entry(signing_out, post("/reports/logout"), scoped=False),

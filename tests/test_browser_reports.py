@@ -198,3 +198,37 @@ def test_analyst_pages_are_accessible(
     # The other partnership's round is open (and has no answers): it is listed as not pooled.
     page.goto(live_server.base_url + "/analyst")
     assert "No: not closed yet" in page.locator("#pooled-rounds").inner_text()
+
+
+ANALYST_PAGES = {
+    "omega": "/analyst/omega?item=q26&item=q27&item=q28&bootstrap=100&action=compute",
+    "factor": "/analyst/factor?item=q26&item=q27&item=q28&item=q29&action=compute",
+    "agreement": "/analyst/agreement?action=compute",
+    "reliability-one-item": "/analyst/reliability?item=q26&action=compute",
+    "omega-two-items": "/analyst/omega?item=q26&item=q27&action=compute",
+}
+
+
+def test_analyst_analysis_pages_are_accessible_at_320_and_1280(
+    chromium: Any, live_server: LiveServer, accounts: dict[str, int]
+) -> None:
+    page = _sign_in(chromium, live_server, "analyst@example.org")
+    page.goto(live_server.base_url + "/analyst/reliability")
+    page.select_option("#fill-scale", index=0)
+    page.click("text=Use this scale's items")
+    assert page.locator("#alpha").count() == 1 and page.locator("#settings").count() == 1
+    pages = {"reliability-filled": page.url, **ANALYST_PAGES}
+    for name, path in pages.items():
+        url = path if path.startswith("http") else live_server.base_url + path
+        answer = page.goto(url)
+        assert answer is not None
+        errors = name in ("reliability-one-item", "omega-two-items")
+        assert answer.status == (422 if errors else 200), name
+        assert (page.locator(".nhsuk-error-summary").count() == 1) == errors, name
+        assert page.title().startswith("Error: ") == errors, name
+        for width, height in ((1280, 900), (320, 640)):
+            page.set_viewport_size({"width": width, "height": height})
+            violations = axe_violations(page)
+            screenshot(page, f"analyst-{name}-{width}")
+            assert violations == [], f"{name} at {width} px:\n{describe_violations(violations)}"
+        page.set_viewport_size({"width": 1280, "height": 900})

@@ -8,16 +8,28 @@ taking answers, and cannot be differenced against one new response.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
 
+from analysis.agreement import (
+    GroupAgreement,
+    IntraclassCorrelation,
+    intraclass_correlations,
+    rwg_j,
+)
 from analysis.disclosure import results_visible
+from analysis.factor import FactorAnalysis, FactorMethod, Rotation, factor_analysis
 from analysis.instrument import Instrument
+from analysis.omega import OmegaResult, omega_total
 from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
-from analysis.scoring import keyed_items
+from analysis.scoring import reverse_key, score_scale
 from analysis.summary import Table4, care_model_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
@@ -74,7 +86,8 @@ def pooled_answers(
         unknown = [str(i) for i in round_ids if i not in known]
         if unknown:
             raise FieldValidationError(
-                {"round": f"no round {', '.join(unknown)} that you can read with this instrument"}
+                {"round": f"no round {', '.join(unknown)} that you can read with this instrument"},
+                QUERY,
             )
         candidates = [r for r in candidates if r.id in set(round_ids)]
     pooled: list[PooledRound] = []
@@ -124,38 +137,391 @@ def pooled_view(session: Session, viewer: Viewer) -> PooledView:
     return PooledView(answers, counts, summary)
 
 
-def reliability(
-    session: Session,
-    viewer: Viewer,
-    items: Sequence[str],
-    round_ids: Sequence[int] = (),
-    missing: str = "pairwise",
-) -> tuple[ReliabilityResult, PooledAnswers]:
-    """Cronbach's alpha of any items (reverse-keyed as the instrument says), pooled over the
-    chosen rounds."""
-    answers = pooled_answers(session, viewer, round_ids)
-    known = set(answers.instrument.item_ids)
-    unknown = [i for i in items if i not in known]
-    problems: dict[str, str] = {}
-    if unknown:
-        problems["items"] = f"not items of the instrument: {', '.join(unknown)}"
-    elif len(set(items)) < 2:
-        problems["items"] = "choose at least two items"
-    if missing not in ("pairwise", "listwise"):
-        problems["missing"] = "must be pairwise or listwise"
-    if problems:
-        raise FieldValidationError(problems)
+# -- psychometrics of chosen items: one set of rules (those of the command line) -----------
+
+Keying = Literal["keyed", "raw"]
+KEYINGS: tuple[str, ...] = ("keyed", "raw")
+MISSINGS: tuple[str, ...] = ("listwise", "pairwise")
+METHODS: tuple[str, ...] = ("minres", "ml")
+ROTATIONS: tuple[str, ...] = ("oblimin", "none")
+MOST_BOOTSTRAP = 2000
+GROUP = "partnership_name"
+QUERY = ("query",)  # where a request names its choices
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The rules a figure was computed under, stated with it (as the command line does).
+
+    ``keyed`` (the default) reverse-keys the items the instrument marks reverse-keyed on
+    their own response scale; ``raw`` uses the answers as given.  ``listwise`` (the default)
+    keeps the respondents who answered every chosen item; ``pairwise`` each pair of items
+    from those who answered both.
+    """
+
+    instrument: str
+    keying: Keying
+    reverse_keyed: tuple[str, ...]
+    missing: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "instrument": self.instrument,
+            "keying": self.keying,
+            "reverse_keyed": list(self.reverse_keyed),
+            "missing": self.missing,
+        }
+
+    def lines(self) -> list[str]:
+        """One sentence per rule, in the words of the command line's output."""
+        if self.keying == "keyed":
+            flipped = ", ".join(self.reverse_keyed) if self.reverse_keyed else "none"
+            keying = f"Keying: keyed (the default): reverse-keyed {flipped}."
+        else:
+            keying = "Keying: raw (the answers as given)."
+        if self.missing == "listwise":
+            missing = (
+                "Missing answers: listwise (the default): respondents who answered every item."
+            )
+        elif self.missing == "pairwise":
+            missing = (
+                "Missing answers: pairwise: each pair of items from the respondents who "
+                "answered both."
+            )
+        else:
+            missing = f"Missing answers: {self.missing}."
+        return [f"Instrument: {self.instrument}.", keying, missing]
+
+
+@dataclass(frozen=True)
+class ChosenItems:
+    answers: PooledAnswers
+    frame: pd.DataFrame  # the chosen items, keyed as the settings say, as floats
+    settings: AnalysisSettings
+
+
+def _listed(values: Sequence[str]) -> str:
+    return ", ".join(values)
+
+
+def _check_choice(value: str, allowed: Sequence[str], field: str, problems: dict[str, str]) -> None:
+    if value not in allowed:
+        problems[field] = f"must be {' or '.join(allowed)}, not {value!r}"
+
+
+def _keyed_frame(
+    matrix: pd.DataFrame, instrument: Instrument, items: Sequence[str], keying: str
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    frame = matrix[list(items)].astype(float)
+    flipped: list[str] = []
+    if keying == "keyed":
+        for item in items:
+            if instrument.item(item).reverse_keyed:
+                scale = instrument.response_scale_of(item)
+                frame[item] = reverse_key(frame[item], scale.min, scale.max)
+                flipped.append(item)
+    return frame, tuple(flipped)
+
+
+def _need_published(answers: PooledAnswers) -> None:
     if not answers.included:
         raise FieldValidationError(
             {
                 "round": "no chosen round has closed with final results of at least its "
                 "anonymity threshold yet"
-            }
+            },
+            QUERY,
         )
-    policy: MissingPolicy = "listwise" if missing == "listwise" else "pairwise"
-    keyed = keyed_items(answers.matrix[list(dict.fromkeys(items))], answers.instrument)
-    try:
-        result = cronbach_alpha(keyed, missing=policy)
-    except ValueError as error:
-        raise FieldValidationError({"items": str(error)}) from None
-    return result, answers
+
+
+def _choose(
+    session: Session,
+    viewer: Viewer,
+    items: Sequence[str],
+    round_ids: Sequence[int],
+    *,
+    keying: str,
+    missing: str,
+    least: int = 2,
+    problems: dict[str, str] | None = None,
+) -> ChosenItems:
+    """Check a request's items and rules, then key the pooled answers of those items."""
+    answers = pooled_answers(session, viewer, round_ids)
+    instrument = answers.instrument
+    problems = dict(problems or {})
+    chosen = list(dict.fromkeys(items))
+    unknown = [i for i in chosen if i not in set(instrument.item_ids)]
+    if unknown:
+        problems["item"] = f"not items of instrument {instrument.id}: {_listed(unknown)}"
+    elif len(chosen) < least:
+        words = {2: "two", 3: "three"}
+        problems["item"] = f"choose at least {words.get(least, str(least))} items" + (
+            f" (only {chosen[0]} is chosen)" if len(chosen) == 1 else ""
+        )
+    _check_choice(keying, KEYINGS, "keying", problems)
+    _check_choice(missing, MISSINGS, "missing", problems)
+    if problems:
+        raise FieldValidationError(problems, QUERY)
+    _need_published(answers)
+    frame, flipped = _keyed_frame(answers.matrix, instrument, chosen, keying)
+    settings = AnalysisSettings(
+        instrument.id, "raw" if keying == "raw" else "keyed", flipped, missing
+    )
+    return ChosenItems(answers, frame, settings)
+
+
+Result = TypeVar("Result")
+
+
+def _computed(compute: Callable[[], Result], field: str = "item") -> Result:
+    """Run a computation with numpy's warnings as errors; any failure is a field's problem."""
+    with warnings.catch_warnings(), np.errstate(divide="raise", invalid="raise", over="raise"):
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            return compute()
+        except FloatingPointError as error:
+            raise FieldValidationError(
+                {field: f"the figures cannot be computed ({error})"}, QUERY
+            ) from None
+        except (ValueError, np.linalg.LinAlgError, RuntimeWarning) as error:
+            raise FieldValidationError({field: str(error)}, QUERY) from None
+
+
+def _policy(missing: str) -> MissingPolicy:
+    return "pairwise" if missing == "pairwise" else "listwise"
+
+
+@dataclass(frozen=True)
+class PooledReliability:
+    result: ReliabilityResult
+    answers: PooledAnswers
+    settings: AnalysisSettings
+
+
+def reliability(
+    session: Session,
+    viewer: Viewer,
+    items: Sequence[str],
+    round_ids: Sequence[int] = (),
+    missing: str = "listwise",
+    keying: str = "keyed",
+) -> PooledReliability:
+    """Cronbach's alpha of any items pooled over the chosen rounds (every published one
+    when none), under the command line's defaults: keyed and listwise."""
+    chosen = _choose(session, viewer, items, round_ids, keying=keying, missing=missing)
+    policy = _policy(missing)
+    result = _computed(lambda: cronbach_alpha(chosen.frame, missing=policy))
+    return PooledReliability(result, chosen.answers, chosen.settings)
+
+
+@dataclass(frozen=True)
+class PooledOmega:
+    result: OmegaResult
+    answers: PooledAnswers
+    settings: AnalysisSettings
+    seed: int
+
+
+def omega(
+    session: Session,
+    viewer: Viewer,
+    items: Sequence[str],
+    round_ids: Sequence[int] = (),
+    missing: str = "listwise",
+    keying: str = "keyed",
+    bootstrap: int = 1000,
+    seed: int = 2017,
+) -> PooledOmega:
+    """McDonald's omega total (one-factor model) of any items with a percentile bootstrap
+    CI; seeded (2017 as the command line), so the same request gives the same figures."""
+    problems: dict[str, str] = {}
+    if not 0 <= bootstrap <= MOST_BOOTSTRAP:
+        problems["bootstrap"] = f"must be between 0 and {MOST_BOOTSTRAP}"
+    if not 0 <= seed < 2**32:
+        problems["seed"] = "must be a whole number from 0 to 4294967295"
+    chosen = _choose(
+        session,
+        viewer,
+        items,
+        round_ids,
+        keying=keying,
+        missing=missing,
+        least=3,
+        problems=problems,
+    )
+    policy = _policy(missing)
+    result = _computed(
+        lambda: omega_total(chosen.frame, missing=policy, bootstrap=bootstrap, seed=seed)
+    )
+    return PooledOmega(result, chosen.answers, chosen.settings, seed)
+
+
+@dataclass(frozen=True)
+class PooledFactorAnalysis:
+    result: FactorAnalysis
+    answers: PooledAnswers
+    settings: AnalysisSettings
+
+
+def factor(
+    session: Session,
+    viewer: Viewer,
+    items: Sequence[str],
+    round_ids: Sequence[int] = (),
+    factors: int = 1,
+    method: str = "minres",
+    rotation: str = "oblimin",
+    missing: str = "listwise",
+    keying: str = "keyed",
+) -> PooledFactorAnalysis:
+    """Exploratory factor analysis of chosen items (minres or ML; oblimin or no rotation)."""
+    problems: dict[str, str] = {}
+    _check_choice(method, METHODS, "method", problems)
+    _check_choice(rotation, ROTATIONS, "rotation", problems)
+    distinct = len(set(items))
+    if factors < 1 or (distinct >= 2 and factors >= distinct):
+        problems["factors"] = (
+            f"choose between 1 and {max(distinct - 1, 1)} factors for {distinct} items"
+        )
+    chosen = _choose(
+        session,
+        viewer,
+        items,
+        round_ids,
+        keying=keying,
+        missing=missing,
+        least=3 if factors > 1 else 2,
+        problems=problems,
+    )
+    policy = _policy(missing)
+    fitted: FactorMethod = "ml" if method == "ml" else "minres"
+    turned: Rotation = "none" if rotation == "none" else "oblimin"
+    result = _computed(
+        lambda: factor_analysis(
+            chosen.frame, factors, method=fitted, rotation=turned, missing=policy
+        )
+    )
+    return PooledFactorAnalysis(result, chosen.answers, chosen.settings)
+
+
+@dataclass(frozen=True)
+class ScaleAgreement:
+    """rwg(j) of each partnership on one scale, and ICC(1)/ICC(2) of its scores."""
+
+    scale_id: str
+    name: str
+    items: tuple[str, ...]
+    options: int
+    partnerships: tuple[GroupAgreement, ...]
+    icc: IntraclassCorrelation | None
+    icc_error: str | None
+
+
+@dataclass(frozen=True)
+class PooledAgreement:
+    scales: tuple[ScaleAgreement, ...]
+    answers: PooledAnswers
+    settings: AnalysisSettings
+    thresholds: dict[str, int]  # each partnership's least number of respondents for rwg(j)
+
+
+def partnership_thresholds(answers: PooledAnswers) -> dict[str, int]:
+    """Each pooled partnership's threshold: the largest anonymity threshold of its rounds."""
+    thresholds: dict[str, int] = {}
+    for pooled in answers.included:
+        name = pooled.partnership.name
+        thresholds[name] = max(thresholds.get(name, 0), pooled.survey_round.anonymity_threshold)
+    return thresholds
+
+
+def _published_only(
+    groups: Sequence[GroupAgreement], thresholds: dict[str, int]
+) -> tuple[GroupAgreement, ...]:
+    shown: list[GroupAgreement] = []
+    for group in groups:
+        least = thresholds.get(group.group, 0)
+        if group.n < least:
+            note = (
+                f"fewer than {least} respondents (the anonymity threshold) answered every "
+                "item of the scale: no figure"
+            )
+            shown.append(GroupAgreement(group.group, group.n, None, None, False, note))
+        else:
+            shown.append(group)
+    return tuple(shown)
+
+
+def agreement(
+    session: Session,
+    viewer: Viewer,
+    scales: Sequence[str] = (),
+    round_ids: Sequence[int] = (),
+    keying: str = "keyed",
+) -> PooledAgreement:
+    """Within-partnership agreement on each chosen scale (every scale when none): rwg(j)
+    with the uniform null per partnership, and ICC(1), ICC(2) of the scale scores across
+    partnerships.
+
+    rwg(j) is given only for a partnership with at least its anonymity threshold of
+    respondents who answered every item of the scale (respondents with a missing item are
+    left out of it, as R's ``multilevel::rwg.j``).  ICC uses every published scale score.
+    """
+    answers = pooled_answers(session, viewer, round_ids)
+    instrument = answers.instrument
+    known = {scale.id: scale for scale in instrument.scales}
+    chosen = list(dict.fromkeys(scales)) or list(known)
+    problems: dict[str, str] = {}
+    unknown = [s for s in chosen if s not in known]
+    if unknown:
+        problems["scale"] = (
+            f"not scales of instrument {instrument.id}: {_listed(unknown)} (its scales: "
+            f"{_listed(list(known))})"
+        )
+    _check_choice(keying, KEYINGS, "keying", problems)
+    if problems:
+        raise FieldValidationError(problems, QUERY)
+    _need_published(answers)
+    every_item = list(dict.fromkeys(i for s in chosen for i in known[s].items))
+    frame, flipped = _keyed_frame(answers.matrix, instrument, every_item, keying)
+    groups = answers.matrix[GROUP].reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    thresholds = partnership_thresholds(answers)
+    results: list[ScaleAgreement] = []
+    for scale_id in chosen:
+        scale = known[scale_id]
+        options = {
+            instrument.response_scale_of(i).max - instrument.response_scale_of(i).min + 1
+            for i in scale.items
+        }
+        if len(options) > 1:
+            raise FieldValidationError(
+                {"scale": f"scale {scale_id}: its items have different response scales"}, QUERY
+            )
+        count = int(min(options))
+        items = frame[list(scale.items)]
+        per_group = _computed(partial(rwg_j, items, groups, options=count), "scale")
+        scores = score_scale(items, scale.required_answers)
+        icc: IntraclassCorrelation | None = None
+        icc_error: str | None = None
+        try:
+            icc = _computed(partial(intraclass_correlations, scores, groups), "scale")
+        except FieldValidationError as error:
+            icc_error = error.problems["scale"]
+        results.append(
+            ScaleAgreement(
+                scale_id,
+                scale.name,
+                tuple(scale.items),
+                count,
+                _published_only(per_group, thresholds),
+                icc,
+                icc_error,
+            )
+        )
+    settings = AnalysisSettings(
+        instrument.id,
+        "raw" if keying == "raw" else "keyed",
+        flipped,
+        "listwise per scale for rwg(j); scale scores as Table 4 for ICC",
+    )
+    return PooledAgreement(tuple(results), answers, settings, thresholds)

@@ -1,7 +1,14 @@
-"""Analysts' pages: pooled counts by care model, and reliability of any items."""
+"""Analysts' pages: pooled counts by care model, and reliability, omega, factor analysis and
+agreement of chosen items over the pooled published answers.
+
+Every page is a GET form that keeps what was chosen, shows the figures above the form and,
+for a request that does not fit, an NHS error summary on the same page (status 422).  The
+figures come from :mod:`app.services.analyst`, with the command line's rules and defaults.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,11 +17,31 @@ from fastapi.responses import HTMLResponse, Response
 from app.database import SessionDep
 from app.services import analyst
 from app.services.errors import FieldValidationError
+from app.services.reports import Viewer
+from app.services.validation import PageProblem
 from app.web.report_access import AnalystPageDep
 from app.web.schemas import record_id
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+
+ItemsQuery = Annotated[list[str], Query(max_length=100)]
+RoundsQuery = Annotated[list[str], Query(max_length=1000)]
+ScalesQuery = Annotated[list[str], Query(max_length=100)]
+Choice = Annotated[str, Query(max_length=32)]
+
+LABELS = {
+    "item": "Items",
+    "round": "Rounds",
+    "scale": "Scale",
+    "keying": "Keying",
+    "missing": "Missing answers",
+    "factors": "Number of factors",
+    "method": "Method",
+    "rotation": "Rotation",
+    "bootstrap": "Bootstrap",
+    "seed": "Seed",
+}
 
 
 @router.get("/analyst", response_class=HTMLResponse)
@@ -28,37 +55,247 @@ def pooled(request: Request, session: SessionDep, viewer: AnalystPageDep) -> Res
     )
 
 
+def _round_ids(chosen: Sequence[str]) -> list[int]:
+    """Round ids of the form: canonical digits only (as every id), else a field error."""
+    return [record_id(r, "round") for r in chosen]
+
+
+def _href(field: str, context: dict[str, object]) -> str:
+    """The first input of a field, where the error summary links to."""
+    everything = context["all"]
+    assert isinstance(everything, analyst.PooledAnswers)
+    instrument = everything.instrument
+    if field == "item" and instrument.items:
+        return f"#item-{instrument.items[0].id}"
+    if field == "scale":
+        return "#scale-" + instrument.scales[0].id if context.get("scale_boxes") else "#fill-scale"
+    if field == "round" and everything.included:
+        return f"#round-{everything.included[0].survey_round.id}"
+    first = {
+        "keying": "#keying-keyed",
+        "missing": "#missing-listwise",
+        "method": "#method-minres",
+        "rotation": "#rotation-oblimin",
+        "factors": "#factors",
+        "bootstrap": "#bootstrap",
+        "seed": "#seed",
+    }
+    return first.get(field, "#main-content")
+
+
+def _problems(error: FieldValidationError, context: dict[str, object]) -> list[PageProblem]:
+    return [
+        PageProblem(
+            field_id=field,
+            message=message[:1].upper() + message[1:],
+            summary=f"{LABELS.get(field, field)}: {message}",
+            href=_href(field, context),
+        )
+        for field, message in error.problems.items()
+    ]
+
+
+def _fill_from_scale(
+    everything: analyst.PooledAnswers, item: list[str], scale: str, action: str
+) -> list[str]:
+    """The chosen scale's items when the analyst asked to fill them in."""
+    if action != "fill":
+        return item
+    known = {s.id: s for s in everything.instrument.scales}
+    if scale not in known:
+        raise FieldValidationError({"scale": "choose a scale from the list"})
+    return list(known[scale].items)
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    viewer: Viewer,
+    template: str,
+    chosen: dict[str, object],
+    compute: Callable[[analyst.PooledAnswers], dict[str, object]] | None,
+) -> Response:
+    """Render an analysis page: the figures (when asked for) or the problems, and the form."""
+    everything = analyst.pooled_answers(session, viewer)
+    context: dict[str, object] = {"viewer": viewer, "all": everything, **chosen}
+    status_code = 200
+    if compute is not None:
+        try:
+            context |= compute(everything)
+        except FieldValidationError as error:
+            problems = _problems(error, context)
+            context["page_problems"] = problems
+            context["field_errors"] = {p.field_id: p.message for p in problems}
+            status_code = 422
+    return templates.TemplateResponse(
+        request,
+        template,
+        context,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _asked(action: str, *given: Sequence[str]) -> bool:
+    return bool(action) or any(given)
+
+
 @router.get("/analyst/reliability", response_class=HTMLResponse)
 def reliability_page(
     request: Request,
     session: SessionDep,
     viewer: AnalystPageDep,
-    item: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
-    round: Annotated[list[str], Query(max_length=1000)] = [],  # noqa: B006
-    missing: Annotated[str, Query(max_length=16)] = "pairwise",
+    item: ItemsQuery = [],  # noqa: B006
+    round: RoundsQuery = [],  # noqa: B006
+    missing: Choice = "listwise",
+    keying: Choice = "keyed",
+    scale: Choice = "",
+    action: Choice = "",
 ) -> Response:
-    everything = analyst.pooled_answers(session, viewer)
-    context: dict[str, object] = {
-        "viewer": viewer,
-        "all": everything,
+    """Cronbach's alpha of chosen items (keyed and listwise unless chosen otherwise)."""
+    chosen: dict[str, object] = {
         "chosen_items": item,
         "chosen_rounds": round,
         "missing": missing,
+        "keying": keying,
+        "scale": scale,
     }
-    status_code = 200
-    if item:
-        try:
-            round_ids = [record_id(r, "round") for r in round]
-            result, answers = analyst.reliability(session, viewer, item, round_ids, missing)
-            context |= {"result": result, "answers": answers}
-        except (FieldValidationError, LookupError) as error:
-            problems = getattr(error, "problems", {"round": "choose rounds from the list"})
-            context["problems"] = problems
-            status_code = 422
-    return templates.TemplateResponse(
-        request,
-        "analyst/reliability.html",
-        context,
-        status_code=status_code,
-        headers={"Cache-Control": "no-store"},
+
+    def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
+        items = _fill_from_scale(everything, item, scale, action)
+        pooled = analyst.reliability(session, viewer, items, _round_ids(round), missing, keying)
+        return {"pooled": pooled, "chosen_items": items}
+
+    asked = _asked(action, item)
+    return _page(
+        request, session, viewer, "analyst/reliability.html", chosen, compute if asked else None
+    )
+
+
+def _whole(text: str, field: str, most: int) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > most:
+        raise FieldValidationError({field: f"enter a whole number from 0 to {most}"})
+    return int(text)
+
+
+@router.get("/analyst/omega", response_class=HTMLResponse)
+def omega_page(
+    request: Request,
+    session: SessionDep,
+    viewer: AnalystPageDep,
+    item: ItemsQuery = [],  # noqa: B006
+    round: RoundsQuery = [],  # noqa: B006
+    missing: Choice = "listwise",
+    keying: Choice = "keyed",
+    bootstrap: Choice = "1000",
+    seed: Choice = "2017",
+    scale: Choice = "",
+    action: Choice = "",
+) -> Response:
+    """McDonald's omega total with its seeded bootstrap CI (1000 resamples, seed 2017)."""
+    chosen: dict[str, object] = {
+        "chosen_items": item,
+        "chosen_rounds": round,
+        "missing": missing,
+        "keying": keying,
+        "bootstrap": bootstrap,
+        "seed": seed,
+        "scale": scale,
+    }
+
+    def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
+        items = _fill_from_scale(everything, item, scale, action)
+        resamples = _whole(bootstrap, "bootstrap", analyst.MOST_BOOTSTRAP)
+        seeded = _whole(seed, "seed", 2**32 - 1)
+        pooled = analyst.omega(
+            session, viewer, items, _round_ids(round), missing, keying, resamples, seeded
+        )
+        return {"pooled": pooled, "chosen_items": items}
+
+    asked = _asked(action, item)
+    return _page(request, session, viewer, "analyst/omega.html", chosen, compute if asked else None)
+
+
+def _factor_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 99:
+        raise FieldValidationError({"factors": "enter a whole number of factors, 1 or more"})
+    return int(text)
+
+
+@router.get("/analyst/factor", response_class=HTMLResponse)
+def factor_page(
+    request: Request,
+    session: SessionDep,
+    viewer: AnalystPageDep,
+    item: ItemsQuery = [],  # noqa: B006
+    round: RoundsQuery = [],  # noqa: B006
+    factors: Choice = "1",
+    method: Choice = "minres",
+    rotation: Choice = "oblimin",
+    missing: Choice = "listwise",
+    keying: Choice = "keyed",
+    scale: Choice = "",
+    action: Choice = "",
+) -> Response:
+    """Exploratory factor analysis of chosen items."""
+    chosen: dict[str, object] = {
+        "chosen_items": item,
+        "chosen_rounds": round,
+        "factors": factors,
+        "method": method,
+        "rotation": rotation,
+        "missing": missing,
+        "keying": keying,
+        "scale": scale,
+    }
+
+    def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
+        items = _fill_from_scale(everything, item, scale, action)
+        pooled = analyst.factor(
+            session,
+            viewer,
+            items,
+            _round_ids(round),
+            _factor_count(factors),
+            method,
+            rotation,
+            missing,
+            keying,
+        )
+        names = [
+            f"{'MR' if pooled.result.method == 'minres' else 'ML'}{i + 1}"
+            for i in range(pooled.result.n_factors)
+        ]
+        return {"pooled": pooled, "chosen_items": items, "factor_names": names}
+
+    asked = _asked(action, item)
+    return _page(
+        request, session, viewer, "analyst/factor.html", chosen, compute if asked else None
+    )
+
+
+@router.get("/analyst/agreement", response_class=HTMLResponse)
+def agreement_page(
+    request: Request,
+    session: SessionDep,
+    viewer: AnalystPageDep,
+    scale: ScalesQuery = [],  # noqa: B006
+    round: RoundsQuery = [],  # noqa: B006
+    keying: Choice = "keyed",
+    action: Choice = "",
+) -> Response:
+    """rwg(j) per partnership and scale, ICC(1) and ICC(2) across partnerships."""
+    chosen: dict[str, object] = {
+        "chosen_scales": scale,
+        "chosen_rounds": round,
+        "keying": keying,
+        "scale_boxes": True,
+    }
+
+    def compute(_everything: analyst.PooledAnswers) -> dict[str, object]:
+        return {"pooled": analyst.agreement(session, viewer, scale, _round_ids(round), keying)}
+
+    asked = _asked(action, scale)
+    return _page(
+        request, session, viewer, "analyst/agreement.html", chosen, compute if asked else None
     )

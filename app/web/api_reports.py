@@ -9,7 +9,7 @@ What a reader may not read is 404, as an unknown id is.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,41 +110,345 @@ def set_release_policy(
     return ReleasePolicyOut(round_id=round_id, release_policy=survey_round.release_policy)
 
 
-def _rounds_json(answers: analyst.PooledAnswers) -> list[JsonValue]:
+class PooledRoundOut(BaseModel):
+    round_id: int
+    partnership: str
+    responses: int = Field(description="responses in the round's final release (0 while open)")
+    pooled: bool
+    left_out_because: str | None
+
+
+class CareModelOut(BaseModel):
+    care_model: str
+    label: str
+    responses: int
+    partnerships: int | None = None
+
+
+class BenchmarkOut(BaseModel):
+    source: str | None
+    n: int | None
+    alpha: float | None
+    mean: float | None
+    median: float | None
+    mode: float | None
+    published_direction: str
+    note: str | None
+
+
+class ScaleSummaryOut(BaseModel):
+    scale_id: str
+    name: str
+    items: list[str]
+    reverse_keyed: list[str]
+    alpha: float | None
+    alpha_ci: list[float | None] | None
+    n: int
+    n_missing: int
+    mean: float | None
+    median: float | None
+    mode: float | None
+    multiple_modes: bool
+    sd: float | None
+    favourable: str
+    band: str | None
+    benchmark: BenchmarkOut | None
+
+
+class Table4Out(BaseModel):
+    instrument: str
+    n: int
+    scales: list[ScaleSummaryOut]
+
+
+class PooledOut(BaseModel):
+    rounds: list[PooledRoundOut]
+    care_models: list[CareModelOut]
+    table4: Table4Out | None
+
+
+class SettingsOut(BaseModel):
+    instrument: str
+    keying: str = Field(description="keyed (the default): reverse-keyed items flipped; raw")
+    reverse_keyed: list[str] = Field(description="the items flipped before the analysis")
+    missing: str = Field(description="listwise (the default) or pairwise")
+
+
+class ItemStatisticsOut(BaseModel):
+    item: str
+    n: int
+    mean: float | None
+    sd: float | None
+    corrected_item_total_r: float | None
+    alpha_if_deleted: float | None
+
+
+class ReliabilityOut(BaseModel):
+    rounds: list[PooledRoundOut]
+    settings: SettingsOut
+    alpha: float | None
+    ci: list[float | None] = Field(description="Feldt's interval")
+    confidence: float
+    standardized_alpha: float | None
+    n: int
+    k: int
+    missing: str
+    items: list[ItemStatisticsOut]
+    warnings: list[str]
+
+
+class OmegaItemOut(BaseModel):
+    item: str
+    loading: float | None
+    communality: float | None
+
+
+class OmegaOut(BaseModel):
+    rounds: list[PooledRoundOut]
+    settings: SettingsOut
+    omega_total: float | None
+    omega_h: float | None
+    ci: list[float | None] | None = Field(description="percentile bootstrap interval")
+    confidence: float
+    bootstrap: int
+    bootstrap_failed: int
+    seed: int
+    n: int
+    k: int
+    missing: str
+    items: list[OmegaItemOut]
+    flipped: list[str]
+    warnings: list[str]
+
+
+class FactorOut(BaseModel):
+    rounds: list[PooledRoundOut]
+    settings: SettingsOut
+    items: list[str]
+    method: str
+    rotation: str
+    missing: str
+    n: int
+    n_factors: int
+    loadings: dict[str, list[float | None]] = Field(description="pattern matrix, by item")
+    communalities: dict[str, float | None]
+    uniquenesses: dict[str, float | None]
+    factor_correlations: list[list[float | None]]
+    ss_loadings: list[float | None]
+    proportion_var: list[float | None]
+    cumulative_var: list[float | None]
+    warnings: list[str]
+
+
+class PartnershipAgreementOut(BaseModel):
+    partnership: str
+    n: int = Field(description="respondents who answered every item of the scale")
+    mean_variance: float | None
+    rwg_j: float | None
+    truncated: bool
+    note: str | None
+
+
+class IccOut(BaseModel):
+    icc1: float | None
+    icc2: float | None
+    ms_between: float | None
+    ms_within: float | None
+    df_between: int
+    df_within: int
+    f: float | None
+    p_value: float | None
+    groups: int
+    n: int
+    mean_group_size: float | None
+    warnings: list[str]
+
+
+class ScaleAgreementOut(BaseModel):
+    scale: str
+    name: str
+    items: list[str]
+    options: int
+    rwg_j: list[PartnershipAgreementOut]
+    icc: IccOut | None
+    icc_error: str | None
+
+
+class AgreementOut(BaseModel):
+    rounds: list[PooledRoundOut]
+    settings: SettingsOut
+    thresholds: dict[str, int] = Field(
+        description="each partnership's least respondents for an rwg(j) figure"
+    )
+    scales: list[ScaleAgreementOut]
+
+
+def _rounds_out(answers: analyst.PooledAnswers) -> list[PooledRoundOut]:
     return [
-        {
-            "round_id": r.survey_round.id,
-            "partnership": r.partnership.name,
-            "responses": r.responses,
-            "pooled": r.included,
-            "left_out_because": r.reason,
-        }
+        PooledRoundOut(
+            round_id=r.survey_round.id or 0,
+            partnership=r.partnership.name,
+            responses=r.responses,
+            pooled=r.included,
+            left_out_because=r.reason,
+        )
         for r in answers.rounds
     ]
 
 
-@router.get("/analyst/pooled", response_model=None)
-def pooled(session: SessionDep, viewer: ApiAnalystDep) -> dict[str, JsonValue]:
+def _safe(record: dict[str, object]) -> dict[str, JsonValue]:
+    """NaN and infinities as ``null`` (JSON has none)."""
+    cleaned = json_safe(record)
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def _settings(settings: analyst.AnalysisSettings) -> SettingsOut:
+    return SettingsOut.model_validate(settings.to_dict())
+
+
+Items = Annotated[
+    list[str], Query(max_length=100, description="item ids of the instrument (repeat: item=...)")
+]
+Rounds = Annotated[
+    list[QueryRecordId],
+    Query(max_length=1000, description="round ids to pool; none: every published one"),
+]
+KeyingQuery = Annotated[
+    Literal["keyed", "raw"],
+    Query(description="keyed (default): reverse-keyed items flipped; raw: answers as given"),
+]
+MissingQuery = Annotated[
+    Literal["listwise", "pairwise"],
+    Query(description="listwise (default): respondents who answered every item; pairwise"),
+]
+
+
+@router.get("/analyst/pooled")
+def pooled(session: SessionDep, viewer: ApiAnalystDep) -> PooledOut:
     """Table 3-style counts by care model and a pooled Table 4 (rounds at their threshold)."""
     view = analyst.pooled_view(session, viewer)
-    return {
-        "rounds": _rounds_json(view.answers),
-        "care_models": json_safe(view.care_models.to_dict("records")),
-        "table4": json_safe(view.table.to_dict()) if view.table else None,
-    }
+    counts = json_safe(view.care_models.to_dict("records"))
+    assert isinstance(counts, list)
+    return PooledOut(
+        rounds=_rounds_out(view.answers),
+        care_models=[CareModelOut.model_validate(row) for row in counts],
+        table4=Table4Out.model_validate(_safe(view.table.to_dict())) if view.table else None,
+    )
 
 
-@router.get("/analyst/reliability", response_model=None)
+@router.get("/analyst/reliability")
 def reliability(
     session: SessionDep,
     viewer: ApiAnalystDep,
-    item: Annotated[list[str], Query(min_length=2, max_length=100)],
-    round: Annotated[list[QueryRecordId], Query(max_length=1000)] = [],  # noqa: B006
-    missing: Annotated[str, Query(pattern="^(pairwise|listwise)$")] = "pairwise",
-) -> dict[str, JsonValue]:
-    """Cronbach's alpha of any items pooled over chosen rounds (all readable when none)."""
-    result, answers = analyst.reliability(session, viewer, item, round, missing)
-    figures = json_safe(result.to_dict())
-    assert isinstance(figures, dict)
-    rounds: JsonValue = list(_rounds_json(answers))
-    return {"rounds": rounds, **figures}
+    item: Items,
+    round: Rounds = [],  # noqa: B006
+    missing: MissingQuery = "listwise",
+    keying: KeyingQuery = "keyed",
+) -> ReliabilityOut:
+    """Cronbach's alpha of any items pooled over chosen rounds (all published when none),
+    keyed and listwise unless asked otherwise, as the command line."""
+    pooled = analyst.reliability(session, viewer, item, round, missing, keying)
+    return ReliabilityOut.model_validate(
+        {
+            **_safe(pooled.result.to_dict()),
+            "rounds": _rounds_out(pooled.answers),
+            "settings": _settings(pooled.settings),
+        }
+    )
+
+
+@router.get("/analyst/omega")
+def omega(
+    session: SessionDep,
+    viewer: ApiAnalystDep,
+    item: Items,
+    round: Rounds = [],  # noqa: B006
+    missing: MissingQuery = "listwise",
+    keying: KeyingQuery = "keyed",
+    bootstrap: Annotated[
+        int, Query(ge=0, le=analyst.MOST_BOOTSTRAP, description="resamples; 0: no interval")
+    ] = 1000,
+    seed: Annotated[int, Query(ge=0, lt=2**32, description="seed of the resampling")] = 2017,
+) -> OmegaOut:
+    """McDonald's omega total (one-factor minres model) with a seeded percentile bootstrap CI."""
+    pooled = analyst.omega(session, viewer, item, round, missing, keying, bootstrap, seed)
+    return OmegaOut.model_validate(
+        {
+            **_safe(pooled.result.to_dict()),
+            "seed": pooled.seed,
+            "rounds": _rounds_out(pooled.answers),
+            "settings": _settings(pooled.settings),
+        }
+    )
+
+
+@router.get("/analyst/factor")
+def factor(
+    session: SessionDep,
+    viewer: ApiAnalystDep,
+    item: Items,
+    round: Rounds = [],  # noqa: B006
+    factors: Annotated[int, Query(ge=1, le=99, description="factors to extract")] = 1,
+    method: Annotated[Literal["minres", "ml"], Query()] = "minres",
+    rotation: Annotated[Literal["oblimin", "none"], Query()] = "oblimin",
+    missing: MissingQuery = "listwise",
+    keying: KeyingQuery = "keyed",
+) -> FactorOut:
+    """Exploratory factor analysis of chosen items: pattern loadings, communalities, factor
+    correlations and variance explained (as R psych's ``fa``)."""
+    pooled = analyst.factor(
+        session, viewer, item, round, factors, method, rotation, missing, keying
+    )
+    return FactorOut.model_validate(
+        {
+            **_safe(pooled.result.to_dict()),
+            "rounds": _rounds_out(pooled.answers),
+            "settings": _settings(pooled.settings),
+        }
+    )
+
+
+@router.get("/analyst/agreement")
+def agreement(
+    session: SessionDep,
+    viewer: ApiAnalystDep,
+    scale: Annotated[
+        list[str], Query(max_length=100, description="scale ids; none: every scale")
+    ] = [],  # noqa: B006
+    round: Rounds = [],  # noqa: B006
+    keying: KeyingQuery = "keyed",
+) -> AgreementOut:
+    """rwg(j) per partnership and scale (uniform null; only partnerships with at least their
+    anonymity threshold of complete respondents), ICC(1) and ICC(2) across partnerships."""
+    pooled = analyst.agreement(session, viewer, scale, round, keying)
+    scales = [
+        {
+            "scale": s.scale_id,
+            "name": s.name,
+            "items": list(s.items),
+            "options": s.options,
+            "rwg_j": [
+                {
+                    "partnership": g.group,
+                    "n": g.n,
+                    "mean_variance": g.mean_variance,
+                    "rwg_j": g.rwg_j,
+                    "truncated": g.truncated,
+                    "note": g.note,
+                }
+                for g in s.partnerships
+            ],
+            "icc": s.icc.to_dict() if s.icc else None,
+            "icc_error": s.icc_error,
+        }
+        for s in pooled.scales
+    ]
+    return AgreementOut.model_validate(
+        {
+            "rounds": _rounds_out(pooled.answers),
+            "settings": _settings(pooled.settings),
+            "thresholds": pooled.thresholds,
+            "scales": json_safe(scales),
+        }
+    )
