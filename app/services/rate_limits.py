@@ -48,6 +48,9 @@ class RateLimitPolicy:
     login_per_email: Limit = Limit("login-email", 10, 15 * 60)
     login_per_address: Limit = Limit("login-address", 50, 15 * 60)
     link_per_address: Limit = Limit("link-address", 50, 10 * 60)
+    # Wrong resume codes per started link (never per address: a shared proxy must not lock
+    # respondents out); the browser that started the link needs no code.
+    resume_code_per_link: Limit = Limit("resume-code", 10, 15 * 60)
 
 
 @dataclass(frozen=True)
@@ -128,5 +131,6 @@ def prune_statement(policy: RateLimitPolicy, now: float) -> sa.Delete:
         policy.login_per_email.window_seconds,
         policy.login_per_address.window_seconds,
         policy.link_per_address.window_seconds,
+        policy.resume_code_per_link.window_seconds,
     )
     return sa.delete(_COUNTERS).where(_COUNTERS.c.window_start < int(now) - longest)

@@ -158,14 +158,4 @@ def create_open_link(
 def round_progress(
     round_id: RecordId, session: SessionDep, _: ApiCoordinatorDep
 ) -> list[ProgressOut]:
-    return [
-        ProgressOut(
-            organisation_id=row.organisation_id,
-            organisation_name=row.organisation_name,
-            invited=row.invited,
-            started=row.started,
-            submitted=row.submitted,
-            completion_rate=row.completion_rate,
-        )
-        for row in rounds.round_progress(session, round_id)
-    ]
+    return [ProgressOut.of(row) for row in rounds.round_progress(session, round_id)]
