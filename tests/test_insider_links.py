@@ -171,10 +171,10 @@ def test_after_close_a_draft_cannot_be_changed(
         f"/api/v1/survey/{token}/response", json={"answers": full_answers()}, headers=code
     )
     assert sent.status_code == 403 and "closed" in sent.json()["detail"]
-    # nor with the link alone
-    assert (
-        client.put(f"/api/v1/survey/{token}/draft", json={"answers": {"q10": 5}}).status_code == 403
-    )
+    # nor with the link alone, which does not read the draft either
+    alone = client.put(f"/api/v1/survey/{token}/draft", json={"answers": {"q10": 5}})
+    assert alone.status_code == 403
+    assert client.get(f"/api/v1/survey/{token}").json()["saved"] is None
     draft = session.exec(select(Response)).one()
     session.refresh(draft)
     assert draft.status == "draft" and draft.answers == {"q10": 2}
