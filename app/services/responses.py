@@ -40,7 +40,13 @@ from app.services.errors import (
     LinkAlreadyUsedError,
     RecordNotFoundError,
 )
-from app.services.invitations import is_started, require_resume_code, start_link
+from app.services.invitations import (
+    hash_resume_code,
+    is_resume_code,
+    is_started,
+    require_resume_code,
+    start_link,
+)
 from app.services.rate_limits import RateLimiter
 from app.services.rounds import get_round, require_open
 
@@ -350,7 +356,7 @@ def submit_response(
         )
     personal = invitation.kind == InvitationKind.PERSONAL
     if personal:
-        _claim(session, invitation)
+        _claim(session, invitation, resume)
         response = draft_of(session, invitation) or _new_draft(
             session, invitation, survey_round, instrument
         )
@@ -380,22 +386,43 @@ def submit_response(
     return response
 
 
-def _claim(session: Session, invitation: Invitation) -> None:
+def _claim(session: Session, invitation: Invitation, resume: ResumeCode) -> None:
     """Mark the link submitted, first of all the submission's writes: a conditional UPDATE,
     so that of two submissions at once (double click, two tabs, two workers) exactly one
     claims it; the other waits for the first to commit, finds the link submitted and is told
-    so.  A submission that fails later rolls the claim back with everything else."""
+    so (with the link's code; without it, like any started link).  A submission that fails
+    later rolls the claim back with everything else.
+
+    The claim holds only for the state the caller checked: a started link (its code was
+    given), or an unused one, which a request with the link alone must not submit once the
+    respondent has started it.  An API client's own code, sent with the submission of an
+    unused link, becomes the link's code, so that the client can retry the submission.
+    """
+    values: dict[str, object] = {"status": InvitationStatus.SUBMITTED}
+    if is_started(invitation):
+        condition = col(Invitation.status) == InvitationStatus.STARTED
+    else:
+        condition = sa.and_(
+            col(Invitation.status) == InvitationStatus.UNUSED,
+            col(Invitation.resume_code_hash).is_(None),
+        )
+        if resume.code is not None:
+            if not is_resume_code(resume.code):
+                raise FieldValidationError(
+                    {"X-Resume-Code": "must have the form of a resume code, or be left out"},
+                    location=("header",),
+                )
+            values["resume_code_hash"] = hash_resume_code(invitation, resume.code)
     claimed = session.connection().execute(
         sa.update(Invitation)
-        .where(
-            col(Invitation.id) == invitation.id,
-            col(Invitation.status).in_([InvitationStatus.UNUSED, InvitationStatus.STARTED]),
-        )
-        .values(status=InvitationStatus.SUBMITTED)
+        .where(col(Invitation.id) == invitation.id, condition)
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
         session.rollback()
+        session.refresh(invitation)
+        require_resume_code(invitation, resume.code, None)
         raise LinkAlreadyUsedError()
 
 
