@@ -165,12 +165,16 @@ def resume_code_fits(invitation: Invitation, code: str | None) -> bool:
 
 
 def require_resume_code(
-    invitation: Invitation, code: str | None, limiter: RateLimiter | None
+    session: Session, invitation: Invitation, code: str | None, limiter: RateLimiter | None
 ) -> None:
     """Let a started link's draft be read, changed or submitted only with its resume code.
 
     Parameters
     ----------
+    session : Session
+        The request's session.  Before the limiter is asked (on a connection of its own), the
+        session's read-only transaction is ended, so that one request never holds two of the
+        pool's connections at once (which starves the pool under load).
     invitation : Invitation
         A personal link.  Unused links need no code (there is nothing saved to protect).
     code : str or None
@@ -192,10 +196,13 @@ def require_resume_code(
         raise ResumeCodeError(given=False)
     if limiter is not None:
         check = [(limiter.policy.resume_code_per_link, str(invitation.id))]
+        fits = resume_code_fits(invitation, code)
+        if session.in_transaction():
+            session.rollback()  # nothing is written before the code is checked
         refusal = limiter.refusal(check)
         if refusal is not None:
             raise TooManyResumeCodesError(refusal.retry_after)
-        if not resume_code_fits(invitation, code):
+        if not fits:
             limiter.count_failure(check)
             raise ResumeCodeError(given=True)
     elif not resume_code_fits(invitation, code):

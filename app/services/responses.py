@@ -132,7 +132,7 @@ def answers_so_far(
 ) -> AnswersSoFar:
     """A personal link's saved answers (a started link's need its resume code), or what the
     link fills in for a new one."""
-    require_resume_code(invitation, resume.code, resume.limiter)
+    require_resume_code(session, invitation, resume.code, resume.limiter)
     draft = draft_of(session, invitation)
     if draft is not None:
         return AnswersSoFar(dict(draft.answers), dict(draft.background), draft.next_section, True)
@@ -151,7 +151,7 @@ def _require_answerable(
         raise RecordNotFoundError("personal link", "")
     survey_round, instrument = round_and_instrument(session, invitation)
     require_open(survey_round)
-    require_resume_code(invitation, resume.code, resume.limiter)
+    require_resume_code(session, invitation, resume.code, resume.limiter)
     if invitation.status == InvitationStatus.SUBMITTED:
         raise LinkAlreadyUsedError()
     return survey_round, instrument
@@ -203,7 +203,7 @@ def _draft_for_writing(
         new_code = start_link(session, invitation, resume.code if may_propose else None)
         if new_code is None:  # it did: this request needs the link's code after all
             session.refresh(invitation)
-            require_resume_code(invitation, resume.code, resume.limiter)
+            require_resume_code(session, invitation, resume.code, resume.limiter)
             if invitation.status == InvitationStatus.SUBMITTED:
                 raise LinkAlreadyUsedError()
     else:
@@ -346,7 +346,7 @@ def submit_response(
     survey_round, instrument = round_and_instrument(session, invitation)
     require_open(survey_round)
     if invitation.kind == InvitationKind.PERSONAL:
-        require_resume_code(invitation, resume.code, resume.limiter)
+        require_resume_code(session, invitation, resume.code, resume.limiter)
         if invitation.status == InvitationStatus.SUBMITTED:
             raise LinkAlreadyUsedError()
     checked = check_answers(instrument, answers or {}, background or {})
@@ -422,7 +422,7 @@ def _claim(session: Session, invitation: Invitation, resume: ResumeCode) -> None
     if claimed.rowcount != 1:
         session.rollback()
         session.refresh(invitation)
-        require_resume_code(invitation, resume.code, None)
+        require_resume_code(session, invitation, resume.code, None)
         raise LinkAlreadyUsedError()
 
 

@@ -291,7 +291,7 @@ def _resume(request: Request, session: SessionDep, token: str, form: FormData) -
     then = form.get("then")
     limiter: RateLimiter = request.app.state.rate_limiter
     try:
-        invitations.require_resume_code(invitation, code, limiter)
+        invitations.require_resume_code(session, invitation, code, limiter)
     except (ResumeCodeError, TooManyResumeCodesError) as error:
         return _resume_page(request, session, token, invitation, form=form, error=error)
     if invitation.status == InvitationStatus.SUBMITTED:
