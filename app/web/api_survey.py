@@ -79,7 +79,9 @@ def _resume(request: Request, code: str | None) -> ResumeCode:
 
 
 def _saved(session: SessionDep, invitation: Invitation, resume: ResumeCode) -> SavedOut:
+    """The saved answers, checking the code once (counted when wrong)."""
     so_far = responses.answers_so_far(session, invitation, resume)
+    resume = ResumeCode(resume.code)  # checked: not asked of the limiter again
     if invitation.status == InvitationStatus.SUBMITTED:  # nothing is kept with the link
         return SavedOut(
             link_status=invitation.status, answers={}, background={}, next_section=None, missing=[]
@@ -139,8 +141,7 @@ def save_draft(
     invitation = invitations.invitation_for_token(session, token)
     resume = _resume(request, resume_code)
     saved = responses.save_draft(session, invitation, body.answers, body.background, resume)
-    if saved.resume_code is not None:
-        resume = ResumeCode(saved.resume_code)
+    resume = ResumeCode(saved.resume_code or resume.code)  # checked by the save
     return DraftOut(saved=_saved(session, invitation, resume), resume_code=saved.resume_code)
 
 
