@@ -81,12 +81,13 @@ async def _request(
     method: str,
     url: str,
     body: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     last_error = ""
     for attempt in range(RETRIES + 1):
         start = time.perf_counter()
         try:
-            answer = await client.request(method, url, json=body)
+            answer = await client.request(method, url, json=body, headers=headers)
         except httpx.TransportError as error:
             last_error = f"{type(error).__name__}: {error}"
         else:
@@ -102,14 +103,24 @@ async def _request(
     raise RuntimeError(f"{kind} failed {RETRIES + 1} times: {last_error}")
 
 
+def resume_code_for(token: str) -> str:
+    """The resume code a simulated respondent starts its link with (the API lets a client
+    choose its own, so that a first save whose answer was lost can be sent again), kept from
+    one run to the next like a person's note of it."""
+    alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    chosen = random.Random(f"resume-{token}")  # a test respondent's code, not a secret
+    return "".join(chosen.choice(alphabet) for _ in range(10))
+
+
 async def respondent(
     client: httpx.AsyncClient, number: int, token: str, outcome: LoadOutcome
 ) -> None:
     base = f"/api/v1/survey/{token}"
+    code = {"X-Resume-Code": resume_code_for(token)}
     try:
-        survey = await _request(client, outcome, "read", "GET", base)
+        survey = await _request(client, outcome, "read", "GET", base, headers=code)
         survey.raise_for_status()
-        if survey.json()["link_status"] == "submitted":
+        if survey.json()["saved"]["link_status"] == "submitted":
             # Sent before (e.g. the server died before it could answer): a person would see
             # "already submitted" and stop.
             outcome.accepted_after_retry.add(number)
@@ -122,9 +133,13 @@ async def respondent(
                 if question["id"] == "professional_role":
                     role = random.choice(sorted(question["options"]))
                     body["background"] = {"professional_role": role}
-            saved = await _request(client, outcome, "draft", "PUT", f"{base}/draft", body)
+            saved = await _request(
+                client, outcome, "draft", "PUT", f"{base}/draft", body, headers=code
+            )
             saved.raise_for_status()
-        done = await _request(client, outcome, "submit", "POST", f"{base}/response", {})
+        done = await _request(
+            client, outcome, "submit", "POST", f"{base}/response", {}, headers=code
+        )
         if done.status_code == 201:
             outcome.accepted.add(number)
         elif done.status_code == 409 and done.extensions.get("retried"):

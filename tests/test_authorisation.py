@@ -214,6 +214,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         link_holder,
         post("/s/{t}/sections/about-you", lambda w: {"action": "save-for-later"}),
     ),
+    ("POST", "/s/{token}/resume"): Entry(
+        link_holder, post("/s/{t}/resume", lambda w: {"resume_code": "NOT-A-CODE"})
+    ),
     ("GET", "/s/{token}/saved"): Entry(link_holder, get("/s/{t}/saved")),
     ("GET", "/s/{token}/check"): Entry(link_holder, get("/s/{t}/check")),
     ("POST", "/s/{token}/submit"): Entry(link_holder, post("/s/{t}/submit")),

@@ -147,10 +147,15 @@ def test_saved_closed_resumed_in_a_new_browser_submitted_and_the_link_then_used(
     assert page.locator("h1").inner_text() == "Your answers have been saved"
     link = page.locator(".app-resume-link a").inner_text()
     assert link.startswith(f"{live_server.base_url}/s/")
+    code = page.locator("#resume-code").inner_text()
     context.close()
 
+    # another browser: the link alone asks for the resume code
     context, page = new_page(chromium)
     page.goto(link)
+    assert page.locator("h1").inner_text() == "Enter your resume code"
+    page.get_by_label("Resume code").fill(code)
+    page.get_by_role("button", name="Continue").click()
     resume = page.get_by_role("button", name="Continue where you left off")
     resume.click()
     assert caption(page).startswith("Section 2 of")
@@ -166,9 +171,14 @@ def test_saved_closed_resumed_in_a_new_browser_submitted_and_the_link_then_used(
     assert page.locator(".nhsuk-panel h1").inner_text().startswith("Thank you")
     context.close()
 
+    # a third browser: the link alone tells nothing; with the code, that it was used
     context, page = new_page(chromium)
-    answer = page.goto(link)
-    assert answer.status == 409
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Enter your resume code"
+    page.get_by_label("Resume code").fill(code)
+    with page.expect_response(lambda answer: answer.url.endswith("/resume")) as posted:
+        page.get_by_role("button", name="Continue").click()
+    assert posted.value.status == 409
     assert page.locator("h1").inner_text() == "This link has already been used"
     assert page.locator("form").count() == 0
     context.close()
@@ -201,6 +211,7 @@ def test_a_draft_survives_a_restart_of_the_server(chromium: Any) -> None:
         page.get_by_role("button", name="Save and continue").click()
         answer_page(page, choice=1)
         page.get_by_role("button", name="Save and come back later").click()
+        code = page.locator("#resume-code").inner_text()
         context.close()
     finally:
         stop_live_server(server)
@@ -213,6 +224,8 @@ def test_a_draft_survives_a_restart_of_the_server(chromium: Any) -> None:
         token = link.split("/s/")[1]
         context, page = new_page(chromium)
         page.goto(f"{again.base_url}/s/{token}")
+        page.get_by_label("Resume code").fill(code)
+        page.get_by_role("button", name="Continue").click()
         page.get_by_role("button", name="Continue where you left off").click()
         assert caption(page).startswith("Section 3 of")
         page.get_by_role("link", name="Back").click()

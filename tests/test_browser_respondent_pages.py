@@ -176,6 +176,16 @@ def test_every_respondent_page_passes_axe_fits_320_px_and_has_big_targets(
     page.goto(base)
     audit(page, "link-already-used")
 
+    # another browser holding only the link: asked for the resume code
+    elsewhere = chromium.new_context(viewport={"width": WIDE, "height": 900}, bypass_csp=True)
+    other = elsewhere.new_page()
+    other.goto(base)
+    audit(other, "resume-code")
+    other.get_by_label("Resume code").fill("AAAAA-AAAAA")
+    other.get_by_role("button", name="Continue").click()
+    audit(other, "resume-code-errors", errors=True)
+    elsewhere.close()
+
     closed, not_yet = rounds_outside_their_dates(live_server)
     page.goto(f"{live_server.base_url}/s/{closed}")
     audit(page, "round-closed")

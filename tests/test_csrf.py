@@ -13,12 +13,17 @@ from sqlmodel import Session
 from tests.test_authorisation import MATRIX
 from tests.test_authorisation_support import PASSWORD, UNSAFE, app_routes, build_world
 
-# The respondent pages carry no ambient credential: no cookie is set or read, and the link's
-# token in the URL (256 random bits) is the only key, which a forging site cannot know.
+# The respondent pages need the link's token in the URL (256 random bits), which a forging
+# site cannot know; their only cookie, the link's resume cookie, is SameSite=Lax (not sent on
+# another site's POST) and scoped to that link's own path.
 EXEMPT = {
-    ("POST", "/s/{token}/start"): "link token in the URL; no cookie",
-    ("POST", "/s/{token}/sections/{section_id}"): "link token in the URL; no cookie",
-    ("POST", "/s/{token}/submit"): "link token in the URL; no cookie",
+    ("POST", "/s/{token}/start"): "link token in the URL; the link's own Lax cookie",
+    (
+        "POST",
+        "/s/{token}/sections/{section_id}",
+    ): "link token in the URL; the link's own Lax cookie",
+    ("POST", "/s/{token}/submit"): "link token in the URL; the link's own Lax cookie",
+    ("POST", "/s/{token}/resume"): "link token in the URL; the link's own Lax cookie",
 }
 # Who posts each form: the admin can post every coordinator form.
 SENDER = "admin"
@@ -77,7 +82,9 @@ def test_form_posts_with_the_right_token_work(client: TestClient, session: Sessi
     assert len(listed) >= 3  # the partnership form made one
 
 
-def test_exempt_respondent_forms_use_no_cookie(client: TestClient, session: Session) -> None:
+def test_exempt_respondent_forms_set_only_the_links_own_lax_cookie(
+    client: TestClient, session: Session
+) -> None:
     world = build_world(client, session)
     world.csrf = lambda role: None  # type: ignore[method-assign]
     browser = TestClient(client.app)
@@ -86,8 +93,11 @@ def test_exempt_respondent_forms_use_no_cookie(client: TestClient, session: Sess
         world.clients["fresh"] = browser
         answer = entry.send(world, "A", "fresh")
         assert 200 <= answer.status_code < 400, path
-        assert "set-cookie" not in answer.headers, path
-    assert not browser.cookies
+        for cookie in answer.headers.get_list("set-cookie"):
+            assert cookie.startswith("trust_survey_resume="), (path, cookie)
+            assert "samesite=lax" in cookie.lower() and "HttpOnly" in cookie, (path, cookie)
+            assert "Path=/s/" in cookie, (path, cookie)
+    assert set(browser.cookies) <= {"trust_survey_resume"}
 
 
 def test_the_session_cookie_is_lax_and_http_only(client: TestClient) -> None:

@@ -66,7 +66,14 @@ def _submit(client: TestClient, token: str, value: int) -> None:
             "professional_role": "management",
         },
     }
-    answer = client.post(f"/api/v1/survey/{token}/response", json=body)
+    # started by a draft, resumed in this client's browser with the code, then submitted
+    started = client.put(f"/api/v1/survey/{token}/draft", json={})
+    code = started.json()["resume_code"]
+    resumed = client.post(f"/s/{token}/resume", data={"resume_code": code}, follow_redirects=False)
+    assert resumed.status_code == 303, resumed.text
+    answer = client.post(
+        f"/api/v1/survey/{token}/response", json=body, headers={"X-Resume-Code": code}
+    )
     assert answer.status_code == 201, answer.text
 
 
@@ -107,7 +114,11 @@ def seeded(client: TestClient, session: Session) -> Seeded:
     rounds.close_round(session, made[0][0])  # the earlier round closed: pooled for analysts
     round_id, tokens = made[-1]
     draft = {"background": {"partnership_name": ANSWERED_NAME, "care_model": "other"}}
-    assert client.put(f"/api/v1/survey/{tokens[5]}/draft", json=draft).status_code == 200
+    started = client.put(f"/api/v1/survey/{tokens[5]}/draft", json=draft)
+    assert started.status_code == 200
+    code = started.json()["resume_code"]
+    resumed = client.post(f"/s/{tokens[5]}/resume", data={"resume_code": code})
+    assert resumed.status_code == 200
     open_token = invitations.create_open_link(session, round_id)
     return Seeded(partnership.id, round_id, tokens[5], tokens[0], open_token)
 

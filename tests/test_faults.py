@@ -36,7 +36,13 @@ from bench.live_service import (
     stop_server,
     stored_round,
 )
-from bench.load_test import LoadOutcome, check_storage, describe, run_respondents
+from bench.load_test import (
+    LoadOutcome,
+    check_storage,
+    describe,
+    resume_code_for,
+    run_respondents,
+)
 
 INSTRUMENT = instrument_named("trustworthy-collaboration")
 
@@ -161,9 +167,11 @@ def server(database: str, tmp_path: Path) -> Iterator[Server]:
 
 
 async def _same_time(
-    requests: list[tuple[str, str, dict[str, object]]], base_url: str
+    requests: list[tuple[str, str, dict[str, object]]],
+    base_url: str,
+    headers: dict[str, str] | None = None,
 ) -> list[int]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as client:
         answers = await asyncio.gather(
             *(client.request(method, url, json=body) for method, url, body in requests)
         )
@@ -175,7 +183,10 @@ def test_double_submit_gives_exactly_one_response(server: Server) -> None:
     for number, token in enumerate(prepared.tokens):
         url = f"/api/v1/survey/{token}/response"
         body: dict[str, object] = {"answers": distinct_answers(number)}
-        statuses = asyncio.run(_same_time([("POST", url, body)] * 8, server.base_url))
+        # the client's own resume code: its repeats are told the link was used (without a
+        # code they would be told, like anyone with the link alone, that it needs one)
+        code = {"X-Resume-Code": resume_code_for(token)}
+        statuses = asyncio.run(_same_time([("POST", url, body)] * 8, server.base_url, code))
         stored = stored_round(server.database_url, prepared.round_id)
         assert stored.submitted[answer_key(body["answers"])] == 1, (stored.submitted, statuses)
         assert Counter(statuses) == Counter({201: 1, 409: 7}), statuses
@@ -190,10 +201,13 @@ def test_two_tabs_on_one_link_give_one_response(server: Server) -> None:
         base = f"/api/v1/survey/{token}"
         tab_a: dict[str, object] = {"answers": {i: 2 for i in INSTRUMENT.item_ids}}
         tab_b: dict[str, object] = {"answers": {i: 4 for i in INSTRUMENT.item_ids}}
+        # both tabs know the link's resume code (the first save starts the link with it)
+        code = {"X-Resume-Code": resume_code_for(token)}
         saves = asyncio.run(
             _same_time(
                 [("PUT", f"{base}/draft", tab_a), ("PUT", f"{base}/draft", tab_b)] * 3,
                 server.base_url,
+                code,
             )
         )
         assert set(saves) <= {200, 503}, saves
@@ -201,6 +215,7 @@ def test_two_tabs_on_one_link_give_one_response(server: Server) -> None:
             _same_time(
                 [("POST", f"{base}/response", tab_a), ("POST", f"{base}/response", tab_b)] * 2,
                 server.base_url,
+                code,
             )
         )
         assert Counter(submits) == Counter({201: 1, 409: 3}), submits

@@ -141,10 +141,16 @@ def _fresh(base: str, cookies: httpx.Cookies | None = None) -> httpx.Client:
     )
 
 
-def _many(base: str, cookies: httpx.Cookies | None, path: str, times: int) -> list[httpx.Response]:
+def _many(
+    base: str,
+    cookies: httpx.Cookies | None,
+    path: str,
+    times: int,
+    headers: dict[str, str] | None = None,
+) -> list[httpx.Response]:
     def one(_: int) -> httpx.Response:
         with _fresh(base, cookies) as client:
-            return client.get(path)
+            return client.get(path, headers=headers)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(one, range(times)))
@@ -173,15 +179,18 @@ def _check_workers(base: str, round_id: int, tokens: list[str]) -> None:
     with _fresh(base) as respondent:
         saved = respondent.put(f"/api/v1/survey/{token}/draft", json={"answers": {ITEM: 4}})
         assert saved.status_code == 200, saved.text
+        code = {"X-Resume-Code": saved.json()["resume_code"]}
         form = respondent.post(
             f"/s/{tokens[1]}/sections/about-you", data={"action": "save-for-later"}
         )
         assert form.status_code == 303
-    resumed = _many(base, None, f"/api/v1/survey/{token}", 30)
-    assert all(a.status_code == 200 and a.json()["answers"] == {ITEM: 4} for a in resumed)
+        kept = respondent.cookies  # the resume cookie, signed by whichever worker answered
+    resumed = _many(base, None, f"/api/v1/survey/{token}", 30, code)
+    assert all(a.status_code == 200 and a.json()["saved"]["answers"] == {ITEM: 4} for a in resumed)
     assert len({a.headers["x-served-by"] for a in resumed}) >= 2
-    resumed_page = _many(base, None, f"/s/{tokens[1]}", 10)
-    assert all(a.status_code == 200 for a in resumed_page)
+    resumed_page = _many(base, kept, f"/s/{tokens[1]}", 10)
+    assert all("Continue where you left off" in a.text for a in resumed_page)
+    assert len({a.headers["x-served-by"] for a in resumed_page}) >= 2
 
     # Rate limits: unknown links counted in total, whichever worker answers.
     most = POLICY.link_per_address.most

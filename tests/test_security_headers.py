@@ -104,15 +104,19 @@ def test_no_answers_or_tokens_in_the_app_logs(
         f"/api/v1/survey/{token}/draft", json={"background": {"partnership_name": secret_text}}
     )
     assert saved.status_code == 200
-    done = client.post(f"/api/v1/survey/{token}/response", json={"answers": full_answers(2)})
+    resume_code = saved.json()["resume_code"]
+    code = {"X-Resume-Code": resume_code}
+    url = f"/api/v1/survey/{token}/response"
+    done = client.post(url, json={"answers": full_answers(2)}, headers=code)
     assert done.status_code == 201
-    again = client.post(f"/api/v1/survey/{token}/response", json={"answers": full_answers(2)})
+    again = client.post(url, json={"answers": full_answers(2)}, headers=code)
     assert again.status_code == 409
     # The test's own HTTP client (httpx) logs its request lines; the server side must not.
     server_records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
     logged = "\n".join(f"{r.getMessage()} {r.args!r}" for r in server_records)
     assert token not in logged
     assert secret_text not in logged
+    assert resume_code not in logged and resume_code.replace("-", "") not in logged
 
 
 def test_the_real_server_prints_no_tokens_or_answers(tmp_path: Path) -> None:
@@ -126,9 +130,15 @@ def test_the_real_server_prints_no_tokens_or_answers(tmp_path: Path) -> None:
                 json={"background": {"partnership_name": secret_text}},
             )
             assert saved.status_code == 200, saved.text
-            done = http.post(f"/api/v1/survey/{token}/response", json={"answers": full_answers(3)})
+            resume_code = saved.json()["resume_code"]
+            done = http.post(
+                f"/api/v1/survey/{token}/response",
+                json={"answers": full_answers(3)},
+                headers={"X-Resume-Code": resume_code},
+            )
             assert done.status_code == 201, done.text
-            assert http.get(f"/s/{token}").status_code == 409
+            used = http.post(f"/s/{token}/resume", data={"resume_code": resume_code})
+            assert used.status_code == 409
             assert http.get("/s/not-a-real-token-xyz").status_code == 404
     finally:
         server.process.terminate()
@@ -143,3 +153,4 @@ def test_the_real_server_prints_no_tokens_or_answers(tmp_path: Path) -> None:
     assert token not in printed
     assert "not-a-real-token-xyz" not in printed
     assert secret_text not in printed
+    assert resume_code not in printed and resume_code.replace("-", "") not in printed

@@ -30,27 +30,33 @@ def test_submit_by_api_once_only(
     survey = client.get(f"/api/v1/survey/{token}")
     assert survey.status_code == 200
     body = survey.json()
-    assert body["state"] == "open" and body["link_status"] == "unused"
+    assert body["state"] == "open" and body["saved"] is None
     assert body["sections"][0]["id"] == "about-you"
-    assert "q10" in body["missing"]
 
     draft = client.put(f"/api/v1/survey/{token}/draft", json={"answers": {"q10": 2}})
     assert draft.status_code == 200
-    assert draft.json()["answers"] == {"q10": 2}
-    assert client.get(f"/api/v1/survey/{token}").json()["link_status"] == "started"
+    saved = draft.json()["saved"]
+    assert saved["answers"] == {"q10": 2} and saved["link_status"] == "started"
+    assert "q11" in saved["missing"] and "q10" not in saved["missing"]
+    code = {"X-Resume-Code": draft.json()["resume_code"]}
+    read = client.get(f"/api/v1/survey/{token}", headers=code).json()["saved"]
+    assert read["link_status"] == "started" and read["answers"] == {"q10": 2}
 
     answers = full_answers(3)
     answers.pop("q10")
     done = client.post(
         f"/api/v1/survey/{token}/response",
         json={"answers": answers, "background": {"professional_role": "other"}},
+        headers=code,
     )
     assert done.status_code == 201, done.text
     assert done.json()["status"] == "submitted"
-    again = client.post(f"/api/v1/survey/{token}/response", json={"answers": full_answers()})
+    again = client.post(
+        f"/api/v1/survey/{token}/response", json={"answers": full_answers()}, headers=code
+    )
     assert again.status_code == 409
     assert "already been used" in again.json()["detail"]
-    assert client.put(f"/api/v1/survey/{token}/draft", json={}).status_code == 409
+    assert client.put(f"/api/v1/survey/{token}/draft", json={}, headers=code).status_code == 409
 
 
 @pytest.mark.parametrize(
@@ -199,31 +205,44 @@ def test_coordinator_api_sets_up_a_round_and_counts_responses(
     assert survey_round["anonymity_threshold"] == 5 and survey_round["state"] == "open"
     links = client.post(
         f"/api/v1/rounds/{survey_round['id']}/links",
-        json={"count": 3, "organisation_id": organisation["id"]},
+        json={"count": 8, "organisation_id": organisation["id"]},
         auth=auth,
     )
     assert links.status_code == 201
     tokens = [token_of(link) for link in links.json()["links"]]
-    assert len(set(tokens)) == 3 and all(len(t) >= 43 for t in tokens)
+    assert len(set(tokens)) == 8 and all(len(t) >= 43 for t in tokens)
     sent = client.post(f"/api/v1/survey/{tokens[0]}/response", json={"answers": full_answers()})
     assert sent.status_code == 201, sent.text
     client.put(f"/api/v1/survey/{tokens[1]}/draft", json={"answers": {"q10": 1}})
     progress = client.get(f"/api/v1/rounds/{survey_round['id']}/progress", auth=auth).json()
+    # one started and one submitted: both below the threshold of 5, so neither is shown
     assert progress == [
         {
             "organisation_id": organisation["id"],
             "organisation_name": "Bay Hospital",
-            "invited": 3,
-            "started": 1,
-            "submitted": 1,
-            "completion_rate": pytest.approx(1 / 3),
+            "through_open_link": False,
+            "invited": 8,
+            "started": None,
+            "started_hidden": "below-threshold",
+            "submitted": None,
+            "submitted_hidden": "below-threshold",
+            "completion_rate": None,
         }
     ]
+    for token in tokens[2:7]:
+        more = client.post(f"/api/v1/survey/{token}/response", json={"answers": full_answers()})
+        assert more.status_code == 201
+    shown = client.get(f"/api/v1/rounds/{survey_round['id']}/progress", auth=auth).json()
+    assert shown[0] | {"completion_rate": None} == progress[0] | {
+        "submitted": 6,
+        "submitted_hidden": None,
+    }
+    assert shown[0]["completion_rate"] == pytest.approx(6 / 8)
     open_link = client.post(f"/api/v1/rounds/{survey_round['id']}/open-link", auth=auth)
     assert open_link.status_code == 201
     closed = client.post(f"/api/v1/rounds/{survey_round['id']}/close", auth=auth).json()
     assert closed["state"] == "closed"
-    assert client.get(f"/api/v1/survey/{tokens[2]}").json()["state"] == "closed"
+    assert client.get(f"/api/v1/survey/{tokens[7]}").json()["state"] == "closed"
 
 
 def test_openapi_lists_the_api(client: TestClient) -> None:

@@ -89,19 +89,26 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
 
     download = client.post(
         f"{round_url}/links",
-        data={"organisation_id": organisation_id, "count": "4", "csrf_token": csrf},
+        data={"organisation_id": organisation_id, "count": "8", "csrf_token": csrf},
     )
     assert download.status_code == 200
     assert download.headers["content-type"].startswith("text/csv")
     assert "attachment" in download.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(download.text)))
-    assert len(rows) == 4 and rows[0]["organisation"] in {"Estuary Hospital", "Estuary Council"}
+    assert len(rows) == 8 and rows[0]["organisation"] in {"Estuary Hospital", "Estuary Council"}
     tokens = [token_of(row["link"]) for row in rows]
     sent = client.post(f"/api/v1/survey/{tokens[0]}/response", json={"answers": full_answers()})
     assert sent.status_code == 201
 
+    # one response: below the round's threshold of 5, so the count is not shown
     counts = client.get(round_url).text
-    assert "<td>4</td><td>0</td><td>1</td>" in counts and "25%" in counts
+    assert "<td>8</td><td>fewer than 5</td><td>fewer than 5</td>" in counts
+    assert "<td>-</td>" in counts and "%" not in counts.split("<tbody")[1].split("</table>")[0]
+    for token in tokens[1:6]:
+        sent = client.post(f"/api/v1/survey/{token}/response", json={"answers": full_answers()})
+        assert sent.status_code == 201
+    counts = client.get(round_url).text
+    assert "<td>8</td><td>fewer than 5</td><td>6</td>" in counts and "75%" in counts
     assert "Strongly agree" not in counts  # counts only, never answers
 
     too_many = client.post(
@@ -113,7 +120,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
     assert open_link.status_code == 200 and "/s/" in open_link.text
     closed = client.post(f"{round_url}/close", data={"csrf_token": csrf}, follow_redirects=False)
     assert closed.status_code == 303
-    assert client.get(f"/s/{tokens[1]}").status_code == 403
+    assert client.get(f"/s/{tokens[6]}").status_code == 403
 
     signed_out = client.post(
         "/coordinator/logout", data={"csrf_token": csrf}, follow_redirects=False

@@ -57,3 +57,29 @@ class FieldValidationError(SurveyServiceError):
         super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
         self.problems = problems
         self.location = location
+
+
+class ResumeCodeError(SurveyServiceError):
+    """A started link's draft asked for without its resume code (``given`` False) or with a
+    wrong one.  Started and submitted links answer alike, so the link alone tells neither."""
+
+    def __init__(self, *, given: bool) -> None:
+        super().__init__(
+            "that resume code is not right for this link; check it and try again"
+            if given
+            else "this link has been started: its saved answers need the resume code shown "
+            "to the person who started it"
+        )
+        self.given = given
+
+
+class TooManyResumeCodesError(SurveyServiceError):
+    """Too many wrong resume codes for one link lately."""
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
+        super().__init__(
+            f"too many wrong resume codes have been tried for this link; wait {wait} and try again"
+        )
+        self.retry_after = retry_after

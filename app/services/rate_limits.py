@@ -119,6 +119,9 @@ class RateLimitPolicy:
     open_per_browser: Limit = Limit("open-browser", 3, 24 * 60 * 60)
     open_per_address: Limit = Limit("open-address", 150, 60 * 60)
     open_per_round: Limit = Limit("open-round", 300, 60 * 60)
+    # Wrong resume codes per started link (never per address: a shared proxy must not lock
+    # respondents out); the browser that started the link needs no code.
+    resume_code_per_link: Limit = Limit("resume-code", 10, 15 * 60)
 
     def limits(self) -> list[Limit]:
         """Every limit of the policy."""

@@ -1,9 +1,15 @@
-"""Answering a round: drafts saved page by page, and submission (once per personal link)."""
+"""Answering a round: drafts saved page by page, and submission (once per personal link).
+
+A started link's draft is read, changed and submitted only with its resume code
+(:func:`app.services.invitations.require_resume_code`), and only while the round is open.
+Times are stored to the hour (UTC): what a report needs, and no more.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +27,6 @@ from app.models import (
     Response,
     ResponseStatus,
     SurveyRound,
-    utc_now,
 )
 from app.services.answers import (
     CheckedAnswers,
@@ -35,7 +40,36 @@ from app.services.errors import (
     LinkAlreadyUsedError,
     RecordNotFoundError,
 )
+from app.services.invitations import (
+    hash_resume_code,
+    is_resume_code,
+    is_started,
+    require_resume_code,
+    start_link,
+)
+from app.services.rate_limits import RateLimiter
 from app.services.rounds import get_round, require_open
+
+
+def stored_hour(moment: datetime | None = None) -> datetime:
+    """``moment`` (default now) to the hour, in UTC: how response times are stored."""
+    when = (moment or datetime.now(UTC)).astimezone(UTC)
+    return when.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class ResumeCode:
+    """The resume code a request came with, and who counts it when wrong.
+
+    ``code`` is as typed (header, form) or as the app signed it into the browser's cookie;
+    ``limiter`` counts wrong typed codes per link, and is ``None`` for signed ones.
+    """
+
+    code: str | None = None
+    limiter: RateLimiter | None = None
+
+
+NO_CODE = ResumeCode()
 
 
 @dataclass
@@ -93,7 +127,12 @@ def _prefilled_background(
     return check_answers(instrument, {}, known).background
 
 
-def answers_so_far(session: Session, invitation: Invitation) -> AnswersSoFar:
+def answers_so_far(
+    session: Session, invitation: Invitation, resume: ResumeCode = NO_CODE
+) -> AnswersSoFar:
+    """A personal link's saved answers (a started link's need its resume code), or what the
+    link fills in for a new one."""
+    require_resume_code(session, invitation, resume.code, resume.limiter)
     draft = draft_of(session, invitation)
     if draft is not None:
         return AnswersSoFar(dict(draft.answers), dict(draft.background), draft.next_section, True)
@@ -102,13 +141,19 @@ def answers_so_far(session: Session, invitation: Invitation) -> AnswersSoFar:
     return AnswersSoFar({}, background, instrument.sections[0].id, False)
 
 
-def _require_answerable(session: Session, invitation: Invitation) -> tuple[SurveyRound, Instrument]:
+def _require_answerable(
+    session: Session, invitation: Invitation, resume: ResumeCode
+) -> tuple[SurveyRound, Instrument]:
+    """A personal link that takes answers now: the round is open (checked first, so that a
+    closed round's links all answer alike), a started link came with its resume code, and it
+    was not used up (which only the code's holder learns)."""
     if invitation.kind != InvitationKind.PERSONAL:
         raise RecordNotFoundError("personal link", "")
-    if invitation.status == InvitationStatus.SUBMITTED:
-        raise LinkAlreadyUsedError()
     survey_round, instrument = round_and_instrument(session, invitation)
     require_open(survey_round)
+    require_resume_code(session, invitation, resume.code, resume.limiter)
+    if invitation.status == InvitationStatus.SUBMITTED:
+        raise LinkAlreadyUsedError()
     return survey_round, instrument
 
 
@@ -120,44 +165,51 @@ def _merge(response: Response, checked: CheckedAnswers) -> None:
         background.pop(field_id, None)
     response.answers = answers  # a new dict, so the JSON column is written
     response.background = background
-    response.updated_at = utc_now()
+    response.updated_at = stored_hour()
 
 
 def _new_draft(
     session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
 ) -> Response:
     """A link's first draft (not yet added to the session), with what the link tells."""
+    hour = stored_hour()
     return Response(
         round_id=invitation.round_id,
         invitation_id=invitation.id,
         instrument_version=instrument.version,
         background=_prefilled_background(session, invitation, survey_round, instrument),
         next_section=instrument.sections[0].id,
+        from_open_link=invitation.from_open_link,
+        started_at=hour,
+        updated_at=hour,
     )
 
 
 def _draft_for_writing(
-    session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
-) -> Response:
-    draft = draft_of(session, invitation)
-    if draft is not None:
-        return draft
-    if invitation.status == InvitationStatus.UNUSED:
+    session: Session,
+    invitation: Invitation,
+    survey_round: SurveyRound,
+    instrument: Instrument,
+    resume: ResumeCode,
+    *,
+    may_propose: bool = False,
+) -> tuple[Response, str | None]:
+    """The link's draft to write to, and the resume code if this write starts the link
+    (with the code the request came with, when ``may_propose``)."""
+    new_code = None
+    if not is_started(invitation):
         # A conditional UPDATE, never a write of the (possibly stale) loaded row: a concurrent
-        # submission may have marked the link submitted since it was read.
-        started = session.connection().execute(
-            sa.update(Invitation)
-            .where(
-                col(Invitation.id) == invitation.id,
-                col(Invitation.status) == InvitationStatus.UNUSED,
-            )
-            .values(status=InvitationStatus.STARTED)
-            .execution_options(synchronize_session=False)
-        )
-        if started.rowcount == 1:  # the loaded link says so too, without reading it again
-            set_committed_value(invitation, "status", InvitationStatus.STARTED)
-        else:
+        # request may have started the link, or a submission used it, since it was read.
+        new_code = start_link(session, invitation, resume.code if may_propose else None)
+        if new_code is None:  # it did: this request needs the link's code after all
             session.refresh(invitation)
+            require_resume_code(session, invitation, resume.code, resume.limiter)
+            if invitation.status == InvitationStatus.SUBMITTED:
+                raise LinkAlreadyUsedError()
+    else:
+        draft = draft_of(session, invitation)
+        if draft is not None:
+            return draft, None
     # Insert the draft unless another request just did (the link is unique on a response),
     # inside this request's transaction, then use whichever draft is there.
     fresh = _new_draft(session, invitation, survey_round, instrument)
@@ -173,7 +225,16 @@ def _draft_for_writing(
     draft = draft_of(session, invitation)
     if draft is None:
         raise LinkAlreadyUsedError()
-    return draft
+    return draft, new_code
+
+
+@dataclass(frozen=True)
+class SectionSaved:
+    """What saving a page found wrong (a message per field), and the resume code when this
+    save started the link (to show the respondent once)."""
+
+    problems: dict[str, str]
+    resume_code: str | None
 
 
 def save_section(
@@ -182,12 +243,14 @@ def save_section(
     section_id: str,
     answers: Mapping[str, object],
     background: Mapping[str, object],
-) -> dict[str, str]:
+    resume: ResumeCode = NO_CODE,
+) -> SectionSaved:
     """Save one page's answers as the draft; returns a message per missing or invalid answer.
 
-    Valid answers are kept even when others on the page are missing.
+    Valid answers are kept even when others on the page are missing.  The first save starts
+    the link and gives its resume code.
     """
-    survey_round, instrument = _require_answerable(session, invitation)
+    survey_round, instrument = _require_answerable(session, invitation, resume)
     section = section_by_id(instrument, section_id)
     if section is None:
         raise RecordNotFoundError("section", section_id)
@@ -196,7 +259,7 @@ def save_section(
         {k: v for k, v in answers.items() if k in section.items},
         {k: v for k, v in background.items() if k in section.background},
     )
-    draft = _draft_for_writing(session, invitation, survey_round, instrument)
+    draft, new_code = _draft_for_writing(session, invitation, survey_round, instrument, resume)
     _merge(draft, checked)
     problems = dict(checked.problems)
     problems.update(unanswered_required(instrument, draft.answers, draft.background, [section]))
@@ -204,7 +267,7 @@ def save_section(
         draft.next_section = _first_incomplete_section(instrument, draft, after=section_id)
     session.add(draft)
     session.commit()
-    return problems
+    return SectionSaved(problems, new_code)
 
 
 def _first_incomplete_section(instrument: Instrument, draft: Response, after: str) -> str | None:
@@ -218,24 +281,40 @@ def _first_incomplete_section(instrument: Instrument, draft: Response, after: st
     return None
 
 
+@dataclass(frozen=True)
+class DraftSaved:
+    """The saved draft, and the resume code when this save started the link."""
+
+    draft: Response
+    resume_code: str | None
+
+
 def save_draft(
     session: Session,
     invitation: Invitation,
     answers: Mapping[str, object],
     background: Mapping[str, object],
-) -> Response:
-    """Save any answers as the draft (the API's way); raises on answers that do not fit."""
-    survey_round, instrument = _require_answerable(session, invitation)
+    resume: ResumeCode = NO_CODE,
+) -> DraftSaved:
+    """Save any answers as the draft (the API's way); raises on answers that do not fit.
+
+    The first save of an unused link starts it and gives its resume code, which every later
+    save needs: a new one, or the one the request came with (an API client's own, so that it
+    can retry that first save).
+    """
+    survey_round, instrument = _require_answerable(session, invitation, resume)
     checked = check_answers(instrument, answers, background)
     if checked.problems:
         raise FieldValidationError(
             _located(instrument, checked.problems, checked.background_problems)
         )
-    draft = _draft_for_writing(session, invitation, survey_round, instrument)
+    draft, new_code = _draft_for_writing(
+        session, invitation, survey_round, instrument, resume, may_propose=True
+    )
     _merge(draft, checked)
     session.add(draft)
     session.commit()
-    return draft
+    return DraftSaved(draft, new_code)
 
 
 def _located(
@@ -256,18 +335,20 @@ def submit_response(
     invitation: Invitation,
     answers: Mapping[str, object] | None = None,
     background: Mapping[str, object] | None = None,
+    resume: ResumeCode = NO_CODE,
 ) -> Response:
     """Submit a response: a personal link's draft plus ``answers``, or a new one by open link.
 
-    A personal link submits once; the response is then detached from its link.
+    A personal link submits once; the response is then detached from its link.  A started
+    link needs its resume code.  Responses through the open link (straight, or through a
+    personal link it gave) are marked as such.
     """
     survey_round, instrument = round_and_instrument(session, invitation)
-    if (
-        invitation.kind == InvitationKind.PERSONAL
-        and invitation.status == InvitationStatus.SUBMITTED
-    ):
-        raise LinkAlreadyUsedError()
     require_open(survey_round)
+    if invitation.kind == InvitationKind.PERSONAL:
+        require_resume_code(session, invitation, resume.code, resume.limiter)
+        if invitation.status == InvitationStatus.SUBMITTED:
+            raise LinkAlreadyUsedError()
     checked = check_answers(instrument, answers or {}, background or {})
     if checked.problems:
         raise FieldValidationError(
@@ -275,19 +356,27 @@ def submit_response(
         )
     personal = invitation.kind == InvitationKind.PERSONAL
     if personal:
-        _claim(session, invitation)
+        _claim(session, invitation, resume)
         response = draft_of(session, invitation) or _new_draft(
             session, invitation, survey_round, instrument
         )
     else:
-        response = Response(round_id=invitation.round_id, instrument_version=instrument.version)
+        hour = stored_hour()
+        response = Response(
+            round_id=invitation.round_id,
+            instrument_version=instrument.version,
+            from_open_link=True,
+            started_at=hour,
+            updated_at=hour,
+        )
     _merge(response, checked)
     missing = unanswered_required(instrument, response.answers, response.background)
     if missing:
         session.rollback()  # and with it the claim
         raise FieldValidationError(_located(instrument, missing))
     response.status = ResponseStatus.SUBMITTED
-    response.submitted_at = utc_now()
+    response.submitted_at = stored_hour()
+    response.from_open_link = response.from_open_link or invitation.from_open_link
     response.invitation_id = None
     response.next_section = None
     session.add(response)
@@ -297,27 +386,50 @@ def submit_response(
     return response
 
 
-def _claim(session: Session, invitation: Invitation) -> None:
+def _claim(session: Session, invitation: Invitation, resume: ResumeCode) -> None:
     """Mark the link submitted, first of all the submission's writes: a conditional UPDATE,
     so that of two submissions at once (double click, two tabs, two workers) exactly one
     claims it; the other waits for the first to commit, finds the link submitted and is told
-    so.  A submission that fails later rolls the claim back with everything else."""
+    so (with the link's code; without it, like any started link).  A submission that fails
+    later rolls the claim back with everything else.
+
+    The claim holds only for the state the caller checked: a started link (its code was
+    given), or an unused one, which a request with the link alone must not submit once the
+    respondent has started it.  An API client's own code, sent with the submission of an
+    unused link, becomes the link's code, so that the client can retry the submission.
+    """
+    values: dict[str, object] = {"status": InvitationStatus.SUBMITTED}
+    if is_started(invitation):
+        condition = col(Invitation.status) == InvitationStatus.STARTED
+    else:
+        condition = sa.and_(
+            col(Invitation.status) == InvitationStatus.UNUSED,
+            col(Invitation.resume_code_hash).is_(None),
+        )
+        if resume.code is not None:
+            if not is_resume_code(resume.code):
+                raise FieldValidationError(
+                    {"X-Resume-Code": "must have the form of a resume code, or be left out"},
+                    location=("header",),
+                )
+            values["resume_code_hash"] = hash_resume_code(invitation, resume.code)
     claimed = session.connection().execute(
         sa.update(Invitation)
-        .where(
-            col(Invitation.id) == invitation.id,
-            col(Invitation.status).in_([InvitationStatus.UNUSED, InvitationStatus.STARTED]),
-        )
-        .values(status=InvitationStatus.SUBMITTED)
+        .where(col(Invitation.id) == invitation.id, condition)
+        .values(values)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
         session.rollback()
+        session.refresh(invitation)
+        require_resume_code(session, invitation, resume.code, None)
         raise LinkAlreadyUsedError()
 
 
-def submission_problems(session: Session, invitation: Invitation) -> dict[str, str]:
+def submission_problems(
+    session: Session, invitation: Invitation, resume: ResumeCode = NO_CODE
+) -> dict[str, str]:
     """What still stops a personal link's draft from being submitted (plain field ids)."""
     _, instrument = round_and_instrument(session, invitation)
-    so_far = answers_so_far(session, invitation)
+    so_far = answers_so_far(session, invitation, resume)
     return unanswered_required(instrument, so_far.answers, so_far.background)

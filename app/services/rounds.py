@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from analysis.anonymity import suppress_groups
 from app.instruments import instrument_named, instrument_version
 from app.models import (
     Invitation,
@@ -126,22 +127,86 @@ def list_rounds(session: Session, partnership_id: int) -> list[SurveyRound]:
 
 
 @dataclass(frozen=True)
+class ProgressCount:
+    """One count of a round's progress table, or why it is hidden.
+
+    ``value`` is ``None`` when hidden: ``below-threshold`` for a count under the round's
+    threshold (shown as "fewer than k"), ``complementary`` for one hidden as well so that those
+    cannot be worked out from the totals.
+    """
+
+    value: int | None
+    hidden: str | None
+    threshold: int
+
+    @property
+    def text(self) -> str:
+        if self.value is not None:
+            return str(self.value)
+        if self.hidden == "complementary":
+            return "hidden"
+        return f"fewer than {self.threshold}"
+
+
+@dataclass(frozen=True)
 class OrganisationProgress:
-    """Counts for one organisation in a round: never answers."""
+    """Counts for one organisation in a round (or the open link's arrivals): never answers.
+
+    ``invited`` is the number of personal links issued (``None`` for the open link's row).
+    """
 
     organisation_id: int | None
     organisation_name: str
-    invited: int
-    started: int
-    submitted: int
+    through_open_link: bool
+    invited: int | None
+    started: ProgressCount
+    submitted: ProgressCount
 
     @property
     def completion_rate(self) -> float | None:
-        return self.submitted / self.invited if self.invited else None
+        if not self.invited or self.submitted.value is None:
+            return None
+        return self.submitted.value / self.invited
+
+
+NO_ORGANISATION = "No organisation given"
+THROUGH_OPEN_LINK = "Through the open link"
+
+
+@dataclass(frozen=True)
+class _RawProgress:
+    key: str
+    organisation_id: int | None
+    name: str
+    through_open_link: bool
+    invited: int | None
+    started: int
+    submitted: int
+
+
+def _counts(
+    survey_round: SurveyRound, raw: list[_RawProgress], column: str
+) -> dict[str, ProgressCount]:
+    """One column's counts, suppressed as a breakdown of the round: a count below the
+    threshold is hidden, and more are hidden until no hidden count follows from the totals."""
+    threshold = survey_round.anonymity_threshold
+    sizes = {row.key: int(getattr(row, column)) for row in raw}
+    decided: dict[str, ProgressCount] = {}
+    for visibility, row in zip(suppress_groups(sizes, threshold), raw, strict=True):
+        if visibility.shown:
+            decided[row.key] = ProgressCount(visibility.n, None, threshold)
+        elif row.invited == 0:  # no links issued: certainly none started or submitted
+            decided[row.key] = ProgressCount(0, None, threshold)
+        else:
+            reason = visibility.reason or "below-threshold"  # empty groups are "fewer than k"
+            decided[row.key] = ProgressCount(None, reason, threshold)
+    return decided
 
 
 def round_progress(session: Session, round_id: int) -> list[OrganisationProgress]:
-    """Links issued, started and submitted per organisation, plus a row for the open link."""
+    """Personal links issued, started and submitted per organisation, and the open link's
+    arrivals in a row of their own; started and submitted counts below the round's threshold
+    are hidden, and so is any count that would give them away by difference."""
     survey_round = get_round(session, round_id)
     counts: dict[tuple[int | None, str], int] = {}
     statement = (
@@ -149,30 +214,29 @@ def round_progress(session: Session, round_id: int) -> list[OrganisationProgress
         .where(
             col(Invitation.round_id) == round_id,
             col(Invitation.kind) == InvitationKind.PERSONAL,
+            sa.not_(col(Invitation.from_open_link)),
         )
         .group_by(col(Invitation.organisation_id), col(Invitation.status))
     )
     for organisation_id, status, number in session.execute(statement):
         counts[(organisation_id, status)] = int(number)
-    rows: list[OrganisationProgress] = []
 
-    def row(organisation_id: int | None, name: str) -> OrganisationProgress:
+    def personal(key: str, organisation_id: int | None, name: str) -> _RawProgress:
         def count(status: InvitationStatus) -> int:
             return counts.get((organisation_id, status), 0)
 
         started = count(InvitationStatus.STARTED)
         submitted = count(InvitationStatus.SUBMITTED)
-        return OrganisationProgress(
-            organisation_id=organisation_id,
-            organisation_name=name,
-            invited=count(InvitationStatus.UNUSED) + started + submitted,
-            started=started,
-            submitted=submitted,
-        )
+        invited = count(InvitationStatus.UNUSED) + started + submitted
+        return _RawProgress(key, organisation_id, name, False, invited, started, submitted)
 
+    raw: list[_RawProgress] = []
     for organisation in list_organisations(session, survey_round.partnership_id):
         assert organisation.id is not None
-        rows.append(row(organisation.id, organisation.name))
+        raw.append(personal(f"organisation-{organisation.id}", organisation.id, organisation.name))
+    unassigned = personal("no-organisation", None, NO_ORGANISATION)
+    if unassigned.invited:
+        raw.append(unassigned)
     submitted_total = session.execute(
         sa.select(sa.func.count())
         .select_from(Response)
@@ -181,19 +245,36 @@ def round_progress(session: Session, round_id: int) -> list[OrganisationProgress
             col(Response.status) == ResponseStatus.SUBMITTED,
         )
     ).scalar_one()
-    unassigned = row(None, "No organisation given")
-    via_open_link = int(submitted_total) - sum(r.submitted for r in rows) - unassigned.submitted
-    if unassigned.invited or via_open_link:
-        rows.append(
-            OrganisationProgress(
-                organisation_id=None,
-                organisation_name="No organisation given",
-                invited=unassigned.invited,
-                started=unassigned.started,
-                submitted=unassigned.submitted + via_open_link,
+    open_started, open_links = session.execute(
+        sa.select(
+            sa.func.count().filter(
+                col(Invitation.from_open_link), col(Invitation.status) == InvitationStatus.STARTED
+            ),
+            sa.func.count().filter(col(Invitation.kind) == InvitationKind.OPEN),
+        ).where(col(Invitation.round_id) == round_id)
+    ).one()
+    # Every submitted response not counted on a personal link came through the open link
+    # (straight, or through a personal link it gave).
+    open_submitted = int(submitted_total) - sum(row.submitted for row in raw)
+    if open_links or open_started or open_submitted:
+        raw.append(
+            _RawProgress(
+                "open-link", None, THROUGH_OPEN_LINK, True, None, int(open_started), open_submitted
             )
         )
-    return rows
+    started = _counts(survey_round, raw, "started")
+    submitted = _counts(survey_round, raw, "submitted")
+    return [
+        OrganisationProgress(
+            organisation_id=row.organisation_id,
+            organisation_name=row.name,
+            through_open_link=row.through_open_link,
+            invited=row.invited,
+            started=started[row.key],
+            submitted=submitted[row.key],
+        )
+        for row in raw
+    ]
 
 
 def round_items_matrix(

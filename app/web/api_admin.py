@@ -156,14 +156,4 @@ def create_open_link(round_id: ApiRoundId, session: SessionDep, base: LinkBaseDe
 
 @router.get("/rounds/{round_id}/progress", summary="Counts per organisation (never answers)")
 def round_progress(round_id: ApiRoundId, session: SessionDep) -> list[ProgressOut]:
-    return [
-        ProgressOut(
-            organisation_id=row.organisation_id,
-            organisation_name=row.organisation_name,
-            invited=row.invited,
-            started=row.started,
-            submitted=row.submitted,
-            completion_rate=row.completion_rate,
-        )
-        for row in rounds.round_progress(session, round_id)
-    ]
+    return [ProgressOut.of(row) for row in rounds.round_progress(session, round_id)]

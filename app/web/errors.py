@@ -16,8 +16,10 @@ from app.services.errors import (
     InvalidRequestError,
     LinkAlreadyUsedError,
     RecordNotFoundError,
+    ResumeCodeError,
     RoundNotOpenError,
     SurveyServiceError,
+    TooManyResumeCodesError,
 )
 from app.web.deps import LoginRequiredError
 from app.web.templating import templates
@@ -29,6 +31,8 @@ STATUS_OF: dict[type[SurveyServiceError], int] = {
     RoundNotOpenError: status.HTTP_403_FORBIDDEN,
     InvalidRequestError: status.HTTP_400_BAD_REQUEST,
     FieldValidationError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ResumeCodeError: status.HTTP_403_FORBIDDEN,
+    TooManyResumeCodesError: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
@@ -58,16 +62,19 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         (value for kind, value in STATUS_OF.items() if isinstance(exc, kind)),
         status.HTTP_400_BAD_REQUEST,
     )
+    headers = (
+        {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyResumeCodesError) else None
+    )
     if _is_api(request):
         if isinstance(exc, FieldValidationError):
             return _AsciiJSONResponse({"detail": validation_detail(exc)}, status_code=code)
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
     template = {
         LinkAlreadyUsedError: "respondent/used.html",
         RoundNotOpenError: "respondent/unavailable.html",
     }.get(type(exc), "problem.html")
     return templates.TemplateResponse(
-        request, template, {"error": exc, "message": str(exc)}, status_code=code
+        request, template, {"error": exc, "message": str(exc)}, status_code=code, headers=headers
     )
 
 

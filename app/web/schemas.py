@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,9 @@ from pydantic import (
 
 from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError
+
+if TYPE_CHECKING:
+    from app.services.rounds import OrganisationProgress
 
 LARGEST_ID = 2_147_483_647
 ID_PATTERN = re.compile(r"[1-9][0-9]{0,9}")
@@ -149,12 +152,41 @@ class OpenLinkOut(BaseModel):
 
 
 class ProgressOut(BaseModel):
+    """One row of a round's progress: counts, never answers.  A started or submitted count
+    below the round's threshold is ``null`` (``*_hidden`` says ``below-threshold``), and so is
+    one hidden so that those cannot be worked out from the totals (``complementary``)."""
+
     organisation_id: int | None
     organisation_name: str
-    invited: int
-    started: int
-    submitted: int
+    through_open_link: bool = Field(
+        description="The row of people who came through the open link (not links issued)"
+    )
+    invited: int | None = Field(description="Personal links issued; null for the open link")
+    started: int | None
+    started_hidden: Literal["below-threshold", "complementary"] | None
+    submitted: int | None
+    submitted_hidden: Literal["below-threshold", "complementary"] | None
     completion_rate: float | None
+
+    @classmethod
+    def of(cls, row: OrganisationProgress) -> ProgressOut:
+        return cls(
+            organisation_id=row.organisation_id,
+            organisation_name=row.organisation_name,
+            through_open_link=row.through_open_link,
+            invited=row.invited,
+            started=row.started.value,
+            started_hidden=_hidden(row.started.hidden),
+            submitted=row.submitted.value,
+            submitted_hidden=_hidden(row.submitted.hidden),
+            completion_rate=row.completion_rate,
+        )
+
+
+def _hidden(reason: str | None) -> Literal["below-threshold", "complementary"] | None:
+    if reason is None:
+        return None
+    return "complementary" if reason == "complementary" else "below-threshold"
 
 
 class AnswersIn(_Body):
@@ -184,22 +216,44 @@ class SectionOut(BaseModel):
     questions: list[QuestionOut]
 
 
+class SavedOut(BaseModel):
+    """A personal link's saved answers: only for the link's resume code."""
+
+    link_status: str = Field(description="unused, started or submitted")
+    answers: dict[str, int]
+    background: dict[str, str]
+    next_section: str | None
+    missing: list[str]
+
+
 class SurveyOut(BaseModel):
-    """What a link shows: the round, the questionnaire and the answers saved so far."""
+    """What a link shows: the round and the questionnaire, and (only with the link's resume
+    code, in the ``X-Resume-Code`` header) the answers saved so far."""
 
     round_title: str
     opens_on: date
     closes_on: date
     state: str
     link_kind: str
-    link_status: str
     instrument_id: str
     instrument_version: str
     sections: list[SectionOut]
-    answers: dict[str, int]
-    background: dict[str, str]
-    next_section: str | None
-    missing: list[str]
+    saved: SavedOut | None = Field(
+        default=None,
+        description="The answers saved so far; only with the link's resume code "
+        "(header X-Resume-Code), never to the link alone",
+    )
+
+
+class DraftOut(BaseModel):
+    """A saved draft, and the link's resume code when this save started the link."""
+
+    saved: SavedOut
+    resume_code: str | None = Field(
+        default=None,
+        description="Given once, by the save that starts the link: every later read, save or "
+        "submission of the draft needs it (header X-Resume-Code); it cannot be shown again",
+    )
 
 
 class SubmittedOut(BaseModel):
