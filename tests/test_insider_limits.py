@@ -348,9 +348,9 @@ def test_strangers_guessing_links_never_refuse_a_working_link_and_429_keeps_answ
 ) -> None:
     _use(client, SMALL_LINKS)
     setup = make_round()
-    token = invitations.create_personal_links(
-        session, setup.round_id, organisation_id=None, count=1, most=1
-    )[0]
+    token, other_token = invitations.create_personal_links(
+        session, setup.round_id, organisation_id=None, count=2, most=2
+    )
     stranger = _client(client)
     assert [stranger.get(f"/s/bad-link-{n}").status_code for n in range(50)].count(429) == 46
     respondent = _client(client)  # a colleague at the same shared proxy address
@@ -360,7 +360,9 @@ def test_strangers_guessing_links_never_refuse_a_working_link_and_429_keeps_answ
         f"/s/{token}/sections/{section.id}", data=answers, follow_redirects=False
     )
     assert saved.status_code == 303, saved.text
-    api = respondent.put(f"/api/v1/survey/{token}/draft", json={"answers": {}, "background": {}})
+    api = _client(client).put(  # another colleague, through the API
+        f"/api/v1/survey/{other_token}/draft", json={"answers": {}, "background": {}}
+    )
     assert api.status_code == 200
     # Someone whose link does not work (mistyped) is refused, and keeps their answers.
     mistyped = respondent.post(f"/s/{token[:-2]}/sections/{section.id}", data=answers)

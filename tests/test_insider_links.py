@@ -455,8 +455,10 @@ def test_open_link_arrivals_are_marked_and_counted_as_such(
     for section_id in SECTIONS:
         client.post(f"/s/{own}/sections/{section_id}", data=_page_answers(section_id))
     assert "have been submitted" in client.post(f"/s/{own}/submit").text
-    for _ in range(5):
-        straight = client.post(
+    for _ in range(5):  # five people's browsers (one browser may start only a few)
+        browser = TestClient(client.app)
+        browser.get(f"/api/v1/survey/{open_token}")  # where the browser cookie is given out
+        straight = browser.post(
             f"/api/v1/survey/{open_token}/response", json={"answers": full_answers()}
         )
         assert straight.status_code == 201
