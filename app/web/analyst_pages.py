@@ -9,9 +9,10 @@ figures come from :mod:`app.services.analyst`, with the command line's rules and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
@@ -140,35 +141,73 @@ def _asked(action: str, *given: Sequence[str]) -> bool:
     return bool(action) or any(given)
 
 
-@router.get("/analyst/reliability", response_class=HTMLResponse)
-def reliability_page(
-    request: Request,
-    session: SessionDep,
-    viewer: AnalystPageDep,
+@dataclass(frozen=True)
+class ItemChoice:
+    """What every item-based analysis page is asked: items (or a scale to fill them from),
+    rounds, keying and missing answers, and which button was pressed."""
+
+    item: list[str]
+    round: list[str]
+    missing: str
+    keying: str
+    scale: str
+    action: str
+
+    def chosen(self) -> dict[str, object]:
+        """The choices to show again on the page."""
+        return {
+            "chosen_items": self.item,
+            "chosen_rounds": self.round,
+            "missing": self.missing,
+            "keying": self.keying,
+            "scale": self.scale,
+        }
+
+    def items(self, everything: analyst.PooledAnswers) -> list[str]:
+        return _fill_from_scale(everything, self.item, self.scale, self.action)
+
+    def round_ids(self) -> list[int]:
+        return _round_ids(self.round)
+
+    @property
+    def asked(self) -> bool:
+        return _asked(self.action, self.item)
+
+
+def item_choice(
     item: ItemsQuery = [],  # noqa: B006
     round: RoundsQuery = [],  # noqa: B006
     missing: Choice = "listwise",
     keying: Choice = "keyed",
     scale: Choice = "",
     action: Choice = "",
+) -> ItemChoice:
+    return ItemChoice(item, round, missing, keying, scale, action)
+
+
+ItemChoiceDep = Annotated[ItemChoice, Depends(item_choice)]
+
+
+@router.get("/analyst/reliability", response_class=HTMLResponse)
+def reliability_page(
+    request: Request, session: SessionDep, viewer: AnalystPageDep, asked: ItemChoiceDep
 ) -> Response:
     """Cronbach's alpha of chosen items (keyed and listwise unless chosen otherwise)."""
-    chosen: dict[str, object] = {
-        "chosen_items": item,
-        "chosen_rounds": round,
-        "missing": missing,
-        "keying": keying,
-        "scale": scale,
-    }
 
     def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
-        items = _fill_from_scale(everything, item, scale, action)
-        pooled = analyst.reliability(session, viewer, items, _round_ids(round), missing, keying)
+        items = asked.items(everything)
+        pooled = analyst.reliability(
+            session, viewer, items, asked.round_ids(), asked.missing, asked.keying
+        )
         return {"pooled": pooled, "chosen_items": items}
 
-    asked = _asked(action, item)
     return _page(
-        request, session, viewer, "analyst/reliability.html", chosen, compute if asked else None
+        request,
+        session,
+        viewer,
+        "analyst/reliability.html",
+        asked.chosen(),
+        compute if asked.asked else None,
     )
 
 
@@ -183,37 +222,32 @@ def omega_page(
     request: Request,
     session: SessionDep,
     viewer: AnalystPageDep,
-    item: ItemsQuery = [],  # noqa: B006
-    round: RoundsQuery = [],  # noqa: B006
-    missing: Choice = "listwise",
-    keying: Choice = "keyed",
+    asked: ItemChoiceDep,
     bootstrap: Choice = "1000",
     seed: Choice = "2017",
-    scale: Choice = "",
-    action: Choice = "",
 ) -> Response:
     """McDonald's omega total with its seeded bootstrap CI (1000 resamples, seed 2017)."""
-    chosen: dict[str, object] = {
-        "chosen_items": item,
-        "chosen_rounds": round,
-        "missing": missing,
-        "keying": keying,
-        "bootstrap": bootstrap,
-        "seed": seed,
-        "scale": scale,
-    }
+    chosen = asked.chosen() | {"bootstrap": bootstrap, "seed": seed}
 
     def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
-        items = _fill_from_scale(everything, item, scale, action)
+        items = asked.items(everything)
         resamples = _whole(bootstrap, "bootstrap", analyst.MOST_BOOTSTRAP)
         seeded = _whole(seed, "seed", 2**32 - 1)
         pooled = analyst.omega(
-            session, viewer, items, _round_ids(round), missing, keying, resamples, seeded
+            session,
+            viewer,
+            items,
+            asked.round_ids(),
+            asked.missing,
+            asked.keying,
+            resamples,
+            seeded,
         )
         return {"pooled": pooled, "chosen_items": items}
 
-    asked = _asked(action, item)
-    return _page(request, session, viewer, "analyst/omega.html", chosen, compute if asked else None)
+    return _page(
+        request, session, viewer, "analyst/omega.html", chosen, compute if asked.asked else None
+    )
 
 
 def _factor_count(text: str) -> int:
@@ -227,40 +261,26 @@ def factor_page(
     request: Request,
     session: SessionDep,
     viewer: AnalystPageDep,
-    item: ItemsQuery = [],  # noqa: B006
-    round: RoundsQuery = [],  # noqa: B006
+    asked: ItemChoiceDep,
     factors: Choice = "1",
     method: Choice = "minres",
     rotation: Choice = "oblimin",
-    missing: Choice = "listwise",
-    keying: Choice = "keyed",
-    scale: Choice = "",
-    action: Choice = "",
 ) -> Response:
     """Exploratory factor analysis of chosen items."""
-    chosen: dict[str, object] = {
-        "chosen_items": item,
-        "chosen_rounds": round,
-        "factors": factors,
-        "method": method,
-        "rotation": rotation,
-        "missing": missing,
-        "keying": keying,
-        "scale": scale,
-    }
+    chosen = asked.chosen() | {"factors": factors, "method": method, "rotation": rotation}
 
     def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
-        items = _fill_from_scale(everything, item, scale, action)
+        items = asked.items(everything)
         pooled = analyst.factor(
             session,
             viewer,
             items,
-            _round_ids(round),
+            asked.round_ids(),
             _factor_count(factors),
             method,
             rotation,
-            missing,
-            keying,
+            asked.missing,
+            asked.keying,
         )
         names = [
             f"{'MR' if pooled.result.method == 'minres' else 'ML'}{i + 1}"
@@ -268,9 +288,8 @@ def factor_page(
         ]
         return {"pooled": pooled, "chosen_items": items, "factor_names": names}
 
-    asked = _asked(action, item)
     return _page(
-        request, session, viewer, "analyst/factor.html", chosen, compute if asked else None
+        request, session, viewer, "analyst/factor.html", chosen, compute if asked.asked else None
     )
 
 
