@@ -22,10 +22,10 @@ from app.models import (
     Response,
     ResponseStatus,
     SurveyRound,
-    utc_now,
 )
 from app.security import hash_link_token, new_link_token, new_password
 from app.services import coordinators, invitations, partnerships, rounds
+from app.services.responses import stored_hour
 
 DEMO_PARTNERSHIP = "Northshire Health and Care Partnership (demo)"
 DEMO_CARE_MODEL = "multispecialty-community-providers"
@@ -126,7 +126,9 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
                 instrument_version=instrument.version,
                 answers=answers,
                 background=background,
-                submitted_at=utc_now(),
+                started_at=stored_hour(),
+                updated_at=stored_hour(),
+                submitted_at=stored_hour(),
             )
         )
     session.commit()
