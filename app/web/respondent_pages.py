@@ -29,7 +29,7 @@ from analysis.instrument import Instrument
 from app.database import SessionDep
 from app.models import Invitation, InvitationKind, InvitationStatus, SurveyRound
 from app.services import invitations, partnerships, responses
-from app.services.answers import UNANSWERED, form_value, section_by_id
+from app.services.answers import UNANSWERED, form_value, section_by_id, unanswered_required
 from app.services.errors import (
     FieldValidationError,
     LinkAlreadyUsedError,
@@ -322,6 +322,31 @@ def _personal(session: SessionDep, token: str) -> Invitation | None:
     return None if invitation.kind == InvitationKind.OPEN else invitation
 
 
+OpenDraft = tuple[SurveyRound, Instrument, ResumeCode, "responses.AnswersSoFar"]
+
+
+def _open_draft(
+    request: Request, session: SessionDep, token: str, resume: ResumeCode | None
+) -> OpenDraft | Response:
+    """A personal link's answers so far, for a page that shows them: the round open, and
+    the resume code held (``resume``, else this browser's cookie); otherwise the redirect to
+    the link's own page (the open link's, or the resume-code page's), the same for started
+    and submitted links."""
+    invitation = _personal(session, token)
+    if invitation is None:
+        return see_other(f"/s/{token}")
+    survey_round, instrument = responses.round_and_instrument(session, invitation)
+    require_open(survey_round)
+    resume_code = resume or _resume_of(request, invitation)
+    try:
+        so_far = responses.answers_so_far(session, invitation, resume_code)
+    except ResumeCodeError:
+        return see_other(f"/s/{token}")
+    if invitation.status == InvitationStatus.SUBMITTED:
+        raise LinkAlreadyUsedError()
+    return survey_round, instrument, resume_code, so_far
+
+
 def _section_page(
     request: Request,
     session: SessionDep,
@@ -336,18 +361,10 @@ def _section_page(
 ) -> Response:
     """One section's page; ``resume`` is the code when the browser has no cookie for it yet
     (the page drawn by the save that started the link)."""
-    invitation = _personal(session, token)
-    if invitation is None:
-        return see_other(f"/s/{token}")
-    survey_round, instrument = responses.round_and_instrument(session, invitation)
-    require_open(survey_round)
-    resume_code = resume or _resume_of(request, invitation)
-    try:
-        so_far = responses.answers_so_far(session, invitation, resume_code)
-    except ResumeCodeError:
-        return see_other(f"/s/{token}")
-    if invitation.status == InvitationStatus.SUBMITTED:
-        raise LinkAlreadyUsedError()
+    opened = _open_draft(request, session, token, resume)
+    if isinstance(opened, Response):
+        return opened
+    survey_round, instrument, resume_code, so_far = opened
     section = section_by_id(instrument, section_id)
     if section is None:
         raise RecordNotFoundError("page", section_id)
@@ -521,22 +538,14 @@ def _check_page(
     resume: ResumeCode | None = None,
     new: bool = False,
 ) -> Response:
-    invitation = _personal(session, token)
-    if invitation is None:
-        return see_other(f"/s/{token}")
-    survey_round, instrument = responses.round_and_instrument(session, invitation)
-    require_open(survey_round)
-    resume_code = resume or _resume_of(request, invitation)
-    try:
-        so_far = responses.answers_so_far(session, invitation, resume_code)
-    except ResumeCodeError:
-        return see_other(f"/s/{token}")
-    if invitation.status == InvitationStatus.SUBMITTED:
-        raise LinkAlreadyUsedError()
+    opened = _open_draft(request, session, token, resume)
+    if isinstance(opened, Response):
+        return opened
+    survey_round, instrument, resume_code, so_far = opened
     if not so_far.has_draft:
         return see_other(f"/s/{token}")
     missing = (
-        responses.submission_problems(session, invitation, resume_code)
+        unanswered_required(instrument, so_far.answers, so_far.background)
         if problems is None
         else problems
     )
