@@ -90,6 +90,17 @@ class GroupAgreement:
     truncated: bool
     note: str | None
 
+    def to_dict(self, label: str = "group") -> dict[str, object]:
+        """The figures as plain values, the group under ``label``."""
+        return {
+            label: self.group,
+            "n": self.n,
+            "mean_variance": self.mean_variance,
+            "rwg_j": self.rwg_j,
+            "truncated": self.truncated,
+            "note": self.note,
+        }
+
 
 def _group_labels(groups: pd.Series, length: int) -> np.ndarray:
     if len(groups) != length:

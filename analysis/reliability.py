@@ -74,6 +74,12 @@ from analysis.frequencies import spss_round
 MissingPolicy = Literal["pairwise", "listwise"]
 
 
+def missing_policy(text: str) -> MissingPolicy:
+    """The missing-answer policy a request names: ``"pairwise"``, else listwise (the default
+    of every entry point)."""
+    return "pairwise" if text == "pairwise" else "listwise"
+
+
 @dataclass(frozen=True)
 class ItemStatistics:
     """One item's line in a reliability analysis.

@@ -33,7 +33,7 @@ from analysis.factor import FactorAnalysis, factor_analysis
 from analysis.frequencies import FrequencyTable, frequency_table, item_frequency_tables, spss_round
 from analysis.instrument import Instrument, load_instrument
 from analysis.omega import OmegaResult, omega_total
-from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
+from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha, missing_policy
 from analysis.report_files import (
     analysis_document,
     analysis_long_csv,
@@ -310,7 +310,7 @@ def _alpha_notes(responses: pd.DataFrame, instrument: Instrument, missing: str) 
 
     keyed = keyed_items(responses, instrument)
     notes: list[str] = []
-    policy: MissingPolicy = "pairwise" if missing == "pairwise" else "listwise"
+    policy = missing_policy(missing)
     for scale in instrument.scales:
         if len(scale.items) < 2 or any(i not in keyed.columns for i in scale.items):
             continue
@@ -327,7 +327,7 @@ def run_analyse(args: argparse.Namespace) -> int:
     """``trust-survey analyse``: Table 4 and every item's frequency table."""
     instrument = load_instrument(args.instrument)
     responses = load_responses(args.responses, instrument, tuple(args.missing_values))
-    missing: MissingPolicy = "pairwise" if args.missing == "pairwise" else "listwise"
+    missing = missing_policy(args.missing)
     summary = _quietly(lambda: table4(responses, instrument, missing=missing))
     tables = item_frequency_tables(responses, instrument, include_empty=args.include_empty)
     notes = _alpha_notes(responses, instrument, missing)
@@ -738,17 +738,7 @@ class ScaleAgreement:
             "name": self.name,
             "items": list(self.items),
             "options": self.options,
-            "rwg_j": [
-                {
-                    "group": g.group,
-                    "n": g.n,
-                    "mean_variance": g.mean_variance,
-                    "rwg_j": g.rwg_j,
-                    "truncated": g.truncated,
-                    "note": g.note,
-                }
-                for g in self.groups
-            ],
+            "rwg_j": [g.to_dict() for g in self.groups],
             "icc": self.icc.to_dict() if self.icc else None,
             "icc_error": self.icc_error,
         }

@@ -28,7 +28,7 @@ from analysis.disclosure import results_visible
 from analysis.factor import FactorAnalysis, FactorMethod, Rotation, factor_analysis
 from analysis.instrument import Instrument
 from analysis.omega import OmegaResult, omega_total
-from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
+from analysis.reliability import ReliabilityResult, cronbach_alpha, missing_policy
 from analysis.scoring import reverse_key, score_scale
 from analysis.summary import Table4, care_model_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
@@ -287,10 +287,6 @@ def _computed(compute: Callable[[], Result], field: str = "item") -> Result:
             raise FieldValidationError({field: str(error)}, QUERY) from None
 
 
-def _policy(missing: str) -> MissingPolicy:
-    return "pairwise" if missing == "pairwise" else "listwise"
-
-
 @dataclass(frozen=True)
 class PooledReliability:
     result: ReliabilityResult
@@ -309,7 +305,7 @@ def reliability(
     """Cronbach's alpha of any items pooled over the chosen rounds (every published one
     when none), under the command line's defaults: keyed and listwise."""
     chosen = _choose(session, viewer, items, round_ids, keying=keying, missing=missing)
-    policy = _policy(missing)
+    policy = missing_policy(missing)
     result = _computed(lambda: cronbach_alpha(chosen.frame, missing=policy))
     return PooledReliability(result, chosen.answers, chosen.settings)
 
@@ -349,7 +345,7 @@ def omega(
         least=3,
         problems=problems,
     )
-    policy = _policy(missing)
+    policy = missing_policy(missing)
     result = _computed(
         lambda: omega_total(chosen.frame, missing=policy, bootstrap=bootstrap, seed=seed)
     )
@@ -393,7 +389,7 @@ def factor(
         least=3 if factors > 1 else 2,
         problems=problems,
     )
-    policy = _policy(missing)
+    policy = missing_policy(missing)
     fitted: FactorMethod = "ml" if method == "ml" else "minres"
     turned: Rotation = "none" if rotation == "none" else "oblimin"
     result = _computed(

@@ -104,15 +104,6 @@ def readable_round(session: Session, viewer: Viewer, round_id: int) -> SurveyRou
     return survey_round
 
 
-def submitted_count(session: Session, round_id: int) -> int:
-    statement = (
-        select(func.count())
-        .select_from(Response)
-        .where(col(Response.round_id) == round_id, col(Response.status) == "submitted")
-    )
-    return int(session.exec(statement).one())
-
-
 def change_anonymity_threshold(session: Session, round_id: int, threshold: int) -> SurveyRound:
     """Set a round's threshold; refused below the minimum and once any answer has arrived."""
     survey_round = rounds.get_round(session, round_id)

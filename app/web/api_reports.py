@@ -428,17 +428,7 @@ def agreement(
             "name": s.name,
             "items": list(s.items),
             "options": s.options,
-            "rwg_j": [
-                {
-                    "partnership": g.group,
-                    "n": g.n,
-                    "mean_variance": g.mean_variance,
-                    "rwg_j": g.rwg_j,
-                    "truncated": g.truncated,
-                    "note": g.note,
-                }
-                for g in s.partnerships
-            ],
+            "rwg_j": [g.to_dict("partnership") for g in s.partnerships],
             "icc": s.icc.to_dict() if s.icc else None,
             "icc_error": s.icc_error,
         }

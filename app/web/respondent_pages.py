@@ -46,6 +46,7 @@ from app.services.validation import (
     page_problems,
     submission_problems_shown,
 )
+from app.web.deps import link_base, respondent_link
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
@@ -518,15 +519,10 @@ def saved_for_later(request: Request, token: str, session: SessionDep) -> Respon
         {
             "round": survey_round,
             "instrument": instrument,
-            "resume_url": _resume_url(request, token),
+            "resume_url": respondent_link(link_base(request, request.app.state.settings), token),
             "resume_code": _grouped(resume_code.code),
         },
     )
-
-
-def _resume_url(request: Request, token: str) -> str:
-    base = request.app.state.settings.public_base_url or str(request.base_url)
-    return f"{str(base).rstrip('/')}/s/{token}"
 
 
 def _check_page(
