@@ -308,6 +308,14 @@ def test_the_email_counted_is_the_one_the_app_reads(client: TestClient, coordina
             follow_redirects=False,
         )
         assert answer.status_code == 401
+    fresh = _client(client, ("192.0.2.77", 1))
+    assert _login(fresh, coordinator, COORDINATOR_PASSWORD) == 429
+
+
+def test_a_basic_header_written_another_way_is_counted_for_its_account(
+    client: TestClient, coordinator: str
+) -> None:
+    _use(client, RateLimitPolicy(login_per_email=Limit("login-email", 3, 900)))
     # HTTP Basic with characters outside base64 (which the app skips) is the same account.
     credentials = base64.b64encode(f"{coordinator}:wrong guess".encode()).decode()
     for n in range(3):
