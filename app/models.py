@@ -274,3 +274,109 @@ class RawAccessGrant(SQLModel, table=True):
     )
     reason: str = Field(max_length=500)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class OutboxStatus(StrEnum):
+    """Where a message of the outbox stands: waiting (or retrying), delivered to the mail
+    server or Notify, refused for good, or reported undeliverable afterwards."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One e-mail waiting to go, or gone: the durable outbox the worker sends from.
+
+    Once a message is sent or has failed for good, its recipient and body are erased (the body
+    may hold a personal link); what stays is what the per-round counts need.  ``message_id``
+    is the Message-ID header, fixed when queued, so that every attempt of one message carries
+    the same one.  ``lease_until`` is when a worker's claim on it lapses.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('queued', 'sent', 'failed', 'bounced')", name="status_known"
+        ),
+        sa.Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_message_round_status", "round_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=32)
+    round_id: int | None = Field(default=None, foreign_key="survey_round.id", ondelete="CASCADE")
+    participant_id: int | None = Field(
+        default=None, foreign_key="participant.id", ondelete="SET NULL"
+    )
+    recipient: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    message_id: str = Field(max_length=200, unique=True)
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    lease_until: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    provider_reference: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    sent_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class Participant(SQLModel, table=True):
+    """A person invited to a round by e-mail, kept apart from invitations and responses.
+
+    No column refers to an invitation or a response.  The personal link is rebuilt when
+    needed from ``link_seed`` and the deployment's SECRET_KEY (an HMAC), so the database alone
+    does not join an address to a link, a draft or a submission.  Deleted when the round
+    closes.
+    """
+
+    __tablename__ = "participant"
+    __table_args__ = (sa.UniqueConstraint("round_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="survey_round.id", ondelete="CASCADE", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE", index=True)
+    email: str = Field(max_length=254)
+    link_seed: str = Field(max_length=64, unique=True)
+    opt_out_hash: str = Field(max_length=64, unique=True)
+    reminders_opted_out: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    undeliverable: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    invited: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class RoundMailing(SQLModel, table=True):
+    """A round's invitation and reminder texts and its reminder dates (ISO dates, JSON)."""
+
+    __tablename__ = "round_mailing"
+
+    round_id: int = Field(foreign_key="survey_round.id", ondelete="CASCADE", primary_key=True)
+    invitation_subject: str = Field(max_length=300)
+    invitation_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    reminder_subject: str = Field(max_length=300)
+    reminder_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    reminder_dates: list[str] = Field(
+        default_factory=list, sa_column=sa.Column(JSON_DOCUMENT, nullable=False)
+    )
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class ReminderRun(SQLModel, table=True):
+    """One scheduled reminder of a round, once the worker has queued it (never who got it)."""
+
+    __tablename__ = "reminder_run"
+
+    round_id: int = Field(foreign_key="survey_round.id", ondelete="CASCADE", primary_key=True)
+    reminder_on: date = Field(primary_key=True)
+    queued: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())

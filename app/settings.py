@@ -72,6 +72,29 @@ class Settings(BaseSettings):
         le=600,
         description="Seconds a SQLite writer waits for another before the request fails (503).",
     )
+    mail_backend: Literal["smtp", "notify", "console"] = Field(
+        default="smtp",
+        description="How the worker sends e-mail: SMTP, GOV.UK Notify, or printed (development).",
+    )
+    mail_from: str = Field(
+        default="Partnership Trust Survey <trust-survey@localhost>",
+        max_length=300,
+        description="The From address of every e-mail (SMTP); its domain names the Message-IDs.",
+    )
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_timeout: float = Field(default=30.0, gt=0, le=300)
+    notify_api_key: SecretStr | None = None
+    notify_template_id: str | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    mail_rate_per_minute: int = Field(default=60, ge=1, le=100_000)
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    mail_lease_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    worker_poll_seconds: float = Field(default=5.0, gt=0, le=3_600)
     nhsuk_frontend_path: Path | None = Field(
         default=None,
         description="The installed nhsuk-frontend package; ./node_modules/nhsuk-frontend if unset.",
@@ -123,6 +146,23 @@ class Settings(BaseSettings):
                     "PUBLIC_BASE_URL must be set when ENVIRONMENT=production (the address "
                     "respondents' links start with, e.g. https://survey.example.nhs.uk)"
                 )
+            if self.mail_backend == "console":
+                problems.append(
+                    "MAIL_BACKEND=console prints e-mails, personal links included; it is "
+                    "refused when ENVIRONMENT=production (use smtp or notify)"
+                )
+        if self.mail_backend == "notify" and (
+            self.notify_api_key is None or not self.notify_template_id
+        ):
+            problems.append(
+                "MAIL_BACKEND=notify needs NOTIFY_API_KEY and NOTIFY_TEMPLATE_ID (a Notify "
+                "e-mail template whose subject is ((subject)) and whose body is ((body)))"
+            )
+        if self.mail_timeout * 2 >= self.mail_lease_seconds:
+            problems.append(
+                "MAIL_LEASE_SECONDS must be more than twice MAIL_TIMEOUT, so that a claim "
+                "never lapses while its message is being sent"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -30,6 +30,10 @@ TABLES = {
     "round_release",
     "account_session",
     "raw_access_grant",
+    "outbox_message",
+    "participant",
+    "round_mailing",
+    "reminder_run",
 }
 
 

@@ -24,7 +24,7 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import analysis_commands, operations_commands, service_commands
+    from app.cli import analysis_commands, operations_commands, service_commands, worker_commands
 
     parser = argparse.ArgumentParser(
         prog="trust-survey",
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     analysis_commands.register(subparsers)
     service_commands.register(subparsers)
     operations_commands.register(subparsers)
+    worker_commands.register(subparsers)
     return parser
 
 
