@@ -50,8 +50,11 @@ def worker_environment(database_url: str, server: SmtpServer) -> dict[str, str]:
             "SMTP_SECURITY": "none",
             "MAIL_FROM": "Trust Survey <survey@example.nhs.uk>",
             "MAIL_RATE_PER_MINUTE": "60000",
-            "MAIL_TIMEOUT": "1",
-            "MAIL_LEASE_SECONDS": "3",
+            # A dead worker's claim lapses after 7 s; a busy machine's slow reply within 3 s
+            # is no failure, and a failure is retried soon.
+            "MAIL_TIMEOUT": "3",
+            "MAIL_LEASE_SECONDS": "7",
+            "MAIL_RETRY_SECONDS": "0.5",
             "WORKER_POLL_SECONDS": "0.1",
         }
     )
@@ -61,6 +64,7 @@ def worker_environment(database_url: str, server: SmtpServer) -> dict[str, str]:
 class Workers:
     def __init__(self, database_url: str, server: SmtpServer, folder: Path) -> None:
         self.environment = worker_environment(database_url, server)
+        self.extra_environment: dict[str, str] = {}
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
 
@@ -69,7 +73,7 @@ class Workers:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker", *extra],
             cwd=self.folder,
-            env=self.environment,
+            env=self.environment | self.extra_environment,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -223,6 +227,8 @@ def test_two_workers_on_postgresql_never_send_one_message_twice(
         await until(both)  # each worker's first message waits until both are sending
 
     handler.before_rcpt = wait_for_both_workers
+    # The first worker's first message waits for the second worker to start: no timeout then.
+    workers.extra_environment = {"MAIL_TIMEOUT": "60", "MAIL_LEASE_SECONDS": "180"}
     workers.start("--once")
     workers.start("--once")
     handler.wait_for(60)
