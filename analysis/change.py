@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy.stats import t as t_distribution
 
+from analysis.instrument import Instrument
+
 NO_VARIANCE = (
     "no interval: the scores vary in neither round (standard error 0; R's t.test refuses "
     "such data as essentially constant)"
@@ -97,6 +99,42 @@ def welch_interval(
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     margin = float(t_distribution.ppf(1 - (1 - confidence) / 2, dof)) * standard_error
     return (difference - margin, difference + margin)
+
+
+def comparable_scales(previous: Instrument, current: Instrument) -> list[str]:
+    """The scales two instrument versions share: same id, same items (each with the same
+    response scale range and keying), so that their scores mean the same thing.
+
+    A new version that adds, drops or rewords the make-up of a scale leaves it out of the
+    change over rounds; the others are compared.
+    """
+    shared: list[str] = []
+    for scale in current.scales:
+        try:
+            before = previous.scale(scale.id)
+        except KeyError:
+            continue
+        if sorted(before.items) != sorted(scale.items):
+            continue
+        alike = True
+        for item_id in scale.items:
+            try:
+                old, new = previous.item(item_id), current.item(item_id)
+            except KeyError:
+                alike = False
+                break
+            old_scale = previous.response_scale_of(item_id)
+            new_scale = current.response_scale_of(item_id)
+            if (old.reverse_keyed, old_scale.min, old_scale.max) != (
+                new.reverse_keyed,
+                new_scale.min,
+                new_scale.max,
+            ):
+                alike = False
+                break
+        if alike:
+            shared.append(scale.id)
+    return shared
 
 
 def scale_changes(

@@ -441,7 +441,9 @@ def plan_release(
     policy : {"at-close", "interim"}
         The round's release policy.
     earlier_final : bool
-        Whether the last earlier release was final (then nothing more is ever released).
+        Whether the last earlier release was final.  Nothing more is released unless the
+        round was reopened and at least ``threshold`` new responses arrived since (never a
+        release that differs from the last by fewer).
 
     Returns
     -------
@@ -474,6 +476,11 @@ def plan_release(
     number = len(earlier)
     new = submitted - last
     if earlier_final:
+        # Reopened after a final release: what was published stays; a new release only once
+        # the threshold of new responses has arrived (final when the round has closed again),
+        # so no two releases ever differ by fewer than the threshold.
+        if new >= threshold and (closed or chosen == Policy.INTERIM):
+            return _plan(True, number + 1, submitted, closed, submitted, threshold, closed=closed)
         return _plan(False, number, last, True, submitted, threshold, closed=True)
     if closed:
         if last == 0 and submitted < threshold:
@@ -483,6 +490,18 @@ def plan_release(
     if chosen == Policy.INTERIM and new >= threshold:
         return _plan(True, number + 1, submitted, False, submitted, threshold, closed=False)
     return _plan(False, number, last, False, submitted, threshold, closed=False)
+
+
+def rows_and_breakdowns_allowed(finals_before: int, final: bool) -> bool:
+    """Whether a release may carry breakdowns and row-level files: only the round's first
+    final release.  A later final release (of a reopened round) gives whole-round figures
+    only: a group's figures, or a file's rows, in two releases would differ by the few
+    people of that group who answered after reopening.
+
+    >>> rows_and_breakdowns_allowed(0, True), rows_and_breakdowns_allowed(1, True)
+    (True, False)
+    """
+    return final and finals_before == 0
 
 
 def _plan(

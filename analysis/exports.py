@@ -133,8 +133,7 @@ def sav_bytes(
         variable_labels[name] = item.text[:256]
         columns[name] = responses[item_id].astype(float)
         value_labels[name] = {
-            float(v): label
-            for v, label in instrument.response_scales[item.response_scale].labels.items()
+            float(v): label for v, label in instrument.response_scale_of(item.id).labels.items()
         }
     if scores is not None:
         for scale in instrument.scales:

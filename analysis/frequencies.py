@@ -235,7 +235,7 @@ def item_frequency_tables(
     for item in instrument.items:
         if item.id not in responses.columns:
             continue
-        response_scale = instrument.response_scales[item.response_scale]
+        response_scale = instrument.response_scale_of(item.id)
         tables.append(
             frequency_table(
                 responses[item.id],

@@ -133,12 +133,17 @@ class Benchmark(_Strict):
 
 
 class Band(_Strict):
-    """An interpretation band on the favourable-keyed score (e.g. 4.0-5.0 strength)."""
+    """An interpretation band on the favourable-keyed score (e.g. 4.0-5.0 strength).
+
+    ``response_scale`` names the answer scale the band's cut-offs belong to; a band without
+    one applies to every scale (an instrument with a single response scale needs none).
+    """
 
     id: Slug
     label: Text
     min: float
     meaning: Text
+    response_scale: Identifier | None = None
 
 
 class Stage(_Strict):
@@ -254,6 +259,29 @@ class Instrument(_Strict):
     stages: list[Stage] = Field(default_factory=list)
     benchmark_source: str | None = None
     benchmark_n: int | None = Field(default=None, ge=1)
+    benchmark_label: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The short name of the benchmark in table headings, e.g. its year.",
+    )
+    breakdowns: list[Identifier] = Field(
+        default_factory=list,
+        description="Choice background questions that reports break results down by.",
+    )
+    partnership_attribute: Identifier | None = Field(
+        default=None,
+        description="The choice background question a partnership answers once for everyone "
+        "(its kind), pre-filled from the partnership.",
+    )
+    partnership_name_question: Identifier | None = Field(
+        default=None,
+        description="The text background question pre-filled with the partnership's name.",
+    )
+    organisation_attribute: Identifier | None = Field(
+        default=None,
+        description="The choice background question each member organisation answers (its "
+        "type), pre-filled from the respondent's organisation.",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Instrument:
@@ -308,8 +336,27 @@ class Instrument(_Strict):
             raise ValueError("every item must appear in exactly one section")
         if sorted(placed_background) != sorted(background_ids):
             raise ValueError("every background question must appear in exactly one section")
-        if [b.min for b in self.bands] != sorted(b.min for b in self.bands):
-            raise ValueError("bands must be listed from the lowest min to the highest")
+        for response_scale in {b.response_scale for b in self.bands}:
+            if response_scale is not None and response_scale not in self.response_scales:
+                raise ValueError(f"bands: response_scale {response_scale!r} is not defined")
+            mins = [b.min for b in self.bands if b.response_scale == response_scale]
+            if mins != sorted(mins):
+                raise ValueError("bands must be listed from the lowest min to the highest")
+        choices = {b.id for b in self.background if b.kind == "choice"}
+        for question_id in self.breakdowns:
+            if question_id not in choices:
+                raise ValueError(f"breakdowns: {question_id!r} is not a choice background question")
+        if self.partnership_name_question is not None and (
+            self.partnership_name_question not in background_ids
+        ):
+            raise ValueError(
+                f"partnership_name_question: {self.partnership_name_question!r} is not a "
+                "background question"
+            )
+        for name in ("partnership_attribute", "organisation_attribute"):
+            question_id = getattr(self, name)
+            if question_id is not None and question_id not in choices:
+                raise ValueError(f"{name}: {question_id!r} is not a choice background question")
         return self
 
     # -- look-ups -----------------------------------------------------------------
@@ -337,7 +384,55 @@ class Instrument(_Strict):
         raise KeyError(f"{self.id} has no stage {stage_id!r}")
 
     def response_scale_of(self, item_id: str) -> ResponseScale:
+        """The answer scale of an item."""
         return self.response_scales[self.item(item_id).response_scale]
+
+    def response_scale_id_of_scale(self, scale_id: str) -> str:
+        """The id of the answer scale a scale's items share (the schema checks they do)."""
+        return self.item(self.scale(scale_id).items[0]).response_scale
+
+    def response_scale_of_scale(self, scale_id: str) -> ResponseScale:
+        """The answer scale a scale's items share."""
+        return self.response_scales[self.response_scale_id_of_scale(scale_id)]
+
+    @cached_property
+    def _background_by_id(self) -> dict[str, BackgroundQuestion]:
+        return {q.id: q for q in self.background}
+
+    def background_question(self, question_id: str) -> BackgroundQuestion:
+        """A background question by id."""
+        try:
+            return self._background_by_id[question_id]
+        except KeyError:
+            raise KeyError(f"{self.id} has no background question {question_id!r}") from None
+
+    def has_background(self, question_id: str) -> bool:
+        return question_id in self._background_by_id
+
+    @property
+    def background_ids(self) -> list[str]:
+        return [q.id for q in self.background]
+
+    def question_text(self, field_id: str) -> str:
+        """The wording of an item or background question (the id itself if neither)."""
+        if field_id in self._background_by_id:
+            return self._background_by_id[field_id].text
+        if field_id in self._items_by_id:
+            return self._items_by_id[field_id].text
+        return field_id
+
+    def choices(self, question_id: str) -> dict[str, str]:
+        """Option values and labels of a choice background question."""
+        return {o.value: o.label for o in self.background_question(question_id).options}
+
+    @property
+    def benchmark_name(self) -> str:
+        """How tables head the benchmark's columns: its label, else "Benchmark"."""
+        return self.benchmark_label or "Benchmark"
+
+    @property
+    def has_benchmarks(self) -> bool:
+        return any(s.benchmark is not None for s in self.scales)
 
     @property
     def item_ids(self) -> list[str]:
@@ -347,10 +442,17 @@ class Instrument(_Strict):
     def reverse_keyed_items(self) -> list[str]:
         return [i.id for i in self.items if i.reverse_keyed]
 
-    def band_for(self, favourable_score: float) -> Band | None:
-        """The interpretation band of a score already keyed so that high is favourable."""
+    def band_for(self, favourable_score: float, response_scale: str | None = None) -> Band | None:
+        """The interpretation band of a score already keyed so that high is favourable.
+
+        ``response_scale`` (the id of the scale's answer scale) chooses the bands drawn for
+        it; bands that name no response scale apply to any scale that has none of its own.
+        """
+        own = [b for b in self.bands if b.response_scale == response_scale]
+        if not own:
+            own = [b for b in self.bands if b.response_scale is None]
         chosen: Band | None = None
-        for band in self.bands:
+        for band in own:
             if favourable_score >= band.min:
                 chosen = band
         return chosen
@@ -399,25 +501,41 @@ def instruments_dir() -> Path:
 
 
 def load_instrument(name_or_path: str | Path) -> Instrument:
-    """Load and validate an instrument by bundled name (``trustworthy-collaboration``) or path."""
+    """Load and validate an instrument by bundled name or path.
+
+    A bundled name is a file name in ``instruments/`` without ``.yaml``: the instrument's id
+    (``trustworthy-collaboration``) or its id and version (``trustworthy-collaboration@2026.1``)
+    for another version kept beside it.
+    """
     candidate = Path(name_or_path)
     if candidate.suffix not in {".yaml", ".yml"}:
         candidate = instruments_dir() / f"{name_or_path}.yaml"
     if not candidate.is_file():
-        known = ", ".join(sorted(p.stem for p in instruments_dir().glob("*.yaml")))
+        known = ", ".join(bundled_instruments())
         raise InstrumentError(f"{name_or_path}: no such instrument (bundled: {known})")
     try:
         text = candidate.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InstrumentError(f"{candidate}: cannot be read: {exc}") from None
     instrument = parse_instrument(text, str(candidate))
-    if candidate.parent == instruments_dir() and instrument.id != candidate.stem:
-        raise InstrumentError(
-            f"{candidate}: id: {instrument.id!r} must match the file name {candidate.stem!r}"
-        )
+    if candidate.resolve().parent == instruments_dir().resolve():
+        stem = candidate.stem
+        if stem not in (instrument.id, f"{instrument.id}@{instrument.version}"):
+            raise InstrumentError(
+                f"{candidate}: id: {instrument.id!r} (version {instrument.version!r}) must match "
+                f"the file name {stem!r} (id, or id@version)"
+            )
     return instrument
 
 
 def bundled_instruments() -> list[str]:
-    """Names of every instrument shipped in ``instruments/``."""
+    """Names of every instrument file shipped in ``instruments/`` (``id`` or ``id@version``)."""
     return sorted(p.stem for p in instruments_dir().glob("*.yaml"))
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """A version's sort key: ``2017.1 < 2026.1 < 2026.10``; numbers by value, words by text."""
+    parts: list[tuple[int, int | str]] = []
+    for part in version.replace("-", ".").split("."):
+        parts.append((0, int(part)) if part.isdigit() else (1, part))
+    return tuple(parts)

@@ -105,7 +105,11 @@ def read_table4(table: Table4, instrument: Instrument) -> list[ScaleReading]:
             if math.isfinite(summary.mean)
             else None
         )
-        band = instrument.band_for(favourable) if favourable is not None else None
+        band = (
+            instrument.band_for(favourable, instrument.response_scale_id_of_scale(scale.id))
+            if favourable is not None
+            else None
+        )
         stage = instrument.stage(scale.stage) if scale.stage else None
         readings.append(
             ScaleReading(

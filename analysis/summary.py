@@ -188,7 +188,10 @@ def summarise_scale(
             reliability = None  # too few respondents or no variance: shown as "-"
     band = None
     if math.isfinite(stats.mean):
-        chosen = instrument.band_for(favourable_score(scale, instrument, stats.mean))
+        chosen = instrument.band_for(
+            favourable_score(scale, instrument, stats.mean),
+            instrument.response_scale_id_of_scale(scale.id),
+        )
         band = chosen.id if chosen else None
     return ScaleSummary(
         scale_id=scale.id,
@@ -269,7 +272,7 @@ def grouped_table4(
 
 def _group_order(column: pd.Series, instrument: Instrument, by: str) -> list[str]:
     present = [str(v) for v in column.dropna().unique()]
-    options = next((q.options for q in instrument.background if q.id == by), [])
+    options = instrument.background_question(by).options if instrument.has_background(by) else []
     ordered = [o.value for o in options if o.value in present]
     return ordered + sorted(v for v in present if v not in ordered)
 
@@ -324,19 +327,25 @@ def care_model_counts(responses: pd.DataFrame, instrument: Instrument) -> pd.Dat
 
 @dataclass(frozen=True)
 class ProfileBar:
-    """One bar of the trust profile chart: a pillar or a level of trust."""
+    """One bar of the trust profile chart: a pillar or a level of trust.
+
+    Bars are made per response scale (``response_scale``, its id): scales answered on a 1-3
+    scale are never averaged with, or drawn on the axis of, scales answered on 1-5.
+    """
 
     group: str  # "pillar" or "trust level"
     label: str
     mean: float  # favourable-keyed, so that higher is always better
     scales: tuple[str, ...]
+    response_scale: str = ""
 
 
 def trust_profile(table: Table4, instrument: Instrument) -> list[ProfileBar]:
     """The four pillars and the two levels of trust, each as a favourable-keyed mean.
 
     A pillar's bar is the mean of the (favourable-keyed) means of its scales;
-    pillars or levels with no scored scale are left out.
+    pillars or levels with no scored scale are left out.  With more than one response scale,
+    each gets bars of its own (in the order the instrument defines them).
     """
     by_id = {s.scale_id: s for s in table.scales if math.isfinite(s.mean)}
     bars: list[ProfileBar] = []
@@ -349,10 +358,19 @@ def trust_profile(table: Table4, instrument: Instrument) -> list[ProfileBar]:
             s.id for s in instrument.scales if s.trust_level and s.trust_level.value == level
         ]
         groups.append(("trust level", f"{level.capitalize()} trust", members))
-    for group, label, members in groups:
-        scored = [m for m in members if m in by_id]
-        if not scored:
-            continue
-        means = [favourable_score(instrument.scale(m), instrument, by_id[m].mean) for m in scored]
-        bars.append(ProfileBar(group, label, sum(means) / len(means), tuple(scored)))
+    for response_scale in instrument.response_scales:
+        for group, label, members in groups:
+            scored = [
+                m
+                for m in members
+                if m in by_id and instrument.response_scale_id_of_scale(m) == response_scale
+            ]
+            if not scored:
+                continue
+            means = [
+                favourable_score(instrument.scale(m), instrument, by_id[m].mean) for m in scored
+            ]
+            bars.append(
+                ProfileBar(group, label, sum(means) / len(means), tuple(scored), response_scale)
+            )
     return bars

@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.database import make_engine
 from app.migrating import require_migrated
+from app.services.clock import set_time_zone
 from app.services.rate_limits import RateLimiter, RateLimitPolicy
 from app.settings import Settings, get_settings
 from app.web import (
@@ -23,6 +24,7 @@ from app.web import (
     health,
     report_pages,
     respondent_pages,
+    round_pages,
 )
 from app.web.assets import find_frontend, install_assets
 from app.web.errors import install_error_handlers
@@ -40,6 +42,7 @@ WORKER_THREADS = 1000
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    set_time_zone(settings.time_zone)
     engine = make_engine(
         settings.database_url, settings.database_pool_size, settings.sqlite_busy_timeout
     )
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(respondent_pages.router)
     app.include_router(coordinator_pages.router)
+    app.include_router(round_pages.router)
     app.include_router(api_survey.router)
     app.include_router(api_admin.router)
     app.include_router(report_pages.router)

@@ -37,6 +37,11 @@ def _timestamp(*, nullable: bool = False) -> sa.Column[datetime]:
 
 
 class RoundStatus(StrEnum):
+    """A round's life: a draft (being set up; opened by a coordinator or on its opening date),
+    open, closed (by a coordinator, or by its closing date passing); a closed round may be
+    reopened."""
+
+    DRAFT = "draft"
     OPEN = "open"
     CLOSED = "closed"
 
@@ -116,16 +121,46 @@ class Organisation(SQLModel, table=True):
     organisation_type: str = Field(max_length=64)
 
 
+class InstrumentDocument(SQLModel, table=True):
+    """One version of an instrument, as the YAML document it was validated from.
+
+    Rounds reference the instrument and version they were opened with, so a round's reports
+    keep their questionnaire whatever files the code ships later; a stored version is never
+    changed (another document needs another version).
+    """
+
+    __tablename__ = "instrument_document"
+
+    instrument_id: str = Field(max_length=64, primary_key=True)
+    version: str = Field(max_length=32, primary_key=True)
+    title: str = Field(max_length=200)
+    document: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    source: str = Field(max_length=16)  # "bundled" or "added" (by an admin)
+    added_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
 class SurveyRound(SQLModel, table=True):
-    """One run of an instrument in a partnership, between two dates."""
+    """One run of an instrument in a partnership, between two dates.
+
+    ``opens_on`` and ``closes_on`` are days in the service's time zone (TIME_ZONE); the
+    round takes answers from the start of its opening day to the end of its closing day.
+    ``closed_on`` is the day it actually closed (earlier than ``closes_on`` when closed
+    early); ``None`` while it has not.
+    """
 
     __tablename__ = "survey_round"
     __table_args__ = (
         sa.CheckConstraint("anonymity_threshold >= 3", name="anonymity_threshold_at_least_3"),
         sa.CheckConstraint("closes_on >= opens_on", name="closes_after_opening"),
-        sa.CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+        sa.CheckConstraint("status IN ('draft', 'open', 'closed')", name="status_known"),
         sa.CheckConstraint(
             "release_policy IN ('at-close', 'interim')", name="release_policy_known"
+        ),
+        sa.ForeignKeyConstraint(
+            ["instrument_id", "instrument_version"],
+            ["instrument_document.instrument_id", "instrument_document.version"],
+            name="fk_survey_round_instrument_document",
         ),
     )
 
@@ -141,6 +176,10 @@ class SurveyRound(SQLModel, table=True):
     release_policy: str = Field(
         default=ReleasePolicy.AT_CLOSE,
         sa_column=sa.Column(sa.String(16), nullable=False, server_default=ReleasePolicy.AT_CLOSE),
+    )
+    closed_on: date | None = Field(default=None)
+    reopened: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
     )
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
@@ -174,6 +213,9 @@ class Invitation(SQLModel, table=True):
     # SHA-256 of the resume code: the second secret, shown only to the respondent, that
     # resuming a started link elsewhere than in the browser that started it needs.
     resume_code_hash: str | None = Field(default=None, max_length=64)
+    # An open link's token is HMAC(SECRET_KEY, seed): the round's page can show it again,
+    # while the database alone (a backup, say) does not give it away.
+    link_seed: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 

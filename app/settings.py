@@ -54,7 +54,14 @@ class Settings(BaseSettings):
         description="Host names the service answers to besides loopback and PUBLIC_BASE_URL's.",
     )
     anonymity_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=MINIMUM_ANONYMITY_THRESHOLD)
-    instrument: str = "trustworthy-collaboration"
+    instrument: str = Field(
+        default="trustworthy-collaboration",
+        description="The instrument new rounds use by default (its newest version).",
+    )
+    time_zone: str = Field(
+        default="Europe/London",
+        description="The IANA time zone round dates are days of (opening, closing).",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Base of the links handed to respondents; the request's own URL if unset.",
@@ -108,6 +115,19 @@ class Settings(BaseSettings):
             value = value.split(",")
         if isinstance(value, list | tuple | set | frozenset):
             return frozenset(host_of(str(item)) for item in value if str(item).strip())
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "must be an IANA time zone name, e.g. Europe/London or Europe/Dublin"
+            ) from None
         return value
 
     @field_validator("public_base_url")

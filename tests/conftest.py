@@ -342,6 +342,7 @@ def make_round(session: Session) -> Callable[..., SurveySetUp]:
             closes_on=date.today() + timedelta(days=closes_in_days),
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
+            instrument_version="2017.1",
         )
         assert survey_round.id is not None
         return SurveySetUp(partnership.id, organisation_ids, survey_round.id)

@@ -183,6 +183,71 @@ def _assets_policy(_role: str, _which: str | None) -> str:
     return ALLOWED if find_frontend().available else NOT_FOUND
 
 
+def refused_input(code: str) -> Policy:
+    """Coordinating, but the form is filled in wrongly on purpose (so the shared world is not
+    changed): those allowed get ``code`` (the page again with its problems, or a refusal)."""
+
+    def policy(role: str, which: str | None) -> str:
+        outcome = coordinating(role, which)
+        return code if outcome == ALLOWED else outcome
+
+    return policy
+
+
+def administering(role: str, _which: str | None) -> str:
+    """The admin's pages: admins only; coordinators get 404; everyone else signs in."""
+    if role == "admin":
+        return ALLOWED
+    if role in COORDINATING:
+        return NOT_FOUND
+    return SIGN_IN
+
+
+def _fresh_organisation(world: World, which: str | None) -> int:
+    from app.services import partnerships
+
+    assert which is not None
+    organisation = partnerships.add_organisation(
+        world.session, world.partnership_ids[which], f"Spare {world.number()}", "other"
+    )
+    assert organisation.id is not None
+    return organisation.id
+
+
+def organisation_get(suffix: str) -> Request:
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        path = _fill(world, "/coordinator/partnerships/{p}/organisations/", which)
+        url = f"{path}{_fresh_organisation(world, which)}/{suffix}"
+        return world.clients[role].get(url, follow_redirects=False)
+
+    return send
+
+
+def organisation_post(suffix: str, body: dict[str, object]) -> Request:
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        path = _fill(world, "/coordinator/partnerships/{p}/organisations/", which)
+        url = f"{path}{_fresh_organisation(world, which)}/{suffix}"
+        form = dict(body)
+        token = world.csrf(role)
+        if token is not None:
+            form["csrf_token"] = token
+        return world.clients[role].post(url, data=form, follow_redirects=False)
+
+    return send
+
+
+def instrument_upload(world: World, _which: str | None, role: str) -> httpx.Response:
+    form: dict[str, object] = {}
+    token = world.csrf(role)
+    if token is not None:
+        form["csrf_token"] = token
+    files = {"document": ("bad.yaml", b"id: [unclosed\n", "text/yaml")}
+    return world.clients[role].post(
+        "/admin/instruments", data=form, files=files, follow_redirects=False
+    )
+
+
+BAD_DATE = {"closes_on-day": "31", "closes_on-month": "2", "closes_on-year": "2030"}
 PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
 ORGANISATION = {"organisation_type": "acute-trust"}
 LOGIN = {"email": "nobody@example.org", "password": "not the password"}
@@ -261,6 +326,80 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/coordinator/rounds/{round_id}/close"): Entry(
         coordinating, post("/coordinator/rounds/{fresh}/close")
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/close"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/close")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/open-now"): Entry(
+        refused_input("400"),
+        post("/coordinator/rounds/{fresh}/open-now"),  # already open
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/closing-date"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/closing-date")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/closing-date"): Entry(
+        refused_input("422"), post("/coordinator/rounds/{r}/closing-date", lambda w: BAD_DATE)
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/reopen"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/reopen")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/reopen"): Entry(
+        refused_input("422"), post("/coordinator/rounds/{r}/reopen", lambda w: BAD_DATE)
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/open-link/replace"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/open-link/replace")
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/rename"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/rename")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/rename"): Entry(
+        refused_input("422"), post("/coordinator/rounds/{r}/rename", lambda w: {"title": " "})
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/delete"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/delete")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/delete"): Entry(
+        refused_input("422"),
+        post("/coordinator/rounds/{r}/delete", lambda w: {"confirm_name": "not it"}),
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/preview"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/preview")
+    ),
+    ("GET", "/coordinator/partnerships/{partnership_id}/rename"): Entry(
+        coordinating, get("/coordinator/partnerships/{p}/rename")
+    ),
+    ("POST", "/coordinator/partnerships/{partnership_id}/rename"): Entry(
+        refused_input("422"),
+        post("/coordinator/partnerships/{p}/rename", lambda w: {"name": " "}),
+    ),
+    ("GET", "/coordinator/partnerships/{partnership_id}/delete"): Entry(
+        coordinating, get("/coordinator/partnerships/{p}/delete")
+    ),
+    ("POST", "/coordinator/partnerships/{partnership_id}/delete"): Entry(
+        refused_input("422"),
+        post("/coordinator/partnerships/{p}/delete", lambda w: {"confirm_name": "not it"}),
+    ),
+    (
+        "GET",
+        "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/rename",
+    ): Entry(coordinating, organisation_get("rename")),
+    (
+        "POST",
+        "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/rename",
+    ): Entry(coordinating, organisation_post("rename", {"name": "Renamed"})),
+    (
+        "GET",
+        "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/remove",
+    ): Entry(coordinating, organisation_get("remove")),
+    (
+        "POST",
+        "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/remove",
+    ): Entry(coordinating, organisation_post("remove", {})),
+    ("GET", "/admin/instruments"): Entry(administering, get("/admin/instruments"), False),
+    ("POST", "/admin/instruments"): Entry(
+        lambda role, which: "422" if role == "admin" else administering(role, which),
+        instrument_upload,
+        scoped=False,
     ),
     # Coordinating: API
     ("GET", "/api/v1/partnerships"): Entry(coordinating, get("/api/v1/partnerships"), False),

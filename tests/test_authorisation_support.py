@@ -64,6 +64,7 @@ class World:
             closes_on=date.today() + timedelta(days=30),
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
+            instrument_version="2017.1",
         )
         assert survey_round.id is not None
         return survey_round.id
@@ -116,6 +117,7 @@ def build_world(client: TestClient, session: Session) -> World:
             closes_on=date.today() + timedelta(days=30),
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
+            instrument_version="2017.1",
         )
         assert survey_round.id is not None
         round_ids[which] = survey_round.id
@@ -130,6 +132,7 @@ def build_world(client: TestClient, session: Session) -> World:
             closes_on=date.today() - timedelta(days=10),
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
+            instrument_version="2017.1",
         )
         assert earlier.id is not None
         add_responses(session, earlier.id, varied, [{}] * 6)

@@ -119,6 +119,7 @@ def rounds_outside_their_dates(server: LiveServer) -> tuple[str, str]:
                 closes_on=date.today() + timedelta(days=closes),
                 anonymity_threshold=5,
                 instrument_id="trustworthy-collaboration",
+                instrument_version="2017.1",
             )
             assert survey_round.id is not None
             links += invitations.create_personal_links(

@@ -101,6 +101,7 @@ def seeded(client: TestClient, session: Session) -> Seeded:
             closes_on=date.today() + timedelta(days=30),
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
+            instrument_version="2017.1",
             # The open round shows interim results (5 responses are one release).
             release_policy="interim",
         )
@@ -170,7 +171,7 @@ def test_coordinator_pages_escape_names_and_the_email(client: TestClient, seeded
     csrf = csrf_from(client.get(round_page).text)
     made = client.post(f"{round_page}/open-link", data={"csrf_token": csrf})
     assert made.status_code == 200, made.text
-    assert_escaped(made.text, [ROUND], "open link page")
+    assert_escaped(made.text, [ROUND], "round page with its open link")
 
 
 def test_report_and_analyst_pages_escape_names_and_the_email(

@@ -530,4 +530,4 @@ def test_the_coordinator_form_offers_the_release_policy(
     page = client.get(opened.headers["location"]).text
     assert "in interim releases of at least 5 more responses each" in page
     refused = client.post(url, data={**fields, "release_policy": "live"})
-    assert refused.status_code == 422 and "at-close or interim" in refused.text
+    assert refused.status_code == 422 and "Choose when results are published" in refused.text

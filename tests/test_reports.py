@@ -207,6 +207,7 @@ def test_change_since_the_previous_round(
         closes_on=date.today() + timedelta(days=10),
         anonymity_threshold=5,
         instrument_id="trustworthy-collaboration",
+        instrument_version="2017.1",
     )
     assert second.id is not None
     add_responses(session, first.round_id, [full_answers(v) for v in (2, 3, 2, 3, 2, 3)], [{}] * 6)

@@ -64,6 +64,7 @@ def _seed(url: str) -> tuple[int, list[str]]:
                 closes_on=date.today() + timedelta(days=7),
                 anonymity_threshold=5,
                 instrument_id="trustworthy-collaboration",
+                instrument_version="2017.1",
             )
             assert survey_round.id is not None
             tokens = invitations.create_personal_links(

@@ -70,7 +70,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
         )
         assert added.status_code == 200
     page = client.get(partnership_url)
-    assert "Estuary Council" in page.text and "Open a round" in page.text
+    assert "Estuary Council" in page.text and "Set up a round" in page.text
     opened = client.post(
         f"{partnership_url}/rounds",
         data={
@@ -117,7 +117,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
     )
     assert too_many.status_code == 422
     open_link = client.post(f"{round_url}/open-link", data={"csrf_token": csrf})
-    assert open_link.status_code == 200 and "/s/" in open_link.text
+    assert open_link.status_code == 200 and "/s/" in open_link.text  # shown on the round page
     closed = client.post(f"{round_url}/close", data={"csrf_token": csrf}, follow_redirects=False)
     assert closed.status_code == 303
     assert client.get(f"/s/{tokens[6]}").status_code == 403

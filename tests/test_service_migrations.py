@@ -20,6 +20,7 @@ from tests.conftest import TEST_SECRET
 
 TABLES = {
     "coordinator",
+    "instrument_document",
     "partnership",
     "organisation",
     "survey_round",

@@ -24,7 +24,13 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import analysis_commands, operations_commands, service_commands, worker_commands
+    from app.cli import (
+        analysis_commands,
+        instrument_commands,
+        operations_commands,
+        service_commands,
+        worker_commands,
+    )
 
     parser = argparse.ArgumentParser(
         prog="trust-survey",
@@ -35,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_commands.register(subparsers)
     operations_commands.register(subparsers)
     worker_commands.register(subparsers)
+    instrument_commands.register(subparsers)
     return parser
 
 

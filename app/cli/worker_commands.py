@@ -33,6 +33,9 @@ def _worker(args: argparse.Namespace) -> int:
         settings = load_settings()
     except SettingsError as error:
         raise CommandError(f"bad setting: {error}") from None
+    from app.services.clock import set_time_zone
+
+    set_time_zone(settings.time_zone)  # round dates are days in TIME_ZONE
     try:
         backend = backend_for(settings)
     except MailSettingsError as error:

@@ -46,6 +46,7 @@ def trust_profile_svg(
     scale_min: int = 1,
     scale_max: int = 5,
     title: str = "Trust profile: the four pillars and two levels of trust",
+    chart_id: str = "profile",
 ) -> str:
     """Horizontal bars of favourable-keyed means on the response scale.
 
@@ -64,10 +65,11 @@ def trust_profile_svg(
     description = "; ".join(f"{b.label} {_number(b.mean)}" for b in bars)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
-        f'viewBox="0 0 {box.width} {height}" aria-labelledby="profile-title profile-desc">',
-        f'<title id="profile-title">{escape(title)}</title>',
-        f'<desc id="profile-desc">Mean scores from {scale_min} to {scale_max}, higher is '
-        f"better: {escape(description)}.</desc>",
+        f'viewBox="0 0 {box.width} {height}" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+        f'<desc id="{escape(chart_id)}-desc">Mean scores from {scale_min} to {scale_max}, '
+        f"higher is better: {escape(description)}.</desc>",
     ]
     for tick in range(scale_min, scale_max + 1):
         parts.append(
@@ -95,7 +97,8 @@ def diverging_items_svg(
     *,
     title: str,
     chart_id: str,
-    neutral_value: int = 3,
+    neutral_value: float = 3,
+    colours: Sequence[str] = AGREEMENT_COLOURS,
 ) -> str:
     """A diverging stacked bar per item: disagreement left of centre, agreement right.
 
@@ -115,7 +118,7 @@ def diverging_items_svg(
     ]
     legend_x = box.label_width
     for value, label in labels:
-        colour = AGREEMENT_COLOURS[(value - 1) % len(AGREEMENT_COLOURS)]
+        colour = colours[(value - 1) % len(colours)]
         parts.append(
             f'<rect x="{legend_x}" y="6" width="12" height="12" fill="{colour}"/>'
             f'<text x="{legend_x + 16}" y="17" font-size="12" fill="#212b32">'
@@ -124,7 +127,9 @@ def diverging_items_svg(
         legend_x += 24 + 7 * len(label)
     for row, table in enumerate(tables):
         y = box.top + row * box.row_height
-        shares = {int(r.value): r.valid_percent for r in table.rows if r.value.is_integer()}
+        shares: dict[float, float] = {
+            int(r.value): r.valid_percent for r in table.rows if r.value.is_integer()
+        }
         left = sum(p for v, p in shares.items() if v < neutral_value)
         left += shares.get(neutral_value, 0.0) / 2
         start = centre - left / 100 * half
@@ -137,7 +142,7 @@ def diverging_items_svg(
             if share <= 0:
                 continue
             width = share / 100 * half
-            colour = AGREEMENT_COLOURS[(value - 1) % len(AGREEMENT_COLOURS)]
+            colour = colours[(value - 1) % len(colours)]
             parts.append(
                 f'<rect x="{start:.1f}" y="{y + 4}" width="{width:.1f}" height="20" '
                 f'fill="{colour}" stroke="#ffffff" stroke-width="1"/>'
@@ -149,6 +154,15 @@ def diverging_items_svg(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def palette(points: int) -> tuple[str, ...]:
+    """Colours for an answer scale of ``points`` values, spread over the diverging palette
+    (a 3-point scale gets its two ends and the middle grey)."""
+    if points >= len(AGREEMENT_COLOURS) or points < 2:
+        return AGREEMENT_COLOURS
+    last = len(AGREEMENT_COLOURS) - 1
+    return tuple(AGREEMENT_COLOURS[round(i * last / (points - 1))] for i in range(points))
 
 
 def _category_labels(tables: Sequence[FrequencyTable]) -> list[tuple[int, str]]:

@@ -95,7 +95,13 @@ def report_json(report: RoundReport) -> dict[str, JsonValue]:
         },
         "table4": _table4_json(report.table),
         "trust_profile": [
-            {"group": b.group, "label": b.label, "mean": b.mean, "scales": list(b.scales)}
+            {
+                "group": b.group,
+                "label": b.label,
+                "mean": b.mean,
+                "scales": list(b.scales),
+                "response_scale": b.response_scale,
+            }
             for b in report.profile
         ],
         "readings": json_safe([r.to_dict() for r in report.readings]),

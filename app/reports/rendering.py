@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from analysis.frequencies import spss_round
-from app.reports.charts import diverging_items_svg, trust_profile_svg
+from app.reports.charts import diverging_items_svg, palette, trust_profile_svg
 from app.services.reports import RoundReport
 from app.web.templating import templates
 
@@ -31,18 +31,42 @@ def report_context(report: RoundReport) -> dict[str, object]:
     context: dict[str, object] = {"report": report, "band_tags": BAND_TAGS}
     if not report.visible:
         return context
-    response_scale = report.instrument.response_scales[report.instrument.items[0].response_scale]
-    context["profile_svg"] = trust_profile_svg(
-        report.profile, scale_min=response_scale.min, scale_max=response_scale.max
-    )
-    context["item_svgs"] = {
-        scale.id: diverging_items_svg(
+    instrument = report.instrument
+    several = len({bar.response_scale for bar in report.profile}) > 1
+    profiles = []
+    for scale_id, response_scale in instrument.response_scales.items():
+        bars = [bar for bar in report.profile if bar.response_scale == scale_id]
+        if not bars:
+            continue
+        span = f"{response_scale.min} to {response_scale.max}"
+        profiles.append(
+            {
+                "response_scale": scale_id,
+                "span": span,
+                "bars": bars,
+                "svg": trust_profile_svg(
+                    bars,
+                    scale_min=response_scale.min,
+                    scale_max=response_scale.max,
+                    title="Trust profile"
+                    + (f": scales answered {span}" if several else ": pillars and levels of trust"),
+                    chart_id=f"profile-{scale_id}",
+                ),
+            }
+        )
+    context["profiles"] = profiles
+    context["profile_svg"] = "".join(str(p["svg"]) for p in profiles)
+    item_svgs = {}
+    for scale in instrument.scales:
+        answer_scale = instrument.response_scale_of_scale(scale.id)
+        item_svgs[scale.id] = diverging_items_svg(
             report.frequencies_of(tuple(scale.items)),
             title=f"{scale.name}: answers to each item (raw agreement, valid percent)",
             chart_id=f"items-{scale.id}",
+            neutral_value=(answer_scale.min + answer_scale.max) / 2,
+            colours=palette(len(answer_scale.values)),
         )
-        for scale in report.instrument.scales
-    }
+    context["item_svgs"] = item_svgs
     return context
 
 

@@ -82,9 +82,12 @@ def check_answers(
             checked.problems[item_id] = f"must be from {scale.min} to {scale.max}, not {value}"
         else:
             checked.answers[item_id] = value
-    questions = {q.id: q for q in instrument.background}
     for question_id, value in background.items():
-        question = questions.get(question_id)
+        question = (
+            instrument.background_question(question_id)
+            if instrument.has_background(question_id)
+            else None
+        )
         checked.background_problems.add(printable(question_id))
         if question is None:
             checked.problems[printable(question_id)] = "unknown background question"

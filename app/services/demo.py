@@ -104,6 +104,7 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
         closes_on=today - timedelta(days=14),
         anonymity_threshold=anonymity_threshold,
         instrument_id=instrument.id,
+        instrument_version=instrument.version,  # the version the demo's answers were given to
     )
     assert survey_round.id is not None
     frame = _load_demo_responses()

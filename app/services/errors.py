@@ -24,6 +24,11 @@ class InvalidRequestError(SurveyServiceError):
     """A request that makes no sense in the current state (e.g. closing dates before opening)."""
 
 
+class InstrumentRejectedError(SurveyServiceError):
+    """An instrument document that does not validate, or clashes with a stored version; the
+    message is one line naming the file and the field."""
+
+
 class LinkAlreadyUsedError(SurveyServiceError):
     def __init__(self) -> None:
         super().__init__(
@@ -33,18 +38,31 @@ class LinkAlreadyUsedError(SurveyServiceError):
 
 
 class RoundNotOpenError(SurveyServiceError):
-    """The round is closed or not yet open."""
+    """The round is closed or not yet open.
 
-    def __init__(self, state: str, opens_on: date, closes_on: date) -> None:
-        when = f"it is open from {opens_on:%d %B %Y} to {closes_on:%d %B %Y}"
-        message = {
-            "not-yet-open": f"this survey is not open yet: {when}",
-            "closed": f"this survey has closed: {when}",
-        }.get(state, f"this survey is not open: {when}")
+    A closed round is described by the day it actually closed (``closed_on``), never by a
+    planned closing date in the future.
+    """
+
+    def __init__(
+        self, state: str, opens_on: date, closes_on: date, closed_on: date | None = None
+    ) -> None:
+        when = f"it is open from {opens_on:%-d %B %Y} to {closes_on:%-d %B %Y}"
+        if state == "closed":
+            message = (
+                f"this survey closed on {closed_on:%-d %B %Y}"
+                if closed_on is not None
+                else "this survey has closed"
+            )
+        elif state == "not-yet-open":
+            message = f"this survey is not open yet: {when}"
+        else:
+            message = f"this survey is not open: {when}"
         super().__init__(message)
         self.state = state
         self.opens_on = opens_on
         self.closes_on = closes_on
+        self.closed_on = closed_on
 
 
 class FieldValidationError(SurveyServiceError):

@@ -11,6 +11,7 @@ keeps it in a signed cookie); wrong codes are counted per link and limited.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -65,25 +66,69 @@ def create_personal_links(
     return tokens
 
 
-def create_open_link(session: Session, round_id: int, token: str | None = None) -> str:
-    """Make the round's open link, revoking any earlier one; returns its token."""
-    get_round(session, round_id)
-    earlier = session.exec(
-        select(Invitation).where(
-            Invitation.round_id == round_id,
-            Invitation.kind == InvitationKind.OPEN,
-            Invitation.status != InvitationStatus.REVOKED,
+def _open_link_token(signing_key: str, seed: str) -> str:
+    """An open link's token from the server's key and the link's stored seed."""
+    digest = hmac.new(signing_key.encode(), f"open-link:{seed}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+
+
+def _live_open_links(session: Session, round_id: int) -> list[Invitation]:
+    return list(
+        session.exec(
+            select(Invitation).where(
+                Invitation.round_id == round_id,
+                Invitation.kind == InvitationKind.OPEN,
+                Invitation.status != InvitationStatus.REVOKED,
+            )
         )
     )
-    for invitation in earlier:
+
+
+def has_open_link(session: Session, round_id: int) -> bool:
+    """Whether the round has an open link that works."""
+    return bool(_live_open_links(session, round_id))
+
+
+def create_open_link(
+    session: Session, round_id: int, token: str | None = None, *, signing_key: str | None = None
+) -> str:
+    """Make the round's open link, revoking any earlier one; returns its token.
+
+    With ``signing_key``, the token is derived from the key and a random seed stored with the
+    link, so that :func:`current_open_link` can show it again (an open link is meant to be
+    passed around; the database alone still does not give it away).
+    """
+    get_round(session, round_id)
+    for invitation in _live_open_links(session, round_id):
         invitation.status = InvitationStatus.REVOKED
         session.add(invitation)
+    seed: str | None = None
+    if token is None and signing_key is not None:
+        seed = secrets.token_hex(32)
+        token = _open_link_token(signing_key, seed)
     token = token or new_link_token()
     session.add(
-        Invitation(round_id=round_id, kind=InvitationKind.OPEN, token_hash=hash_link_token(token))
+        Invitation(
+            round_id=round_id,
+            kind=InvitationKind.OPEN,
+            token_hash=hash_link_token(token),
+            link_seed=seed,
+        )
     )
     session.commit()
     return token
+
+
+def current_open_link(session: Session, round_id: int, signing_key: str) -> str | None:
+    """The token of the round's working open link, if it can be shown again (it was made
+    with this server's key); else ``None``."""
+    for invitation in _live_open_links(session, round_id):
+        if invitation.link_seed is None:
+            continue
+        token = _open_link_token(signing_key, invitation.link_seed)
+        if hmac.compare_digest(hash_link_token(token), invitation.token_hash):
+            return token
+    return None
 
 
 def invitation_for_token(session: Session, token: str) -> Invitation:

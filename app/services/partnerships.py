@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.instruments import background_choices
-from app.models import Organisation, Partnership, PartnershipGrant
+from app.models import (
+    Invitation,
+    InvitationStatus,
+    Organisation,
+    Partnership,
+    PartnershipGrant,
+)
 from app.services.answers import control_character_problem
-from app.services.errors import DuplicateRecordError, FieldValidationError, RecordNotFoundError
+from app.services.errors import (
+    DuplicateRecordError,
+    FieldValidationError,
+    InvalidRequestError,
+    RecordNotFoundError,
+)
+from app.services.instruments import attribute_labels
+
+PARTNERSHIP_ATTRIBUTE = "partnership_attribute"
+ORGANISATION_ATTRIBUTE = "organisation_attribute"
 
 
-def _require_choice(question_id: str, value: str) -> None:
-    choices = background_choices(question_id)
+def _require_choice(session: Session, attribute: str, field: str, value: str) -> None:
+    """``value`` must be an option that some instrument (any version) describes partnerships
+    or organisations by (``attribute``): the instrument files decide, not this code."""
+    choices = attribute_labels(session, attribute)
     if value not in choices:
-        raise FieldValidationError({question_id: f"must be one of: {', '.join(choices)}"})
+        raise FieldValidationError({field: f"must be one of: {', '.join(choices)}"})
 
 
 def _require_name(name: str) -> None:
     if not name.strip():
-        raise FieldValidationError({"name": "must not be blank"})
+        raise FieldValidationError({"name": "Enter a name"})
     if (problem := control_character_problem(name)) is not None:
         raise FieldValidationError({"name": problem})
+
+
+def typed_name_matches(typed: str, name: str) -> bool:
+    """Whether a typed confirmation is the name (spaces around it and case aside)."""
+    return " ".join(typed.split()).casefold() == " ".join(name.split()).casefold()
 
 
 def create_partnership(
@@ -29,7 +51,7 @@ def create_partnership(
 ) -> Partnership:
     """A new partnership; ``granted_to`` (an account id) is granted it in the same commit."""
     _require_name(name)
-    _require_choice("care_model", care_model)
+    _require_choice(session, PARTNERSHIP_ATTRIBUTE, "care_model", care_model)
     partnership = Partnership(name=name.strip(), care_model=care_model)
     session.add(partnership)
     try:
@@ -69,7 +91,7 @@ def add_organisation(
 ) -> Organisation:
     get_partnership(session, partnership_id)
     _require_name(name)
-    _require_choice("organisation_type", organisation_type)
+    _require_choice(session, ORGANISATION_ATTRIBUTE, "organisation_type", organisation_type)
     organisation = Organisation(
         partnership_id=partnership_id, name=name.strip(), organisation_type=organisation_type
     )
@@ -99,3 +121,85 @@ def get_organisation(session: Session, partnership_id: int, organisation_id: int
     if organisation is None or organisation.partnership_id != partnership_id:
         raise RecordNotFoundError("organisation", organisation_id)
     return organisation
+
+
+def rename_partnership(session: Session, partnership_id: int, name: str) -> Partnership:
+    partnership = get_partnership(session, partnership_id)
+    _require_name(name)
+    partnership.name = name.strip()
+    session.add(partnership)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise DuplicateRecordError(
+            f"a partnership called {name.strip()!r} already exists"
+        ) from None
+    return partnership
+
+
+def rename_organisation(
+    session: Session, partnership_id: int, organisation_id: int, name: str
+) -> Organisation:
+    organisation = get_organisation(session, partnership_id, organisation_id)
+    _require_name(name)
+    organisation.name = name.strip()
+    session.add(organisation)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise DuplicateRecordError(
+            f"the partnership already has an organisation called {name.strip()!r}"
+        ) from None
+    return organisation
+
+
+def organisation_links(session: Session, organisation_id: int) -> dict[str, int]:
+    """How many of an organisation's personal links are unused, started or submitted."""
+    statement = (
+        sa.select(col(Invitation.status), sa.func.count())
+        .where(col(Invitation.organisation_id) == organisation_id)
+        .group_by(col(Invitation.status))
+    )
+    return {str(status): int(number) for status, number in session.execute(statement)}
+
+
+def removable(session: Session, organisation_id: int) -> bool:
+    """An organisation may be removed while nobody has started or submitted a link of it."""
+    links = organisation_links(session, organisation_id)
+    return not links.get(InvitationStatus.STARTED) and not links.get(InvitationStatus.SUBMITTED)
+
+
+def remove_organisation(session: Session, partnership_id: int, organisation_id: int) -> None:
+    """Remove an organisation that has no responses (none started or submitted); its unused
+    links stop working."""
+    organisation = get_organisation(session, partnership_id, organisation_id)
+    if not removable(session, organisation_id):
+        raise InvalidRequestError(
+            "this organisation cannot be removed: people have started or sent answers "
+            "through its links"
+        )
+    session.execute(
+        sa.update(Invitation)
+        .where(
+            col(Invitation.organisation_id) == organisation_id,
+            col(Invitation.status) == InvitationStatus.UNUSED,
+        )
+        .values(status=InvitationStatus.REVOKED)
+    )
+    session.delete(organisation)
+    session.commit()
+
+
+def delete_partnership(session: Session, partnership_id: int, typed_name: str) -> None:
+    """Delete a partnership with everything of it (organisations, rounds, links, responses,
+    releases, grants), if ``typed_name`` is its name."""
+    partnership = get_partnership(session, partnership_id)
+    if not typed_name_matches(typed_name, partnership.name):
+        raise FieldValidationError(
+            {"confirm_name": "Type the partnership's name exactly as shown to delete it"}
+        )
+    session.execute(sa.delete(Partnership).where(col(Partnership.id) == partnership_id))
+    session.commit()
+    session.expunge_all()

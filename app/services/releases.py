@@ -25,7 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from analysis.disclosure import OpenLinkShare, ReleasePlan, open_link_share, plan_release
+from analysis.disclosure import (
+    OpenLinkShare,
+    ReleasePlan,
+    open_link_share,
+    plan_release,
+    rows_and_breakdowns_allowed,
+)
 from app.models import ReleasePolicy, Response, ResponseStatus, RoundRelease, SurveyRound
 from app.services import rounds
 from app.services.errors import FieldValidationError, InvalidRequestError
@@ -40,6 +46,13 @@ class Publication:
     submitted: int
     plan: ReleasePlan
     closed: bool
+    earlier_finals: int = 0  # final releases before this one (a reopened round's)
+
+    @property
+    def rows_allowed(self) -> bool:
+        """Whether breakdowns and row-level files may use this release: only a round's first
+        final release (:func:`analysis.disclosure.rows_and_breakdowns_allowed`)."""
+        return rows_and_breakdowns_allowed(self.earlier_finals, self.final)
 
     @property
     def number(self) -> int:
@@ -69,7 +82,10 @@ class Publication:
         release was made later (a round that closed by its date is published lazily)."""
         if not self.final or self.published_on is None:
             return None
-        return min(self.published_on, self.survey_round.closes_on)
+        days = [self.published_on, self.survey_round.closes_on]
+        if self.survey_round.closed_on is not None:
+            days.append(self.survey_round.closed_on)
+        return min(days)
 
     def headline(self) -> str:
         """Which release the report shows, in a sentence."""
@@ -87,13 +103,20 @@ class Publication:
                 )
             return (
                 "Results are published when the round closes "
-                f"(on {self.survey_round.closes_on:%d %B %Y} at the latest)."
+                f"(on {self.survey_round.closes_on:%-d %B %Y} at the latest)."
+            )
+        if self.final and not self.closed:
+            return (
+                f"This round was reopened: the results are those published when it closed on "
+                f"{self.closed_on:%-d %B %Y} ({self.responses} responses). They change only "
+                f"once at least {threshold} more responses have arrived and the round closes "
+                "again."
             )
         if self.final and self.number == 1:
-            return f"Results published when the round closed on {self.closed_on:%d %B %Y}."
+            return f"Results published when the round closed on {self.closed_on:%-d %B %Y}."
         if self.final:
             return (
-                f"Final results, published when the round closed on {self.closed_on:%d %B %Y}: "
+                f"Final results, published when the round closed on {self.closed_on:%-d %B %Y}: "
                 f"release {self.number}, {self.responses} responses."
             )
         return (
@@ -156,7 +179,8 @@ def publish(session: Session, survey_round: SurveyRound) -> Publication:
         )
         latest = earlier[-1] if earlier else None
         if not plan.make_release:
-            return Publication(survey_round, latest, submitted, plan, closed)
+            finals = sum(1 for r in earlier[:-1] if r.final)
+            return Publication(survey_round, latest, submitted, plan, closed, finals)
         last = latest.responses if latest else 0
         try:
             release = RoundRelease(
@@ -181,7 +205,8 @@ def publish(session: Session, survey_round: SurveyRound) -> Publication:
             session.rollback()  # another request made this release first: read it
             continue
         session.refresh(release)
-        return Publication(survey_round, release, submitted, plan, closed)
+        finals = sum(1 for r in earlier if r.final)
+        return Publication(survey_round, release, submitted, plan, closed, finals)
     raise InvalidRequestError("the round's results are being published; try again")
 
 

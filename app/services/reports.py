@@ -24,7 +24,7 @@ from functools import cached_property
 import pandas as pd
 from sqlmodel import Session, col, func, select
 
-from analysis.change import ScaleChange, scale_changes
+from analysis.change import ScaleChange, comparable_scales, scale_changes
 from analysis.disclosure import (
     NOT_STATED,
     KAnonymous,
@@ -39,15 +39,14 @@ from analysis.instrument import Instrument
 from analysis.reading import ScaleReading, read_table4, round_cautions
 from analysis.scoring import scale_scores
 from analysis.summary import ProfileBar, Table4, grouped_table4, table4, trust_profile
-from app.instruments import instrument_version
 from app.models import AccountRole, Coordinator, Partnership, Response, SurveyRound
 from app.services import coordinators, raw_access, releases, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError, RecordNotFoundError
+from app.services.instruments import round_instrument
 from app.services.releases import Publication
 
 REPORT_ROLES = frozenset({AccountRole.ADMIN, AccountRole.EVALUATOR, AccountRole.ANALYST})
 ANALYST_ROLES = frozenset({AccountRole.ADMIN, AccountRole.ANALYST})
-BREAKDOWN_QUESTIONS = ("organisation_type", "professional_role")
 RESPONDENT_COLUMN = "respondent"
 
 
@@ -190,7 +189,7 @@ class RoundReport:
     @property
     def rows_available(self) -> bool:
         """Whether row-level files hold rows: only with results of a final release."""
-        return self.visible and self.publication.final and self.anonymous is not None
+        return self.visible and self.publication.rows_allowed and self.anonymous is not None
 
     @property
     def withheld_note(self) -> str | None:
@@ -204,6 +203,12 @@ class RoundReport:
         """Why row-level files hold no rows, when they do not."""
         if self.rows_available:
             return None
+        if self.visible and self.publication.final:
+            return (
+                "This round was reopened, so these results give whole-round figures only: "
+                "breakdowns and row-level files stay those of its first close (figures of a "
+                "group in two releases would differ by the few who answered in between)."
+            )
         if self.visible:
             return (
                 "Interim results give whole-round figures only: breakdowns and row-level files "
@@ -232,7 +237,7 @@ class RoundReport:
 
 
 def _group_sizes(matrix: pd.DataFrame, question_id: str, instrument: Instrument) -> dict[str, int]:
-    question = next(q for q in instrument.background if q.id == question_id)
+    question = instrument.background_question(question_id)
     column = matrix[question_id]
     sizes = {o.value: int((column == o.value).sum()) for o in question.options}
     sizes[NOT_STATED] = int(column.isna().sum())
@@ -251,7 +256,7 @@ def _breakdown(
     in the row-level files (k-anonymous), so that every group shown is exactly the files' rows
     with its value and no difference of published sets is smaller than the threshold; a
     respondent whose answer the files withhold counts as "not stated or withheld"."""
-    question = next(q for q in instrument.background if q.id == question_id)
+    question = instrument.background_question(question_id)
     matrix = matrix.assign(**{question_id: anonymous.frame[question_id]})
     visibility = suppress_groups(_group_sizes(matrix, question_id, instrument), threshold)
     shown = {v.group for v in visibility if v.shown}
@@ -289,16 +294,11 @@ def _export_answers(
 
 
 def previous_round(session: Session, survey_round: SurveyRound) -> SurveyRound | None:
-    """The partnership's round before this one with the same instrument, if any."""
+    """The partnership's round before this one on the same instrument (any version), if any."""
     listed = rounds.list_rounds(session, survey_round.partnership_id)
     ids = [r.id for r in listed]
     later = listed[ids.index(survey_round.id) + 1 :]
-    same = [
-        r
-        for r in later
-        if r.instrument_id == survey_round.instrument_id
-        and r.instrument_version == survey_round.instrument_version
-    ]
+    same = [r for r in later if r.instrument_id == survey_round.instrument_id]
     return same[0] if same else None
 
 
@@ -318,8 +318,16 @@ def _change(
             f"{before.anonymity_threshold} responses, or not yet released), so it cannot be "
             "compared.",
         )
-    changes = scale_changes(scale_scores(matrix, instrument), scores)
-    return ChangeSection(before, tuple(changes), None)
+    before_instrument = round_instrument(session, before)
+    shared = comparable_scales(before_instrument, instrument)
+    changes = scale_changes(scale_scores(matrix, before_instrument)[shared], scores[shared])
+    note = None
+    if len(shared) < len(instrument.scales):
+        note = (
+            f"The previous round used version {before.instrument_version} of the questionnaire: "
+            "only the scales made up alike in both versions are compared."
+        )
+    return ChangeSection(before, tuple(changes), note)
 
 
 def round_report(
@@ -332,7 +340,7 @@ def round_report(
     admin's raw-access grant); every figure is the same for every reader.
     """
     assert survey_round.id is not None
-    instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
+    instrument = round_instrument(session, survey_round)
     partnership = session.get(Partnership, survey_round.partnership_id)
     assert partnership is not None
     publication = releases.publish(session, survey_round)
@@ -350,17 +358,17 @@ def round_report(
     scores = scale_scores(matrix, instrument)
     anonymous: KAnonymous | None = None
     breakdowns: tuple[Breakdown, ...] = ()
-    if publication.final:
+    if publication.rows_allowed:
         identifying = quasi_identifiers(matrix, instrument)
         anonymous = k_anonymise(
             matrix,
             identifying,
             threshold,
-            keep=[q for q in BREAKDOWN_QUESTIONS if q in identifying],
+            keep=[q for q in instrument.breakdowns if q in identifying],
         )
         breakdowns = tuple(
             _breakdown(matrix, instrument, q, threshold, anonymous)
-            for q in BREAKDOWN_QUESTIONS
+            for q in instrument.breakdowns
             if q in matrix.columns
         )
     open_link = releases.open_link_figures(session, publication)

@@ -17,7 +17,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from analysis.instrument import Instrument
-from app.instruments import instrument_version
 from app.models import (
     Invitation,
     InvitationKind,
@@ -40,6 +39,7 @@ from app.services.errors import (
     LinkAlreadyUsedError,
     RecordNotFoundError,
 )
+from app.services.instruments import round_instrument
 from app.services.invitations import (
     hash_resume_code,
     is_resume_code,
@@ -86,9 +86,7 @@ def round_and_instrument(
     session: Session, invitation: Invitation
 ) -> tuple[SurveyRound, Instrument]:
     survey_round = get_round(session, invitation.round_id)
-    return survey_round, instrument_version(
-        survey_round.instrument_id, survey_round.instrument_version
-    )
+    return survey_round, round_instrument(session, survey_round)
 
 
 def draft_of(session: Session, invitation: Invitation) -> Response | None:
@@ -102,8 +100,8 @@ def draft_of(session: Session, invitation: Invitation) -> Response | None:
 def _prefilled_background(
     session: Session, invitation: Invitation, survey_round: SurveyRound, instrument: Instrument
 ) -> dict[str, str]:
-    """Background answers the link already tells: the partnership and organisation type
-    (one query)."""
+    """Background answers the link already tells (one query): the partnership's name and
+    kind, and the organisation's type, into the questions the instrument names for them."""
     found = session.execute(
         sa.select(
             col(Partnership.name), col(Partnership.care_model), col(Organisation.organisation_type)
@@ -120,10 +118,19 @@ def _prefilled_background(
     ).first()
     if found is None:
         raise RecordNotFoundError("partnership", survey_round.partnership_id)
-    name, care_model, organisation_type = found
-    known: dict[str, str] = {"partnership_name": name, "care_model": care_model}
-    if organisation_type is not None:
-        known["organisation_type"] = organisation_type
+    name, kind, organisation_type = found
+    known: dict[str, str] = {}
+    if instrument.partnership_name_question is not None:
+        known[instrument.partnership_name_question] = name
+    attributes = (
+        (instrument.partnership_attribute, kind),
+        (instrument.organisation_attribute, organisation_type),
+    )
+    for question_id, value in attributes:
+        # Only a value that is an option of this instrument version (a partnership described
+        # under another version may have none here): the respondent then answers it.
+        if question_id is not None and value in instrument.choices(question_id):
+            known[question_id] = value
     return check_answers(instrument, {}, known).background
 
 

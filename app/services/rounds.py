@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from analysis.anonymity import suppress_groups
-from app.instruments import instrument_named, instrument_version
 from app.models import (
     Invitation,
     InvitationKind,
@@ -25,9 +24,16 @@ from app.models import (
     RoundStatus,
     SurveyRound,
 )
+from app.services import clock
 from app.services.answers import control_character_problem
-from app.services.errors import FieldValidationError, RecordNotFoundError, RoundNotOpenError
-from app.services.partnerships import get_partnership, list_organisations
+from app.services.errors import (
+    FieldValidationError,
+    InvalidRequestError,
+    RecordNotFoundError,
+    RoundNotOpenError,
+)
+from app.services.instruments import ensure_stored, newest_version, round_instrument
+from app.services.partnerships import get_partnership, list_organisations, typed_name_matches
 from app.settings import MINIMUM_ANONYMITY_THRESHOLD
 
 
@@ -38,7 +44,8 @@ class RoundState(StrEnum):
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """Today in the service's time zone (TIME_ZONE)."""
+    return clock.local_day()
 
 
 def round_state(survey_round: SurveyRound, on: date | None = None) -> RoundState:
@@ -51,10 +58,32 @@ def round_state(survey_round: SurveyRound, on: date | None = None) -> RoundState
     return RoundState.OPEN
 
 
+def closed_on(survey_round: SurveyRound, on: date | None = None) -> date | None:
+    """The day a round closed: recorded when closed (early, or by the schedule), else its
+    closing date once that has passed; ``None`` while it has not closed.  Never a day after
+    ``on`` (today)."""
+    day = on or today()
+    if survey_round.status == RoundStatus.CLOSED:
+        return survey_round.closed_on or min(survey_round.closes_on, day)
+    if day > survey_round.closes_on:
+        return survey_round.closes_on
+    return None
+
+
 def require_open(survey_round: SurveyRound) -> None:
     state = round_state(survey_round)
     if state != RoundState.OPEN:
-        raise RoundNotOpenError(state, survey_round.opens_on, survey_round.closes_on)
+        raise RoundNotOpenError(
+            state, survey_round.opens_on, survey_round.closes_on, closed_on(survey_round)
+        )
+
+
+def title_problem(title: str) -> str | None:
+    if not title.strip():
+        return "Enter a title for the round"
+    if (problem := control_character_problem(title)) is not None:
+        return problem
+    return None
 
 
 def open_round(
@@ -66,23 +95,40 @@ def open_round(
     closes_on: date,
     anonymity_threshold: int,
     instrument_id: str,
+    instrument_version: str | None = None,
     release_policy: str = ReleasePolicy.AT_CLOSE,
 ) -> SurveyRound:
+    """A new round of a partnership on an instrument version (default: its newest).
+
+    It is a draft until its opening day (in TIME_ZONE), and open from then; the instrument
+    version's document is stored with it, so its reports keep their questionnaire.
+    """
     get_partnership(session, partnership_id)
     problems: dict[str, str] = {}
     if release_policy not in set(ReleasePolicy):
-        problems["release_policy"] = "must be at-close or interim"
-    if not title.strip():
-        problems["title"] = "must not be blank"
-    elif (problem := control_character_problem(title)) is not None:
+        problems["release_policy"] = "Choose when results are published"
+    if (problem := title_problem(title)) is not None:
         problems["title"] = problem
     if closes_on < opens_on:
-        problems["closes_on"] = "must be on or after the opening date"
+        problems["closes_on"] = "The closing date must be the same as or after the opening date"
     if anonymity_threshold < MINIMUM_ANONYMITY_THRESHOLD:
-        problems["anonymity_threshold"] = f"must be at least {MINIMUM_ANONYMITY_THRESHOLD}"
+        problems["anonymity_threshold"] = (
+            f"The smallest group shown must be {MINIMUM_ANONYMITY_THRESHOLD} or more"
+        )
+    version = instrument_version
+    try:
+        version = version or newest_version(session, instrument_id)
+    except RecordNotFoundError:
+        problems["instrument"] = "Choose one of the listed questionnaires"
     if problems:
         raise FieldValidationError(problems)
-    instrument = instrument_named(instrument_id)
+    assert version is not None
+    try:
+        instrument = ensure_stored(session, instrument_id, version)
+    except RecordNotFoundError:
+        raise FieldValidationError(
+            {"instrument": "Choose one of the listed questionnaires"}
+        ) from None
     survey_round = SurveyRound(
         partnership_id=partnership_id,
         title=title.strip(),
@@ -90,6 +136,7 @@ def open_round(
         instrument_version=instrument.version,
         opens_on=opens_on,
         closes_on=closes_on,
+        status=RoundStatus.DRAFT if opens_on > today() else RoundStatus.OPEN,
         anonymity_threshold=anonymity_threshold,
         release_policy=ReleasePolicy(release_policy),
     )
@@ -99,15 +146,153 @@ def open_round(
     return survey_round
 
 
-def close_round(session: Session, round_id: int) -> SurveyRound:
-    survey_round = get_round(session, round_id)
-    survey_round.status = RoundStatus.CLOSED
-    session.add(survey_round)
-    session.commit()
+def _publish_final(session: Session, survey_round: SurveyRound) -> None:
     from app.services import releases  # releases uses this module
 
-    releases.publish(session, survey_round)  # the final release, if the threshold is met
+    releases.publish(session, survey_round)  # the final release, if the rules allow one
+
+
+def close_round(session: Session, round_id: int) -> SurveyRound:
+    """Close a round now (a coordinator's choice): it takes no more answers, the day is
+    recorded, and its final release is made if the rules allow.  Closing a closed round
+    changes nothing; a round that has not opened yet cannot be closed (delete it instead)."""
+    survey_round = get_round(session, round_id)
+    state = round_state(survey_round)
+    if state == RoundState.NOT_YET_OPEN:
+        raise InvalidRequestError(
+            "this round has not opened yet, so it cannot be closed; change its dates or delete it"
+        )
+    if survey_round.status != RoundStatus.CLOSED:
+        survey_round.status = RoundStatus.CLOSED
+        survey_round.closed_on = closed_on(survey_round) or today()
+        session.add(survey_round)
+        session.commit()
+    _publish_final(session, survey_round)
     return survey_round
+
+
+def open_now(session: Session, round_id: int) -> SurveyRound:
+    """Open a draft round today (its opening date becomes today)."""
+    survey_round = get_round(session, round_id)
+    if round_state(survey_round) != RoundState.NOT_YET_OPEN:
+        raise InvalidRequestError("this round is already open or has closed")
+    survey_round.opens_on = today()
+    survey_round.status = RoundStatus.OPEN
+    session.add(survey_round)
+    session.commit()
+    return survey_round
+
+
+def change_closing_date(session: Session, round_id: int, closes_on: date) -> SurveyRound:
+    """Move an open (or not yet open) round's closing date, to today or later."""
+    survey_round = get_round(session, round_id)
+    if round_state(survey_round) == RoundState.CLOSED:
+        raise InvalidRequestError("this round has closed: reopen it to give it a new closing date")
+    _check_new_closing_date(survey_round, closes_on)
+    survey_round.closes_on = closes_on
+    session.add(survey_round)
+    session.commit()
+    return survey_round
+
+
+def _check_new_closing_date(survey_round: SurveyRound, closes_on: date) -> None:
+    if closes_on < today():
+        raise FieldValidationError({"closes_on": "The closing date must be today or in the future"})
+    if closes_on < survey_round.opens_on:
+        raise FieldValidationError(
+            {"closes_on": "The closing date must be the same as or after the opening date"}
+        )
+
+
+def reopen_round(session: Session, round_id: int, closes_on: date) -> SurveyRound:
+    """Reopen a closed round until a new closing date.
+
+    What was published stays published. A new release is made only once at least the
+    round's threshold of responses have arrived since the last release (see
+    :func:`analysis.disclosure.plan_release`): so the results before and after reopening
+    never differ by fewer than the threshold, and no one's answers can be had by
+    subtraction. Breakdowns and row-level files stay those of the first final release.
+    """
+    survey_round = get_round(session, round_id)
+    if round_state(survey_round) != RoundState.CLOSED:
+        raise InvalidRequestError("this round is not closed")
+    _check_new_closing_date(survey_round, closes_on)
+    _publish_final(session, survey_round)  # what the round published when it closed, fixed
+    survey_round.status = RoundStatus.OPEN
+    survey_round.closed_on = None
+    survey_round.closes_on = closes_on
+    survey_round.reopened += 1
+    session.add(survey_round)
+    session.commit()
+    return survey_round
+
+
+def rename_round(session: Session, round_id: int, title: str) -> SurveyRound:
+    survey_round = get_round(session, round_id)
+    if (problem := title_problem(title)) is not None:
+        raise FieldValidationError({"title": problem})
+    survey_round.title = title.strip()
+    session.add(survey_round)
+    session.commit()
+    return survey_round
+
+
+def delete_round(session: Session, round_id: int, typed_title: str) -> int:
+    """Delete a round with all its links, responses and releases, if ``typed_title`` is its
+    title; returns its partnership's id."""
+    survey_round = get_round(session, round_id)
+    if not typed_name_matches(typed_title, survey_round.title):
+        raise FieldValidationError(
+            {"confirm_name": "Type the round's title exactly as shown to delete it"}
+        )
+    partnership_id = survey_round.partnership_id
+    session.execute(sa.delete(SurveyRound).where(col(SurveyRound.id) == round_id))
+    session.commit()
+    session.expunge_all()
+    return partnership_id
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    """What :func:`apply_round_schedule` did: the rounds it opened and closed."""
+
+    opened: tuple[int, ...]
+    closed: tuple[int, ...]
+
+
+def apply_round_schedule(session: Session, now: datetime) -> ScheduleResult:
+    """Open the drafts whose opening day has come and close the rounds whose closing day
+    has passed, in the service's time zone at ``now``; closing makes the final release.
+
+    Pure of clocks (``now`` is given), idempotent, and safe to run from several workers at
+    once: each change is a conditional UPDATE, so a round is opened or closed once.
+    """
+    day = clock.local_day(now)
+    opened = session.execute(
+        sa.update(SurveyRound)
+        .where(
+            col(SurveyRound.status) == RoundStatus.DRAFT,
+            col(SurveyRound.opens_on) <= day,
+            col(SurveyRound.closes_on) >= day,
+        )
+        .values(status=RoundStatus.OPEN)
+        .returning(col(SurveyRound.id))
+    )
+    opened_ids = tuple(sorted(int(row[0]) for row in opened))
+    due = session.execute(
+        sa.update(SurveyRound)
+        .where(
+            col(SurveyRound.status).in_([RoundStatus.DRAFT, RoundStatus.OPEN]),
+            col(SurveyRound.closes_on) < day,
+        )
+        .values(status=RoundStatus.CLOSED, closed_on=SurveyRound.closes_on)
+        .returning(col(SurveyRound.id))
+    )
+    closed_ids = tuple(sorted(int(row[0]) for row in due))
+    session.commit()
+    for round_id in closed_ids:
+        _publish_final(session, get_round(session, round_id))
+    return ScheduleResult(opened_ids, closed_ids)
 
 
 def get_round(session: Session, round_id: int) -> SurveyRound:
@@ -291,7 +476,7 @@ def round_items_matrix(
     from the driver's cursor (:func:`driver_rows`).
     """
     survey_round = get_round(session, round_id)
-    instrument = instrument_version(survey_round.instrument_id, survey_round.instrument_version)
+    instrument = round_instrument(session, survey_round)
     statement = (
         sa.select(
             col(Response.id),
@@ -310,7 +495,7 @@ def round_items_matrix(
         )
     rows = driver_rows(session, statement)
     item_ids = instrument.item_ids
-    background_ids = [question.id for question in instrument.background]
+    background_ids = instrument.background_ids
     index = pd.Index([row[0] for row in rows], name="response_id", dtype="int64")
     answers: list[dict[str, int]] = json.loads("[" + ",".join(row[1] for row in rows) + "]")
     background: list[dict[str, str]] = json.loads("[" + ",".join(row[2] for row in rows) + "]")
@@ -344,3 +529,33 @@ def driver_rows(session: Session, statement: sa.Executable) -> list[tuple[Any, .
         ) from error
     finally:
         result.close()
+
+
+def round_progress_total(session: Session, round_id: int) -> int:
+    """A round's submitted responses (a count, as the coordinator's pages show in total)."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(Response)
+            .where(
+                col(Response.round_id) == round_id,
+                col(Response.status) == ResponseStatus.SUBMITTED,
+            )
+        ).scalar_one()
+    )
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def dates_text(survey_round: SurveyRound, on: date | None = None) -> str:
+    """A round's dates in words; a closed round by the day it actually closed, never a
+    planned closing day still to come."""
+    state = round_state(survey_round, on)
+    if state == RoundState.CLOSED:
+        closed = closed_on(survey_round, on) or survey_round.closes_on
+        return f"opened {_day(survey_round.opens_on)}, closed {_day(closed)}"
+    if state == RoundState.NOT_YET_OPEN:
+        return f"opens {_day(survey_round.opens_on)}, closes {_day(survey_round.closes_on)}"
+    return f"{_day(survey_round.opens_on)} to {_day(survey_round.closes_on)}"

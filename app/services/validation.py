@@ -44,16 +44,11 @@ def first_input_id(instrument: Instrument, field_id: str) -> str:
 
 
 def _background_question(instrument: Instrument, field_id: str) -> BackgroundQuestion | None:
-    return next((q for q in instrument.background if q.id == field_id), None)
+    return instrument.background_question(field_id) if instrument.has_background(field_id) else None
 
 
 def _question_text(instrument: Instrument, field_id: str) -> str:
-    question = _background_question(instrument, field_id)
-    if question is not None:
-        return question.text
-    if field_id in instrument.item_ids:
-        return instrument.item(field_id).text
-    return field_id
+    return instrument.question_text(field_id)
 
 
 def _messages(instrument: Instrument, field_id: str, problem: str) -> tuple[str, str]:

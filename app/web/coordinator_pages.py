@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
+from analysis.instrument import Instrument
 from app.database import SessionDep
-from app.instruments import background_choices
-from app.services import coordinators, invitations, partnerships, rounds
+from app.models import Coordinator
+from app.services import coordinators, instruments, invitations, partnerships, rounds
+from app.services.errors import SurveyServiceError
+from app.settings import MINIMUM_ANONYMITY_THRESHOLD, Settings
 from app.web.deps import (
     SESSION_COORDINATOR_KEY,
     CsrfProtected,
@@ -25,8 +28,15 @@ from app.web.deps import (
     sign_in,
     sign_out,
 )
+from app.web.forms import (
+    FormState,
+    parse_choice,
+    parse_date,
+    parse_optional_id,
+    parse_whole_number,
+    problems_of,
+)
 from app.web.redirects import safe_next, see_other
-from app.web.schemas import optional_record_id
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -75,8 +85,21 @@ def logout(request: Request, session: SessionDep) -> Response:
     return see_other("/coordinator/login")
 
 
-@router.get("/coordinator", response_class=HTMLResponse)
-def dashboard(request: Request, session: SessionDep, coordinator: PageCoordinatorDep) -> Response:
+def _default_instrument(session: Session, settings: Settings) -> Instrument:
+    """The newest version of the INSTRUMENT setting's instrument (partnership and
+    organisation descriptions, new rounds' default)."""
+    version = instruments.newest_version(session, settings.instrument)
+    return instruments.stored_instrument(session, settings.instrument, version)
+
+
+def _dashboard(
+    request: Request,
+    session: Session,
+    coordinator: Coordinator,
+    settings: Settings,
+    form: FormState | None = None,
+) -> Response:
+    default = _default_instrument(session, settings)
     return templates.TemplateResponse(
         request,
         "coordinator/dashboard.html",
@@ -85,22 +108,82 @@ def dashboard(request: Request, session: SessionDep, coordinator: PageCoordinato
             "partnerships": partnerships.list_partnerships(
                 session, coordinators.coordinating_scope(session, coordinator)
             ),
-            "care_models": background_choices("care_model"),
+            "care_models": instruments.attribute_choices(session, "partnership_attribute", default),
+            "care_model_labels": instruments.attribute_labels(session, "partnership_attribute"),
+            "form": form,
         },
+        status_code=422 if form else 200,
     )
+
+
+@router.get("/coordinator", response_class=HTMLResponse)
+def dashboard(
+    request: Request, session: SessionDep, coordinator: PageCoordinatorDep, settings: SettingsDep
+) -> Response:
+    return _dashboard(request, session, coordinator, settings)
 
 
 @router.post("/coordinator/partnerships", dependencies=[CsrfProtected])
 def create_partnership(
+    request: Request,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
-    name: Annotated[str, Form(max_length=200)],
-    care_model: Annotated[str, Form(max_length=64)],
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    care_model: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    partnership = partnerships.create_partnership(
-        session, name, care_model, granted_to=coordinator.id
-    )
+    form = FormState({"name": name, "care_model": care_model}, form_id="partnership")
+    try:
+        partnership = partnerships.create_partnership(
+            session, name, care_model, granted_to=coordinator.id
+        )
+    except SurveyServiceError as error:
+        form.problems = problems_of(error)
+        return _dashboard(request, session, coordinator, settings, form)
     return see_other(f"/coordinator/partnerships/{partnership.id}")
+
+
+def partnership_page_response(
+    request: Request,
+    session: Session,
+    coordinator: Coordinator,
+    settings: Settings,
+    partnership_id: int,
+    form: FormState | None = None,
+) -> Response:
+    """The partnership page, with a form's problems (status 422) when given."""
+    default = _default_instrument(session, settings)
+    listed = rounds.list_rounds(session, partnership_id)
+    choices = instruments.instrument_choices(session)
+    default_key = next((c.key for c in choices if c.instrument_id == default.id and c.newest), "")
+    organisations = partnerships.list_organisations(session, partnership_id)
+    return templates.TemplateResponse(
+        request,
+        "coordinator/partnership.html",
+        {
+            "coordinator": coordinator,
+            "partnership": partnerships.get_partnership(session, partnership_id),
+            "organisations": organisations,
+            "removable": {
+                o.id: partnerships.removable(session, o.id) for o in organisations if o.id
+            },
+            "rounds": listed,
+            "organisation_types": instruments.attribute_choices(
+                session, "organisation_attribute", default
+            ),
+            "organisation_type_labels": instruments.attribute_labels(
+                session, "organisation_attribute"
+            ),
+            "care_models": instruments.attribute_labels(session, "partnership_attribute"),
+            "instrument_choices": {c.key: c.label for c in choices},
+            "default_instrument": default_key,
+            "today": rounds.today(),
+            "threshold": settings.anonymity_threshold,
+            "round_state": rounds.round_state,
+            "form": form,
+        },
+        status_code=422 if form else 200,
+    )
 
 
 @router.get("/coordinator/partnerships/{partnership_id}", response_class=HTMLResponse)
@@ -111,58 +194,164 @@ def partnership_page(
     coordinator: PageCoordinatorDep,
     settings: SettingsDep,
 ) -> Response:
-    return templates.TemplateResponse(
-        request,
-        "coordinator/partnership.html",
-        {
-            "coordinator": coordinator,
-            "partnership": partnerships.get_partnership(session, partnership_id),
-            "organisations": partnerships.list_organisations(session, partnership_id),
-            "rounds": rounds.list_rounds(session, partnership_id),
-            "organisation_types": background_choices("organisation_type"),
-            "care_models": background_choices("care_model"),
-            "today": rounds.today(),
-            "threshold": settings.anonymity_threshold,
-            "round_state": rounds.round_state,
-        },
-    )
+    return partnership_page_response(request, session, coordinator, settings, partnership_id)
 
 
 @router.post(
     "/coordinator/partnerships/{partnership_id}/organisations", dependencies=[CsrfProtected]
 )
 def add_organisation(
+    request: Request,
     partnership_id: PagePartnershipId,
     session: SessionDep,
-    name: Annotated[str, Form(max_length=200)],
-    organisation_type: Annotated[str, Form(max_length=64)],
+    coordinator: PageCoordinatorDep,
+    settings: SettingsDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    organisation_type: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    partnerships.add_organisation(session, partnership_id, name, organisation_type)
-    return see_other(f"/coordinator/partnerships/{partnership_id}")
+    form = FormState({"name": name, "organisation_type": organisation_type}, form_id="organisation")
+    try:
+        partnerships.add_organisation(session, partnership_id, name, organisation_type)
+    except SurveyServiceError as error:
+        form.problems = problems_of(error)
+        return partnership_page_response(
+            request, session, coordinator, settings, partnership_id, form
+        )
+    return see_other(f"/coordinator/partnerships/{partnership_id}#organisations")
+
+
+ROUND_FIELDS = ("title", "instrument", "anonymity_threshold", "release_policy")
+RELEASE_POLICIES = {
+    "at-close": "When the round closes (recommended)",
+    "interim": "Interim results while open",
+}
 
 
 @router.post("/coordinator/partnerships/{partnership_id}/rounds", dependencies=[CsrfProtected])
 def open_round(
+    request: Request,
     partnership_id: PagePartnershipId,
     session: SessionDep,
+    coordinator: PageCoordinatorDep,
     settings: SettingsDep,
-    title: Annotated[str, Form(max_length=200)],
-    opens_on: Annotated[date, Form()],
-    closes_on: Annotated[date, Form()],
-    anonymity_threshold: Annotated[int, Form(ge=3, le=1000)],
-    release_policy: Annotated[str, Form(max_length=16)] = "at-close",
+    title: Annotated[str, Form(max_length=200)] = "",
+    instrument: Annotated[str, Form(max_length=100)] = "",
+    anonymity_threshold: Annotated[str, Form(max_length=20)] = "",
+    release_policy: Annotated[str, Form(max_length=16)] = "",
+    opens_day: Annotated[str, Form(alias="opens_on-day", max_length=10)] = "",
+    opens_month: Annotated[str, Form(alias="opens_on-month", max_length=10)] = "",
+    opens_year: Annotated[str, Form(alias="opens_on-year", max_length=10)] = "",
+    closes_day: Annotated[str, Form(alias="closes_on-day", max_length=10)] = "",
+    closes_month: Annotated[str, Form(alias="closes_on-month", max_length=10)] = "",
+    closes_year: Annotated[str, Form(alias="closes_on-year", max_length=10)] = "",
+    opens_on: Annotated[str, Form(max_length=20)] = "",
+    closes_on: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    survey_round = rounds.open_round(
-        session,
-        partnership_id,
-        title=title,
-        opens_on=opens_on,
-        closes_on=closes_on,
-        anonymity_threshold=anonymity_threshold,
-        instrument_id=settings.instrument,
-        release_policy=release_policy,
+    posted = {
+        "opens_on": opens_on,
+        "closes_on": closes_on,
+        "title": title,
+        "instrument": instrument,
+        "anonymity_threshold": anonymity_threshold,
+        "release_policy": release_policy,
+        "opens_on-day": opens_day,
+        "opens_on-month": opens_month,
+        "opens_on-year": opens_year,
+        "closes_on-day": closes_day,
+        "closes_on-month": closes_month,
+        "closes_on-year": closes_year,
+    }
+    return _open_round(request, partnership_id, session, coordinator, settings, posted)
+
+
+def _open_round(
+    request: Request,
+    partnership_id: int,
+    session: Session,
+    coordinator: Coordinator,
+    settings: Settings,
+    posted: dict[str, str],
+) -> Response:
+    form = FormState(posted, form_id="round")
+    title = posted.get("title", "")
+    if (problem := rounds.title_problem(title)) is not None:
+        form.add("title", problem)
+    opens_on = parse_date(posted, "opens_on", form)
+    closes_on = parse_date(posted, "closes_on", form)
+    if closes_on is not None and closes_on < rounds.today():
+        form.add("closes_on", "The closing date must be today or in the future")
+    if opens_on and closes_on and closes_on < opens_on:
+        form.add("closes_on", "The closing date must be the same as or after the opening date")
+    threshold = parse_whole_number(
+        posted, "anonymity_threshold", form, low=MINIMUM_ANONYMITY_THRESHOLD, high=1000
     )
+    if not posted.get("release_policy"):
+        posted["release_policy"] = "at-close"
+    policy = parse_choice(posted, "release_policy", RELEASE_POLICIES, form)
+    choices = {c.key: c for c in instruments.instrument_choices(session)}
+    if not posted.get("instrument"):
+        default = _default_instrument(session, settings)
+        posted["instrument"] = f"{default.id}@{default.version}"
+    labels = {key: choice.label for key, choice in choices.items()}
+    chosen = parse_choice(posted, "instrument", labels, form)
+    if form or opens_on is None or closes_on is None or threshold is None:
+        return partnership_page_response(
+            request, session, coordinator, settings, partnership_id, form
+        )
+    assert chosen is not None and policy is not None
+    try:
+        survey_round = rounds.open_round(
+            session,
+            partnership_id,
+            title=title,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            anonymity_threshold=threshold,
+            instrument_id=choices[chosen].instrument_id,
+            instrument_version=choices[chosen].version,
+            release_policy=policy,
+        )
+    except SurveyServiceError as error:
+        form.problems = problems_of(error, "title")
+        return partnership_page_response(
+            request, session, coordinator, settings, partnership_id, form
+        )
     return see_other(f"/coordinator/rounds/{survey_round.id}")
+
+
+def round_page_response(
+    request: Request,
+    session: Session,
+    coordinator: Coordinator,
+    settings: Settings,
+    round_id: int,
+    base: str,
+    form: FormState | None = None,
+) -> Response:
+    """The round page (with the links form's problems, status 422, when given)."""
+    survey_round = rounds.get_round(session, round_id)
+    token = invitations.current_open_link(session, round_id, settings.signing_key())
+    return templates.TemplateResponse(
+        request,
+        "coordinator/round.html",
+        {
+            "coordinator": coordinator,
+            "round": survey_round,
+            "state": rounds.round_state(survey_round),
+            "closed_on": rounds.closed_on(survey_round),
+            "instrument": instruments.round_instrument(session, survey_round),
+            "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
+            "organisations": partnerships.list_organisations(session, survey_round.partnership_id),
+            "progress": rounds.round_progress(session, round_id),
+            "most_links": settings.max_links_per_request,
+            "open_link": respondent_link(base, token) if token else None,
+            "has_open_link": invitations.has_open_link(session, round_id),
+            "today": rounds.today(),
+            "form": form,
+        },
+        status_code=422 if form else 200,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/coordinator/rounds/{round_id}", response_class=HTMLResponse)
@@ -172,38 +361,33 @@ def round_page(
     session: SessionDep,
     coordinator: PageCoordinatorDep,
     settings: SettingsDep,
+    base: LinkBaseDep,
 ) -> Response:
-    survey_round = rounds.get_round(session, round_id)
-    return templates.TemplateResponse(
-        request,
-        "coordinator/round.html",
-        {
-            "coordinator": coordinator,
-            "round": survey_round,
-            "state": rounds.round_state(survey_round),
-            "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-            "organisations": partnerships.list_organisations(session, survey_round.partnership_id),
-            "progress": rounds.round_progress(session, round_id),
-            "most_links": settings.max_links_per_request,
-        },
-    )
+    return round_page_response(request, session, coordinator, settings, round_id, base)
 
 
 @router.post("/coordinator/rounds/{round_id}/links", dependencies=[CsrfProtected])
 def personal_links_csv(
+    request: Request,
     round_id: PageRoundId,
     session: SessionDep,
+    coordinator: PageCoordinatorDep,
     settings: SettingsDep,
     base: LinkBaseDep,
-    count: Annotated[int, Form(ge=1)],
-    organisation_id: Annotated[str, Form()] = "",
+    count: Annotated[str, Form(max_length=20)] = "",
+    organisation_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    chosen = optional_record_id(organisation_id, "organisation_id")
+    posted = {"count": count, "organisation_id": organisation_id}
+    form = FormState(posted, form_id="links")
+    number = parse_whole_number(posted, "count", form, low=1, high=settings.max_links_per_request)
+    chosen = parse_optional_id(posted, "organisation_id", form)
+    if form or number is None:
+        return round_page_response(request, session, coordinator, settings, round_id, base, form)
     tokens = invitations.create_personal_links(
         session,
         round_id,
         organisation_id=chosen,
-        count=count,
+        count=number,
         most=settings.max_links_per_request,
     )
     name = ""
@@ -226,26 +410,22 @@ def personal_links_csv(
 
 @router.post("/coordinator/rounds/{round_id}/open-link", dependencies=[CsrfProtected])
 def open_link(
-    request: Request,
     round_id: PageRoundId,
     session: SessionDep,
-    coordinator: PageCoordinatorDep,
-    base: LinkBaseDep,
+    settings: SettingsDep,
+    confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    token = invitations.create_open_link(session, round_id)
-    return templates.TemplateResponse(
-        request,
-        "coordinator/open_link.html",
-        {
-            "coordinator": coordinator,
-            "round": rounds.get_round(session, round_id),
-            "link": respondent_link(base, token),
-        },
-        headers={"Cache-Control": "no-store"},
-    )
+    """Make the round's open link, then show it on the round's page (post-redirect-get). A
+    round that has one already goes to a confirmation page first: replacing it stops the
+    link already sent out from working."""
+    if invitations.has_open_link(session, round_id) and confirm != "replace":
+        return see_other(f"/coordinator/rounds/{round_id}/open-link/replace")
+    invitations.create_open_link(session, round_id, signing_key=settings.signing_key())
+    return see_other(f"/coordinator/rounds/{round_id}?made=open-link#open-link")
 
 
 @router.post("/coordinator/rounds/{round_id}/close", dependencies=[CsrfProtected])
 def close_round(round_id: PageRoundId, session: SessionDep) -> Response:
+    """Close the round (the confirmation page's button)."""
     rounds.close_round(session, round_id)
-    return see_other(f"/coordinator/rounds/{round_id}")
+    return see_other(f"/coordinator/rounds/{round_id}?done=closed")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from app.services.errors import (
     DuplicateRecordError,
     FieldValidationError,
+    InstrumentRejectedError,
     InvalidRequestError,
     LinkAlreadyUsedError,
     RecordNotFoundError,
@@ -31,6 +32,7 @@ STATUS_OF: dict[type[SurveyServiceError], int] = {
     RoundNotOpenError: status.HTTP_403_FORBIDDEN,
     InvalidRequestError: status.HTTP_400_BAD_REQUEST,
     FieldValidationError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    InstrumentRejectedError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     ResumeCodeError: status.HTTP_403_FORBIDDEN,
     TooManyResumeCodesError: status.HTTP_429_TOO_MANY_REQUESTS,
 }

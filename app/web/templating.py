@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from analysis.instrument import Instrument
+from app.models import SurveyRound
 from app.security import csrf_token_for
 
 
@@ -27,14 +28,18 @@ templates = Jinja2Templates(
 
 def question_text(instrument: Instrument, field_id: str) -> str:
     """The wording of an item or background question, for error summaries."""
-    for question in instrument.background:
-        if question.id == field_id:
-            return question.text
-    try:
-        return instrument.item(field_id).text
-    except KeyError:
-        return field_id
+    return instrument.question_text(field_id)
 
 
 templates.env.globals["service_name"] = "Partnership Trust Survey"
 templates.env.globals["question_text"] = question_text
+
+
+def _round_dates(survey_round: object) -> str:
+    from app.services.rounds import dates_text  # services import nothing of the web layer
+
+    assert isinstance(survey_round, SurveyRound)
+    return dates_text(survey_round)
+
+
+templates.env.globals["round_dates"] = _round_dates
