@@ -153,6 +153,32 @@ def put(path: str, body: Callable[[World], dict[str, object]]) -> Request:
     return send
 
 
+def delete(path: str, body: Callable[[World], dict[str, object]]) -> Request:
+    """DELETE under /api with a JSON body (a deletion's typed confirmation)."""
+
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        url = _fill(world, path, which)
+        return world.clients[role].request(
+            "DELETE", url, json=body(world), headers=world.origin(role), follow_redirects=False
+        )
+
+    return send
+
+
+def api_organisation(method: str, suffix: str, body: dict[str, object] | None = None) -> Request:
+    """``method`` on a fresh organisation of the partnership under /api (``suffix`` after its
+    id), with a JSON body."""
+
+    def send(world: World, which: str | None, role: str) -> httpx.Response:
+        path = _fill(world, "/api/v1/partnerships/{p}/organisations/", which)
+        url = f"{path}{_fresh_organisation(world, which)}{suffix}"
+        return world.clients[role].request(
+            method, url, json=body, headers=world.origin(role), follow_redirects=False
+        )
+
+    return send
+
+
 def _fill(world: World, path: str, which: str | None) -> str:
     if which is None:
         return path
@@ -204,14 +230,8 @@ def administering(role: str, _which: str | None) -> str:
 
 
 def _fresh_organisation(world: World, which: str | None) -> int:
-    from app.services import partnerships
-
     assert which is not None
-    organisation = partnerships.add_organisation(
-        world.session, world.partnership_ids[which], f"Spare {world.number()}", "other"
-    )
-    assert organisation.id is not None
-    return organisation.id
+    return world.fresh_organisation(which)
 
 
 def organisation_get(suffix: str) -> Request:
@@ -439,6 +459,41 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/rounds/{round_id}/progress"): Entry(
         coordinating, get("/api/v1/rounds/{r}/progress")
+    ),
+    ("GET", "/api/v1/instruments"): Entry(coordinating, get("/api/v1/instruments"), False),
+    ("PUT", "/api/v1/partnerships/{partnership_id}/name"): Entry(
+        refused_input("422"), put("/api/v1/partnerships/{p}/name", lambda w: {"name": " "})
+    ),
+    ("DELETE", "/api/v1/partnerships/{partnership_id}"): Entry(
+        refused_input("422"),
+        delete("/api/v1/partnerships/{p}", lambda w: {"confirm_name": "not it"}),
+    ),
+    ("PUT", "/api/v1/partnerships/{partnership_id}/organisations/{organisation_id}/name"): Entry(
+        coordinating, api_organisation("PUT", "/name", {"name": "Renamed by the API"})
+    ),
+    ("DELETE", "/api/v1/partnerships/{partnership_id}/organisations/{organisation_id}"): Entry(
+        coordinating, api_organisation("DELETE", "")
+    ),
+    ("POST", "/api/v1/rounds/{round_id}/open-now"): Entry(
+        refused_input("400"),
+        post("/api/v1/rounds/{fresh}/open-now"),  # already open
+    ),
+    ("PUT", "/api/v1/rounds/{round_id}/closing-date"): Entry(
+        coordinating,
+        put("/api/v1/rounds/{fresh}/closing-date", lambda w: {"closes_on": _dates()["closes_on"]}),
+    ),
+    ("POST", "/api/v1/rounds/{round_id}/reopen"): Entry(
+        refused_input("400"),  # not closed
+        post("/api/v1/rounds/{fresh}/reopen", lambda w: {"closes_on": _dates()["closes_on"]}),
+    ),
+    ("PUT", "/api/v1/rounds/{round_id}/title"): Entry(
+        coordinating, put("/api/v1/rounds/{fresh}/title", lambda w: {"title": "Renamed"})
+    ),
+    ("DELETE", "/api/v1/rounds/{round_id}"): Entry(
+        refused_input("422"), delete("/api/v1/rounds/{r}", lambda w: {"confirm_name": "not it"})
+    ),
+    ("GET", "/api/v1/rounds/{round_id}/open-link"): Entry(
+        coordinating, get("/api/v1/rounds/{r}/open-link")
     ),
     ("PUT", "/api/v1/rounds/{round_id}/anonymity-threshold"): Entry(
         coordinating,

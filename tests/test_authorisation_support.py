@@ -69,6 +69,14 @@ class World:
         assert survey_round.id is not None
         return survey_round.id
 
+    def fresh_organisation(self, which: str) -> int:
+        """A new organisation of partnership ``which``, with no links."""
+        organisation = partnerships.add_organisation(
+            self.session, self.partnership_ids[which], f"Spare {self.number()}", "other"
+        )
+        assert organisation.id is not None
+        return organisation.id
+
     def fresh_token(self, which: str) -> str:
         """A new unused personal link of partnership ``which``'s round."""
         return invitations.create_personal_links(

@@ -90,6 +90,8 @@ def test_ids_written_other_ways_are_not_found_on_every_route(
     world = build_world(client, session)
     premade = {which: world.fresh_round(which) for which in ("A", "B")}
     world.fresh_round = lambda which: premade[which]  # type: ignore[method-assign]
+    spare = {which: world.fresh_organisation(which) for which in ("A", "B")}
+    world.fresh_organisation = lambda which: spare[which]  # type: ignore[method-assign]
     before = every_row(engine)
     routes = _id_routes()
     assert len(routes) >= 20, routes

@@ -18,7 +18,11 @@ from sqlmodel import Session, col, select
 from analysis.instrument import Instrument, InstrumentError, version_key
 from app.instruments import bundled_catalogue, document_hash, parsed_document
 from app.models import InstrumentDocument, SurveyRound
-from app.services.errors import InstrumentRejectedError, RecordNotFoundError
+from app.services.errors import (
+    FieldValidationError,
+    InstrumentRejectedError,
+    RecordNotFoundError,
+)
 
 BUNDLED = "bundled"
 ADDED = "added"
@@ -164,6 +168,22 @@ def instrument_choices(session: Session) -> list[InstrumentChoice]:
                 InstrumentChoice(instrument_id, version, title, source, version == versions[0])
             )
     return choices
+
+
+def choose_version(session: Session, instrument_id: str, version: str | None) -> InstrumentChoice:
+    """The instrument version a new round asks for by id and version (none: the newest), or a
+    :class:`FieldValidationError` naming ``instrument_id`` or ``instrument_version``."""
+    offered = [c for c in instrument_choices(session) if c.instrument_id == instrument_id]
+    if not offered:
+        known = sorted({c.instrument_id for c in instrument_choices(session)})
+        raise FieldValidationError({"instrument_id": f"must be one of: {', '.join(known)}"})
+    for choice in offered:
+        if choice.version == version or (version is None and choice.newest):
+            return choice
+    versions = ", ".join(c.version for c in offered)
+    raise FieldValidationError(
+        {"instrument_version": f"{instrument_id} has the versions: {versions}"}
+    )
 
 
 def newest_version(session: Session, instrument_id: str) -> str:

@@ -12,9 +12,11 @@ from fastapi import APIRouter, status
 
 from app.database import SessionDep
 from app.models import Organisation, Partnership, SurveyRound
-from app.services import coordinators, invitations, partnerships, rounds
+from app.services import coordinators, instruments, invitations, partnerships, rounds
+from app.services.errors import DuplicateRecordError
 from app.web.deps import (
     ApiCoordinatorDep,
+    ApiOrganisationId,
     ApiPartnershipId,
     ApiRoundId,
     LinkBaseDep,
@@ -22,8 +24,15 @@ from app.web.deps import (
     respondent_link,
 )
 from app.web.schemas import (
+    ClosingDateIn,
+    ConfirmNameIn,
+    CurrentOpenLinkOut,
+    DeletedOut,
+    InstrumentOut,
     LinksIn,
     LinksOut,
+    NameIn,
+    OpenLinkIn,
     OpenLinkOut,
     OrganisationIn,
     OrganisationOut,
@@ -32,6 +41,7 @@ from app.web.schemas import (
     ProgressOut,
     RoundIn,
     RoundOut,
+    TitleIn,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["coordinating"])
@@ -52,6 +62,22 @@ def _round(survey_round: SurveyRound) -> RoundOut:
     return RoundOut.model_validate(
         {**survey_round.model_dump(), "state": rounds.round_state(survey_round)}
     )
+
+
+@router.get("/instruments")
+def list_instruments(session: SessionDep, coordinator: ApiCoordinatorDep) -> list[InstrumentOut]:
+    """Every instrument version a new round may use (bundled, and those an admin added),
+    newest first per instrument."""
+    return [
+        InstrumentOut(
+            instrument_id=choice.instrument_id,
+            version=choice.version,
+            title=choice.title,
+            source=choice.source,
+            newest=choice.newest,
+        )
+        for choice in instruments.instrument_choices(session)
+    ]
 
 
 @router.get("/partnerships")
@@ -77,6 +103,24 @@ def read_partnership(partnership_id: ApiPartnershipId, session: SessionDep) -> P
     return _partnership(partnerships.get_partnership(session, partnership_id))
 
 
+@router.put("/partnerships/{partnership_id}/name")
+def rename_partnership(
+    partnership_id: ApiPartnershipId, body: NameIn, session: SessionDep
+) -> PartnershipOut:
+    """Rename a partnership (its reports show the new name)."""
+    return _partnership(partnerships.rename_partnership(session, partnership_id, body.name))
+
+
+@router.delete("/partnerships/{partnership_id}")
+def delete_partnership(
+    partnership_id: ApiPartnershipId, body: ConfirmNameIn, session: SessionDep
+) -> DeletedOut:
+    """Delete a partnership with all its organisations, rounds, links, responses and reports;
+    ``confirm_name`` must be its name."""
+    partnerships.delete_partnership(session, partnership_id, body.confirm_name)
+    return DeletedOut(deleted="partnership", id=partnership_id)
+
+
 @router.get("/partnerships/{partnership_id}/organisations")
 def list_organisations(
     partnership_id: ApiPartnershipId, session: SessionDep
@@ -95,6 +139,27 @@ def add_organisation(
     return _organisation(organisation)
 
 
+@router.put("/partnerships/{partnership_id}/organisations/{organisation_id}/name")
+def rename_organisation(
+    partnership_id: ApiPartnershipId,
+    organisation_id: ApiOrganisationId,
+    body: NameIn,
+    session: SessionDep,
+) -> OrganisationOut:
+    renamed = partnerships.rename_organisation(session, partnership_id, organisation_id, body.name)
+    return _organisation(renamed)
+
+
+@router.delete("/partnerships/{partnership_id}/organisations/{organisation_id}")
+def remove_organisation(
+    partnership_id: ApiPartnershipId, organisation_id: ApiOrganisationId, session: SessionDep
+) -> DeletedOut:
+    """Remove an organisation nobody has started or sent answers for (else 400); its unused
+    links stop working."""
+    partnerships.remove_organisation(session, partnership_id, organisation_id)
+    return DeletedOut(deleted="organisation", id=organisation_id)
+
+
 @router.get("/partnerships/{partnership_id}/rounds")
 def list_rounds(partnership_id: ApiPartnershipId, session: SessionDep) -> list[RoundOut]:
     partnerships.get_partnership(session, partnership_id)
@@ -108,6 +173,11 @@ def open_round(
     session: SessionDep,
     settings: SettingsDep,
 ) -> RoundOut:
+    """A new round on an instrument version (default: the newest of INSTRUMENT's); a draft
+    until its opening day."""
+    chosen = instruments.choose_version(
+        session, body.instrument_id or settings.instrument, body.instrument_version
+    )
     survey_round = rounds.open_round(
         session,
         partnership_id,
@@ -115,7 +185,8 @@ def open_round(
         opens_on=body.opens_on,
         closes_on=body.closes_on,
         anonymity_threshold=body.anonymity_threshold or settings.anonymity_threshold,
-        instrument_id=settings.instrument,
+        instrument_id=chosen.instrument_id,
+        instrument_version=chosen.version,
         release_policy=body.release_policy,
     )
     return _round(survey_round)
@@ -128,7 +199,40 @@ def read_round(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
 
 @router.post("/rounds/{round_id}/close")
 def close_round(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
+    """Close the round now; its final release is made if the rules allow."""
     return _round(rounds.close_round(session, round_id))
+
+
+@router.post("/rounds/{round_id}/open-now")
+def open_round_now(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
+    """Open a round that has not opened yet today (its opening date becomes today)."""
+    return _round(rounds.open_now(session, round_id))
+
+
+@router.put("/rounds/{round_id}/closing-date")
+def change_closing_date(round_id: ApiRoundId, body: ClosingDateIn, session: SessionDep) -> RoundOut:
+    """Move an open or not yet open round's closing date (extend it, or end it sooner)."""
+    return _round(rounds.change_closing_date(session, round_id, body.closes_on))
+
+
+@router.post("/rounds/{round_id}/reopen")
+def reopen_round(round_id: ApiRoundId, body: ClosingDateIn, session: SessionDep) -> RoundOut:
+    """Reopen a closed round until a new closing date. What was published stays; a new
+    release comes only once at least the threshold of new responses have arrived."""
+    return _round(rounds.reopen_round(session, round_id, body.closes_on))
+
+
+@router.put("/rounds/{round_id}/title")
+def rename_round(round_id: ApiRoundId, body: TitleIn, session: SessionDep) -> RoundOut:
+    return _round(rounds.rename_round(session, round_id, body.title))
+
+
+@router.delete("/rounds/{round_id}")
+def delete_round(round_id: ApiRoundId, body: ConfirmNameIn, session: SessionDep) -> DeletedOut:
+    """Delete a round with all its links, responses and reports; ``confirm_name`` must be its
+    title."""
+    rounds.delete_round(session, round_id, body.confirm_name)
+    return DeletedOut(deleted="round", id=round_id)
 
 
 @router.post("/rounds/{round_id}/links", status_code=status.HTTP_201_CREATED)
@@ -149,9 +253,35 @@ def create_personal_links(
     return LinksOut(links=[respondent_link(base, token) for token in tokens])
 
 
+@router.get("/rounds/{round_id}/open-link")
+def read_open_link(
+    round_id: ApiRoundId, session: SessionDep, settings: SettingsDep, base: LinkBaseDep
+) -> CurrentOpenLinkOut:
+    """The round's working open link, shown again."""
+    token = invitations.current_open_link(session, round_id, settings.signing_key())
+    return CurrentOpenLinkOut(
+        link=respondent_link(base, token) if token else None,
+        has_open_link=invitations.has_open_link(session, round_id),
+    )
+
+
 @router.post("/rounds/{round_id}/open-link", status_code=status.HTTP_201_CREATED)
-def create_open_link(round_id: ApiRoundId, session: SessionDep, base: LinkBaseDep) -> OpenLinkOut:
-    return OpenLinkOut(link=respondent_link(base, invitations.create_open_link(session, round_id)))
+def create_open_link(
+    round_id: ApiRoundId,
+    session: SessionDep,
+    settings: SettingsDep,
+    base: LinkBaseDep,
+    body: OpenLinkIn | None = None,
+) -> OpenLinkOut:
+    """Make the round's open link. A round that has one already keeps it (409) unless
+    ``replace`` is true: the link already sent out then stops working."""
+    if invitations.has_open_link(session, round_id) and not (body and body.replace):
+        raise DuplicateRecordError(
+            "this round has an open link already (GET shows it); send replace: true to "
+            "replace it, and the link already sent out stops working"
+        )
+    token = invitations.create_open_link(session, round_id, signing_key=settings.signing_key())
+    return OpenLinkOut(link=respondent_link(base, token))
 
 
 @router.get("/rounds/{round_id}/progress", summary="Counts per organisation (never answers)")

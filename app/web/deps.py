@@ -25,7 +25,7 @@ from sqlmodel import Session
 from app.database import SessionDep
 from app.models import Coordinator
 from app.security import csrf_token_matches
-from app.services import coordinators
+from app.services import coordinators, partnerships
 from app.services.coordinators import authenticate
 from app.services.errors import RecordNotFoundError
 from app.settings import Settings
@@ -168,6 +168,9 @@ PartnershipPath = Annotated[
     str, Path(description="A partnership's id (digits)", json_schema_extra=_ID_SCHEMA)
 ]
 RoundPath = Annotated[str, Path(description="A round's id (digits)", json_schema_extra=_ID_SCHEMA)]
+OrganisationPath = Annotated[
+    str, Path(description="An organisation's id (digits)", json_schema_extra=_ID_SCHEMA)
+]
 ScopeCheck = Callable[[Session, Coordinator, int], None]
 
 
@@ -215,8 +218,38 @@ PagePartnershipId = Annotated[int, Depends(page_partnership_id)]
 PageRoundId = Annotated[int, Depends(page_round_id)]
 ApiPartnershipId = Annotated[int, Depends(api_partnership_id)]
 ApiRoundId = Annotated[int, Depends(api_round_id)]
+
+
+def _member(session: Session, partnership_id: int, organisation_id: OrganisationPath) -> int:
+    parsed = path_id(organisation_id, "organisation")
+    partnerships.get_organisation(session, partnership_id, parsed)  # of that partnership
+    return parsed
+
+
+def page_organisation_id(
+    organisation_id: OrganisationPath, partnership_id: PagePartnershipId, session: SessionDep
+) -> int:
+    """The path's organisation, if it belongs to the path's partnership (itself in scope)."""
+    return _member(session, partnership_id, organisation_id)
+
+
+def api_organisation_id(
+    organisation_id: OrganisationPath, partnership_id: ApiPartnershipId, session: SessionDep
+) -> int:
+    return _member(session, partnership_id, organisation_id)
+
+
+PageOrganisationId = Annotated[int, Depends(page_organisation_id)]
+ApiOrganisationId = Annotated[int, Depends(api_organisation_id)]
 PATH_ID_DEPENDENCIES = frozenset(
-    {page_partnership_id, page_round_id, api_partnership_id, api_round_id}
+    {
+        page_partnership_id,
+        page_round_id,
+        api_partnership_id,
+        api_round_id,
+        page_organisation_id,
+        api_organisation_id,
+    }
 )
 
 

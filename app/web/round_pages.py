@@ -21,9 +21,9 @@ from app.services.errors import RecordNotFoundError, SurveyServiceError
 from app.web.deps import (
     CsrfProtected,
     PageCoordinatorDep,
+    PageOrganisationId,
     PagePartnershipId,
     PageRoundId,
-    path_id,
 )
 from app.web.forms import FormState, parse_date, problems_of
 from app.web.redirects import see_other
@@ -247,10 +247,6 @@ def rename_partnership(
     return see_other(f"{path}?done=renamed")
 
 
-def _organisation_id(text: str) -> int:
-    return path_id(text, "organisation")
-
-
 @router.get(
     "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/rename",
     response_class=HTMLResponse,
@@ -258,13 +254,11 @@ def _organisation_id(text: str) -> int:
 def rename_organisation_page(
     request: Request,
     partnership_id: PagePartnershipId,
-    organisation_id: str,
+    organisation_id: PageOrganisationId,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
 ) -> Response:
-    organisation = partnerships.get_organisation(
-        session, partnership_id, _organisation_id(organisation_id)
-    )
+    organisation = partnerships.get_organisation(session, partnership_id, organisation_id)
     path = f"/coordinator/partnerships/{partnership_id}"
     return _rename_page(
         request,
@@ -283,12 +277,12 @@ def rename_organisation_page(
 def rename_organisation(
     request: Request,
     partnership_id: PagePartnershipId,
-    organisation_id: str,
+    organisation_id: PageOrganisationId,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
     name: NameField = "",
 ) -> Response:
-    chosen = _organisation_id(organisation_id)
+    chosen = organisation_id
     path = f"/coordinator/partnerships/{partnership_id}"
     try:
         partnerships.rename_organisation(session, partnership_id, chosen, name)
@@ -361,13 +355,11 @@ def rename_round(
 def remove_organisation_page(
     request: Request,
     partnership_id: PagePartnershipId,
-    organisation_id: str,
+    organisation_id: PageOrganisationId,
     session: SessionDep,
     coordinator: PageCoordinatorDep,
 ) -> Response:
-    organisation = partnerships.get_organisation(
-        session, partnership_id, _organisation_id(organisation_id)
-    )
+    organisation = partnerships.get_organisation(session, partnership_id, organisation_id)
     assert organisation.id is not None
     return _page(
         request,
@@ -385,9 +377,9 @@ def remove_organisation_page(
     dependencies=[CsrfProtected],
 )
 def remove_organisation(
-    partnership_id: PagePartnershipId, organisation_id: str, session: SessionDep
+    partnership_id: PagePartnershipId, organisation_id: PageOrganisationId, session: SessionDep
 ) -> Response:
-    partnerships.remove_organisation(session, partnership_id, _organisation_id(organisation_id))
+    partnerships.remove_organisation(session, partnership_id, organisation_id)
     return see_other(f"/coordinator/partnerships/{partnership_id}?done=organisation-removed")
 
 

@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -116,6 +117,14 @@ class RoundIn(_Body):
     title: Name
     opens_on: date
     closes_on: date
+    instrument_id: Choice | None = Field(
+        default=None,
+        description="The instrument the round uses (GET /api/v1/instruments lists them); "
+        "default: the server's INSTRUMENT setting",
+    )
+    instrument_version: Choice | None = Field(
+        default=None, description="A version of that instrument; default: its newest"
+    )
     anonymity_threshold: int | None = Field(default=None, ge=3, le=1000)
     release_policy: Literal["at-close", "interim"] = Field(
         default="at-close",
@@ -138,6 +147,58 @@ class RoundOut(BaseModel):
     release_policy: str
 
 
+class InstrumentOut(BaseModel):
+    """One instrument version a new round may use."""
+
+    instrument_id: str
+    version: str
+    title: str
+    source: str = Field(description="bundled (shipped with the tool) or added (by an admin)")
+    newest: bool
+
+
+class ClosingDateIn(_Body):
+    closes_on: date = Field(description="The new closing date: today or later (in TIME_ZONE)")
+
+
+class TitleIn(_Body):
+    title: Name
+
+
+class NameIn(_Body):
+    name: Name
+
+
+class ConfirmNameIn(_Body):
+    """A deletion's confirmation: the name (a round's title) typed out, as a person would."""
+
+    confirm_name: Annotated[str, OneLine, StringConstraints(max_length=400)] = Field(
+        description="The partnership's name or the round's title exactly as shown "
+        "(spaces and case aside)"
+    )
+
+
+class DeletedOut(BaseModel):
+    deleted: Literal["round", "partnership", "organisation"]
+    id: int
+
+
+class OpenLinkIn(_Body):
+    replace: StrictBool = Field(
+        default=False,
+        description="Must be true to replace a working open link: the one already sent out "
+        "then stops working",
+    )
+
+
+class CurrentOpenLinkOut(BaseModel):
+    link: str | None = Field(
+        description="The round's working open link, or null: none made, or one that cannot be "
+        "shown again (made before links could be, or with another secret key)"
+    )
+    has_open_link: bool = Field(description="Whether the round has an open link that works")
+
+
 class LinksIn(_Body):
     count: int = Field(ge=1, le=100_000)
     organisation_id: RecordId | None = None
@@ -148,7 +209,9 @@ class LinksOut(BaseModel):
 
 
 class OpenLinkOut(BaseModel):
-    link: str = Field(description="The round's open link; earlier open links stop working")
+    link: str = Field(
+        description="The round's open link (shown again by GET); earlier open links stop working"
+    )
 
 
 class ProgressOut(BaseModel):
