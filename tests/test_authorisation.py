@@ -165,7 +165,9 @@ def delete(path: str, body: Callable[[World], dict[str, object]]) -> Request:
     return send
 
 
-def api_organisation(method: str, suffix: str, body: dict[str, object] | None = None) -> Request:
+def api_organisation(
+    method: str, suffix: str, body: Callable[[World], dict[str, object]] | None = None
+) -> Request:
     """``method`` on a fresh organisation of the partnership under /api (``suffix`` after its
     id), with a JSON body."""
 
@@ -173,7 +175,11 @@ def api_organisation(method: str, suffix: str, body: dict[str, object] | None = 
         path = _fill(world, "/api/v1/partnerships/{p}/organisations/", which)
         url = f"{path}{_fresh_organisation(world, which)}{suffix}"
         return world.clients[role].request(
-            method, url, json=body, headers=world.origin(role), follow_redirects=False
+            method,
+            url,
+            json=body(world) if body else None,
+            headers=world.origin(role),
+            follow_redirects=False,
         )
 
     return send
@@ -469,7 +475,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
         delete("/api/v1/partnerships/{p}", lambda w: {"confirm_name": "not it"}),
     ),
     ("PUT", "/api/v1/partnerships/{partnership_id}/organisations/{organisation_id}/name"): Entry(
-        coordinating, api_organisation("PUT", "/name", {"name": "Renamed by the API"})
+        coordinating, api_organisation("PUT", "/name", _named("Renamed"))
     ),
     ("DELETE", "/api/v1/partnerships/{partnership_id}/organisations/{organisation_id}"): Entry(
         coordinating, api_organisation("DELETE", "")
