@@ -6,7 +6,8 @@ version, downloads personal links, and a respondent answers every page and submi
 round's threshold of responses is in (the others through the JSON API, with real links) the
 coordinator closes the round on its confirmation page, and the report renders, page and every
 download, with scales on different answer scales (the self-check's 1 to 3 beside its 1 to 5)
-in profiles of their own.
+in profiles of their own.  axe-core finds nothing on the respondent pages (at 320 px, where
+nothing scrolls sideways) or on the report.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from tests.browser_support import ARTIFACTS, LiveServer
+from tests.browser_support import ARTIFACTS, LiveServer, axe_violations, describe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -55,8 +56,10 @@ def partnership(live_server: LiveServer) -> int:
     return made.id
 
 
-def _sign_in(chromium: Any, server: LiveServer, where: str) -> tuple[Any, Any]:
-    context = chromium.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+def _sign_in(chromium: Any, server: LiveServer, where: str, **options: Any) -> tuple[Any, Any]:
+    context = chromium.new_context(
+        accept_downloads=True, viewport={"width": 1280, "height": 900}, **options
+    )
     page = context.new_page()
     page.goto(f"{server.base_url}/{where}/login")
     page.fill("#email", ADMIN_EMAIL)
@@ -97,7 +100,7 @@ def _answer_by_api(server: LiveServer, token: str, seed: int) -> None:
 
 def _answer_in_the_browser(chromium: Any, link: str, name: str) -> int:
     """A respondent on their personal link answers every page and submits; pages seen."""
-    context = chromium.new_context(viewport={"width": 320, "height": 640})
+    context = chromium.new_context(viewport={"width": 320, "height": 640}, bypass_csp=True)
     page = context.new_page()
     page.goto(link)
     page.get_by_role("button", name="Start now").click()
@@ -105,6 +108,9 @@ def _answer_in_the_browser(chromium: Any, link: str, name: str) -> int:
     seen = 0
     while "/check" not in page.url:
         seen += 1
+        violations = axe_violations(page)  # this instrument's pages, at 320 px
+        assert violations == [], f"{page.url}:\n{describe_violations(violations)}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, page.url
         for number, group in enumerate(page.locator(".nhsuk-radios").all()):
             labels = group.locator("label")
             labels.nth((number + seen) % labels.count()).click()
@@ -113,6 +119,7 @@ def _answer_in_the_browser(chromium: Any, link: str, name: str) -> int:
         page.get_by_role("button", name="Save and continue").click()
         page.wait_for_load_state()
         assert not page.title().startswith("Error: "), page.url
+    assert axe_violations(page) == [], "the check-your-answers page"
     page.get_by_role("button", name="Submit my answers").click()
     assert "submitted" in page.locator("h1").inner_text()
     context.close()
@@ -182,11 +189,13 @@ def test_a_round_on_another_instrument_from_set_up_to_report(
     context.close()
 
     # The report: the page and every download.
-    context, page = _sign_in(chromium, live_server, "reports")
+    context, page = _sign_in(chromium, live_server, "reports", bypass_csp=True)
     answer = page.goto(f"{live_server.base_url}/reports/rounds/{round_id}")
     assert answer is not None and answer.status == 200
     assert page.locator("h1").inner_text().startswith(title)
     _shot(page, f"{name}-report")
+    report_violations = axe_violations(page)
+    assert report_violations == [], describe_violations(report_violations)
     text = page.locator("main").inner_text()
     assert f"{THRESHOLD} responses" in text or f"{THRESHOLD} people" in text, text[:500]
     scales = [instrument.response_scale_of(item.id) for item in instrument.items]
