@@ -3,11 +3,11 @@
 "Error: " exactly when the page shows errors, one h1; screenshots at both widths in
 ``test-artifacts/screenshots/coordinator/``.
 
-Pages: the partnership page with the round form (NHS.UK date input) and its errors, the round
-page (open with its open link shown again, a draft, a closed round), the confirmation pages
-(close, reopen, replace the open link, delete a round or a partnership), the closing date,
-renames, removing an organisation (allowed and not), the questionnaire preview, and the
-admin's questionnaires page.
+Pages: the list of partnerships with its form and errors, the partnership page with the round
+form (NHS.UK date input) and its errors, the round page (open with its open link shown again,
+a draft, a closed round), the confirmation pages (close, reopen, replace the open link, delete
+a round or a partnership), the closing date, renames, removing an organisation (allowed and
+not), the questionnaire previews, and the admin's questionnaires page.
 """
 
 from __future__ import annotations
@@ -185,6 +185,11 @@ def _send(page: Any, action: str, status: int = 422) -> None:
 
 
 def test_partnership_page_and_round_form(page: Any, live_server: LiveServer, place: Place) -> None:
+    _go(page, live_server, "/coordinator")
+    audit(page, "dashboard")
+    page.fill("#name", "")
+    _send(page, "/coordinator/partnerships")
+    audit(page, "dashboard-errors", errors=True)
     path = f"/coordinator/partnerships/{place.partnership}"
     _go(page, live_server, path)
     assert page.locator("#opens_on-day").count() == 1
