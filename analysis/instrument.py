@@ -201,6 +201,29 @@ class BackgroundOption(_Strict):
     label: Text
 
 
+class Asymmetry(_Strict):
+    """A kind of organisational asymmetry that erodes inter-organisational trust (Li et al.
+    2018: knowledge, capacity, culture and dominance), in the instrument's own words."""
+
+    id: Slug
+    name: Text
+    meaning: Text
+
+
+class AsymmetryMarker(_Strict):
+    """Marks a background question for the report's asymmetry view.
+
+    The report then shows, for each group of the question, the gap between the group and the
+    rest of the partnership on every scale. ``kinds`` names the asymmetries (ids of the
+    instrument's ``asymmetries``) that gaps along this question may reflect. With
+    ``organisation_size`` the question's options run from the smallest organisation to the
+    largest, and the report also sets each smaller group against the largest.
+    """
+
+    kinds: list[Slug] = Field(default_factory=list)
+    organisation_size: bool = False
+
+
 class BackgroundQuestion(_Strict):
     id: Identifier
     text: Text
@@ -208,6 +231,10 @@ class BackgroundQuestion(_Strict):
     required: bool = False
     options: list[BackgroundOption] = Field(default_factory=list)
     hint: str | None = None
+    asymmetry: AsymmetryMarker | None = None
+    short_name: str | None = Field(
+        default=None, description="How a report names the question: 'organisation type'."
+    )
 
     @model_validator(mode="after")
     def _options_match_kind(self) -> BackgroundQuestion:
@@ -218,6 +245,8 @@ class BackgroundQuestion(_Strict):
         values = [o.value for o in self.options]
         if len(set(values)) != len(values):
             raise ValueError("option values are listed more than once")
+        if self.asymmetry is not None and self.kind != "choice":
+            raise ValueError("only a choice question can be marked for the asymmetry view")
         return self
 
     def label_for(self, value: str) -> str:
@@ -282,6 +311,11 @@ class Instrument(_Strict):
         description="The choice background question each member organisation answers (its "
         "type), pre-filled from the respondent's organisation.",
     )
+    asymmetries: list[Asymmetry] = Field(default_factory=list)
+    look_first: str | None = Field(
+        default=None,
+        description="What a report's summary says to look at first (the report's guidance).",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Instrument:
@@ -317,6 +351,14 @@ class Instrument(_Strict):
         background_ids = {b.id for b in self.background}
         if len(background_ids) != len(self.background):
             raise ValueError("background question ids are not unique")
+        asymmetry_ids = {a.id for a in self.asymmetries}
+        for question in self.background:
+            unknown = [k for k in (question.asymmetry.kinds if question.asymmetry else [])]
+            unknown = [k for k in unknown if k not in asymmetry_ids]
+            if unknown:
+                raise ValueError(
+                    f"background question {question.id}: unknown asymmetries {', '.join(unknown)}"
+                )
         if background_ids & known:
             raise ValueError("background question ids clash with item ids")
         placed_items: list[str] = []
@@ -382,6 +424,17 @@ class Instrument(_Strict):
             if stage.id == stage_id:
                 return stage
         raise KeyError(f"{self.id} has no stage {stage_id!r}")
+
+    def asymmetry(self, asymmetry_id: str) -> Asymmetry:
+        for asymmetry in self.asymmetries:
+            if asymmetry.id == asymmetry_id:
+                return asymmetry
+        raise KeyError(f"{self.id} has no asymmetry {asymmetry_id!r}")
+
+    @property
+    def asymmetry_questions(self) -> list[BackgroundQuestion]:
+        """The background questions marked for the asymmetry view, in their order."""
+        return [q for q in self.background if q.asymmetry is not None]
 
     def response_scale_of(self, item_id: str) -> ResponseScale:
         """The answer scale of an item."""

@@ -7,27 +7,48 @@ reading adds the instrument's guidance for the scale, its stage of trust
 (agreement-based, knowledge-based, collaboration-based) with the report's
 recommendations for that stage, and the comparison with the 2017 benchmark.
 
+Every figure a sentence quotes is the one the report's tables show: the
+favourable-keyed score, formatted by :mod:`analysis.report_tables` (so a
+sentence never says 3.50 where the table says 2.50). A comparison with 2017 is
+a difference only when the score's 95% interval excludes the 2017 figure.
+
 Cautions flag what limits a reading: few responses (the report itself warns
 that its 39 responses make its scales possibly unreliable), an alpha below
-0.7, and a scale that many respondents answered too sparsely to be scored.
+0.70 as Table 4 shows it (compared on the rounded figure, so "0.700" is never
+called below 0.70), a negative alpha explained, and a scale that many
+respondents answered too sparsely to be scored.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from analysis.estimates import Verdict
 from analysis.instrument import Instrument
-from analysis.summary import ScaleSummary, Table4, favourable_score
+from analysis.peers import PeerPosition
+from analysis.report_tables import (
+    comparison_verdict,
+    format_number,
+    score_estimate,
+    scores_table,
+)
+from analysis.summary import ScaleSummary, Table4
 
 FEW_RESPONSES = 40  # the report's own survey had 39 and called itself a pilot
 ALPHA_FLOOR = 0.7
+ALPHA_DECIMALS = 3  # as Table 4 shows alpha
 UNSCORED_SHARE = 0.1
 
 
 @dataclass(frozen=True)
 class ScaleReading:
-    """The plain-language reading of one scale."""
+    """The plain-language reading of one scale.
+
+    ``score_text`` is the favourable-keyed score exactly as the report's tables show it (the
+    ``score`` cell of the scores table and Table 4's last column); ``sentence`` is built from it.
+    """
 
     scale_id: str
     name: str
@@ -40,6 +61,11 @@ class ScaleReading:
     stage_name: str | None
     stage_recommendations: tuple[str, ...]
     cautions: tuple[str, ...]
+    score_text: str = "-"
+    interval_text: str | None = None
+    sentence: str | None = None
+    verdict: str | None = None
+    peer_sentence: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         record = asdict(self)
@@ -58,15 +84,30 @@ def round_cautions(n_responses: int) -> list[str]:
     return []
 
 
+def shown_alpha(alpha: float) -> str:
+    """Alpha as Table 4 shows it."""
+    return format_number(alpha, ALPHA_DECIMALS)
+
+
 def scale_cautions(summary: ScaleSummary) -> list[str]:
-    """Cautions for one scale's figures."""
+    """Cautions for one scale's figures, each true of the figure as it is shown."""
     cautions: list[str] = []
-    if summary.alpha is not None and summary.alpha < ALPHA_FLOOR:
-        cautions.append(
-            f"Cronbach's alpha is {summary.alpha:.2f}, below {ALPHA_FLOOR}: the items may not "
-            "measure one thing, so read them one by one."
-        )
-    elif len(summary.items) > 1 and summary.alpha is None and summary.n > 0:
+    if summary.alpha is not None and math.isfinite(summary.alpha):
+        shown = shown_alpha(summary.alpha)
+        floor = format_number(ALPHA_FLOOR, 2)
+        if float(shown) < 0:
+            cautions.append(
+                f"Cronbach's alpha is {shown}, below zero: the items disagree with each other "
+                "more than they agree (people who agree with one tend to disagree with another), "
+                "so they do not measure one thing here and the scale's score hides that. Read "
+                "the items one by one."
+            )
+        elif float(shown) < ALPHA_FLOOR:
+            cautions.append(
+                f"Cronbach's alpha is {shown}, below {floor}: the items may not measure one "
+                "thing, so read them one by one."
+            )
+    elif len(summary.items) > 1 and summary.n > 0:
         cautions.append("Cronbach's alpha could not be computed for these answers.")
     answered = summary.n + summary.n_missing
     if answered and summary.n_missing / answered >= UNSCORED_SHARE:
@@ -77,40 +118,67 @@ def scale_cautions(summary: ScaleSummary) -> list[str]:
     return cautions
 
 
-def _benchmark_sentence(summary: ScaleSummary) -> str | None:
+def _benchmark_sentence(summary: ScaleSummary, score_text: str, name: str) -> str | None:
     benchmark = summary.benchmark
-    if benchmark is None or not math.isfinite(summary.mean):
+    chosen = comparison_verdict(summary)
+    if benchmark is None or benchmark.score is None or chosen is None:
         return None
-    difference = summary.mean - benchmark.mean
-    if abs(difference) < 0.05:
-        relation = "the same as"
-    elif (difference > 0) == (summary.favourable == "high"):
-        relation = "better than"
-    else:
-        relation = "worse than"
-    higher = "higher" if summary.favourable == "high" else "lower"
+    pilot = f"a {benchmark.n}-person pilot" if benchmark.n else "a pilot"
+    reference = f"the {name} figure of {format_number(benchmark.score, 1)} ({pilot})"
+    if chosen is Verdict.NO_INTERVAL:
+        return f"Score {score_text} against {reference}: no interval, so no comparison."
+    words = {
+        Verdict.HIGHER: "better than",
+        Verdict.LOWER: "worse than",
+        Verdict.NO_CLEAR_DIFFERENCE: "no clear difference from",
+    }[chosen]
+    return f"Score {score_text} against {reference}: {words} {name}."
+
+
+def _peer_sentence(position: PeerPosition | None, score_text: str) -> str | None:
+    if position is None or position.score is None:
+        return None
+    median = format_number(position.median, 2)
+    low = format_number(position.lower_quartile, 2)
+    high = format_number(position.upper_quartile, 2)
     return (
-        f"Mean {summary.mean:.1f} against {benchmark.mean:.1f} nationally in 2017 "
-        f"(n = {benchmark.n}): {relation} the 2017 figure, where {higher} is better."
+        f"Among {position.peers} other partnerships: {position.position} (their median "
+        f"{median}, quartiles {low} to {high}; this partnership {score_text})."
     )
 
 
-def read_table4(table: Table4, instrument: Instrument) -> list[ScaleReading]:
-    """The plain reading of every scale of ``table``."""
+def read_table4(
+    table: Table4, instrument: Instrument, peers: Mapping[str, PeerPosition] | None = None
+) -> list[ScaleReading]:
+    """The plain reading of every scale of ``table``, from the scores table's own figures."""
+    shown = scores_table(table, instrument, peers)
     readings: list[ScaleReading] = []
     for summary in table.scales:
         scale = instrument.scale(summary.scale_id)
-        favourable = (
-            favourable_score(scale, instrument, summary.mean)
-            if math.isfinite(summary.mean)
+        row = shown.row(summary.scale_id)
+        estimate = score_estimate(summary)
+        score_text = format_number(estimate.value, 2)
+        interval = estimate.interval
+        interval_text = (
+            f"{format_number(interval[0], 2)} to {format_number(interval[1], 2)}"
+            if interval
             else None
         )
+        assert shown.formatted(row, "score").startswith(score_text)
+        favourable = estimate.value if math.isfinite(estimate.value) else None
         band = (
-            instrument.band_for(favourable, instrument.response_scale_id_of_scale(scale.id))
+            instrument.band_for(float(score_text), instrument.response_scale_id_of_scale(scale.id))
             if favourable is not None
             else None
         )
         stage = instrument.stage(scale.stage) if scale.stage else None
+        chosen = comparison_verdict(summary)
+        sentence = None
+        if favourable is not None:
+            sentence = f"Score {score_text}"
+            sentence += f" (95% CI {interval_text})" if interval_text else ""
+            sentence += ", where higher is better"
+            sentence += f": {band.label}." if band else "."
         readings.append(
             ScaleReading(
                 scale_id=summary.scale_id,
@@ -119,11 +187,18 @@ def read_table4(table: Table4, instrument: Instrument) -> list[ScaleReading]:
                 band_id=band.id if band else None,
                 band_label=band.label if band else None,
                 band_meaning=band.meaning if band else None,
-                benchmark_sentence=_benchmark_sentence(summary),
+                benchmark_sentence=_benchmark_sentence(
+                    summary, score_text, instrument.benchmark_name
+                ),
                 guidance=scale.guidance,
                 stage_name=stage.name if stage else None,
                 stage_recommendations=tuple(stage.recommendations) if stage else (),
                 cautions=tuple(scale_cautions(summary)),
+                score_text=score_text,
+                interval_text=interval_text,
+                sentence=sentence,
+                verdict=chosen.value if chosen else None,
+                peer_sentence=_peer_sentence((peers or {}).get(summary.scale_id), score_text),
             )
         )
     return readings

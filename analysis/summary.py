@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from analysis.descriptives import describe
+from analysis.estimates import mean_interval
 from analysis.frequencies import spss_round
 from analysis.instrument import Instrument, Scale
 from analysis.reliability import MissingPolicy, ReliabilityResult, cronbach_alpha
@@ -33,6 +34,27 @@ class BenchmarkComparison:
     mode: float
     published_direction: str
     note: str | None
+    score: float | None = None  # the mean restated so that high is favourable
+
+
+@dataclass(frozen=True)
+class AsPrinted:
+    """A scale's mean, median and mode in the direction the report prints Table 4.
+
+    ``direction`` is ``raw`` (agreement with the statements as answered) when the scale's items
+    are keyed alike, as the report printed every row; ``scale`` (reverse-keyed items flipped)
+    for a scale mixing keyed and unkeyed items, whose raw mean would mean nothing.
+    """
+
+    direction: str
+    mean: float
+    median: float
+    mode: float
+    multiple_modes: bool
+    benchmark_alpha: float | None
+    benchmark_mean: float | None
+    benchmark_median: float | None
+    benchmark_mode: float | None
 
 
 @dataclass(frozen=True)
@@ -55,12 +77,16 @@ class ScaleSummary:
     favourable: str
     band: str | None
     benchmark: BenchmarkComparison | None
+    score: float = math.nan  # the mean restated so that high is favourable
+    score_ci: tuple[float, float] | None = None  # its one-sample t 95% interval
+    as_printed: AsPrinted | None = None
 
     def to_dict(self) -> dict[str, object]:
         record = asdict(self)
         record["items"] = list(self.items)
         record["reverse_keyed"] = list(self.reverse_keyed)
         record["alpha_ci"] = list(self.alpha_ci) if self.alpha_ci else None
+        record["score_ci"] = list(self.score_ci) if self.score_ci else None
         return _finite(record)
 
 
@@ -71,15 +97,13 @@ def _finite(record: dict[str, object]) -> dict[str, object]:
             cleaned[key] = None
         elif isinstance(value, dict):
             cleaned[key] = _finite(value)
+        elif isinstance(value, list):
+            cleaned[key] = [
+                None if isinstance(v, float) and not math.isfinite(v) else v for v in value
+            ]
         else:
             cleaned[key] = value
     return cleaned
-
-
-def _format(value: float | None, decimals: int) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    return spss_round(value, decimals)
 
 
 @dataclass(frozen=True)
@@ -98,35 +122,19 @@ class Table4:
         }
 
     def to_frame(self) -> pd.DataFrame:
-        """The table as the report prints it, plus n and the benchmark."""
-        return pd.DataFrame.from_records(
-            [
-                {
-                    "Scale name": s.name,
-                    "Items": ", ".join(i.removeprefix("q") for i in s.items),
-                    "Cronbach's alpha": _format(s.alpha, 3),
-                    "Mean": _format(s.mean, 1),
-                    "Median": _format(s.median, 1),
-                    "Mode": _format(s.mode, 1) + ("*" if s.multiple_modes else ""),
-                    "n": s.n,
-                    "2017 mean": _format(s.benchmark.mean if s.benchmark else None, 1),
-                }
-                for s in self.scales
-            ]
-        )
+        """The table as the report prints it, plus n and the benchmark (the figures as text,
+        rendered from :func:`analysis.report_tables.scored_table4_table`)."""
+        from analysis.report_tables import scored_table4_table  # it builds on this module
+
+        model = scored_table4_table(self)
+        return pd.DataFrame(model.text_rows(), columns=[c.header for c in model.columns])
 
     def to_text(self) -> str:
-        frame = self.to_frame()
-        body = frame.to_string(index=False)
-        notes = [f"Table 4 (n = {self.n_responses}); scores in each scale's own direction."]
-        if any(s.multiple_modes for s in self.scales):
-            notes.append("* Multiple modes exist. The smallest value is shown.")
-        if any(s.reverse_keyed for s in self.scales):
-            notes.append(
-                "Reverse-keyed items are flipped before scoring; the 2017 means are restated "
-                "in the same direction."
-            )
-        return "\n".join([body, *notes])
+        from analysis.report_tables import scored_table4_table
+
+        model = scored_table4_table(self)
+        body = self.to_frame().to_string(index=False)
+        return "\n".join([body, *model.notes])
 
 
 def benchmark_in_scale_direction(
@@ -158,6 +166,35 @@ def benchmark_in_scale_direction(
         mode=restate(benchmark.mode),
         published_direction=benchmark.direction,
         note=benchmark.note,
+        score=favourable_score(scale, instrument, restate(benchmark.mean)),
+    )
+
+
+def _as_printed(scale: Scale, instrument: Instrument, scores: pd.Series) -> AsPrinted:
+    """The figures in Table 4's printed direction (see :class:`AsPrinted`)."""
+    keyed = {instrument.item(i).reverse_keyed for i in scale.items}
+    response_scale = instrument.response_scale_of(scale.items[0])
+    flip = keyed == {True}
+    reflect = response_scale.min + response_scale.max
+    printed = describe(reflect - scores) if flip else describe(scores)
+    published = scale.benchmark
+
+    def as_published(figure: str) -> float | None:
+        if published is None:
+            return None
+        value: float = getattr(published, figure)
+        return reflect - value if flip and published.direction == "scale" else value
+
+    return AsPrinted(
+        direction="raw" if len(keyed) == 1 else "scale",
+        mean=printed.mean,
+        median=printed.median,
+        mode=printed.mode,
+        multiple_modes=printed.multiple_modes,
+        benchmark_alpha=published.alpha if published else None,
+        benchmark_mean=as_published("mean"),
+        benchmark_median=as_published("median"),
+        benchmark_mode=as_published("mode"),
     )
 
 
@@ -167,6 +204,16 @@ def favourable_score(scale: Scale, instrument: Instrument, score: float) -> floa
         return score
     response_scale = instrument.response_scale_of(scale.items[0])
     return response_scale.min + response_scale.max - score
+
+
+def favourable_scores(scores: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Scale scores (one column per scale id) restated so that high is favourable."""
+    restated = scores.copy()
+    for scale in instrument.scales:
+        if scale.id in restated.columns and scale.favourable == "low":
+            response_scale = instrument.response_scale_of(scale.items[0])
+            restated[scale.id] = response_scale.min + response_scale.max - restated[scale.id]
+    return restated
 
 
 def summarise_scale(
@@ -187,12 +234,20 @@ def summarise_scale(
         except ValueError:
             reliability = None  # too few respondents or no variance: shown as "-"
     band = None
+    score = math.nan
+    score_ci: tuple[float, float] | None = None
     if math.isfinite(stats.mean):
+        score = favourable_score(scale, instrument, stats.mean)
         chosen = instrument.band_for(
-            favourable_score(scale, instrument, stats.mean),
+            float(spss_round(score, 2)),  # as the score is shown
             instrument.response_scale_id_of_scale(scale.id),
         )
         band = chosen.id if chosen else None
+        interval = mean_interval(scores)
+        if interval is not None:
+            ends = sorted(favourable_score(scale, instrument, end) for end in interval)
+            score_ci = (ends[0], ends[1])
+    benchmark = benchmark_in_scale_direction(scale, instrument)
     return ScaleSummary(
         scale_id=scale.id,
         name=scale.name,
@@ -209,7 +264,10 @@ def summarise_scale(
         sd=stats.sd,
         favourable=scale.favourable.value,
         band=band,
-        benchmark=benchmark_in_scale_direction(scale, instrument),
+        benchmark=benchmark,
+        score=score,
+        score_ci=score_ci,
+        as_printed=_as_printed(scale, instrument, scores),
     )
 
 

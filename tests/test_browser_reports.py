@@ -121,7 +121,8 @@ def test_evaluator_reads_and_downloads_the_demo_report(
     page.click(f"text={DEMO_REPORT_ROUND}")  # the closed round with the 39 responses
     assert page.locator("h1").inner_text().endswith(": report")
     assert page.locator("#table4 tbody tr").count() == 11
-    assert page.locator("svg.trust-chart").count() == 12  # the profile and one per scale
+    # the profile, one per scale, and a heat map per asymmetry question
+    assert page.locator("svg.trust-chart").count() == 12 + 2
     assert "Recommendation 6" in page.content()
     violations = axe_violations(page)
     screenshot(page, "report-demo")
@@ -232,3 +233,35 @@ def test_analyst_analysis_pages_are_accessible_at_320_and_1280(
             screenshot(page, f"analyst-{name}-{width}")
             assert violations == [], f"{name} at {width} px:\n{describe_violations(violations)}"
         page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_demo_report_fits_reads_at_a_glance_and_passes_axe(
+    chromium: Any, live_server: LiveServer, accounts: dict[str, int], width: int
+) -> None:
+    page = _sign_in(chromium, live_server, "evaluator@example.org")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.click(f"text={DEMO_REPORT_ROUND}")
+    screenshot(page, f"report-demo-{width}")
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className)"""
+    )
+    # Nothing scrolls sideways: not the page, not Table 4.
+    overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow} px wider than the {width} px window: {wide}"
+    table = page.locator("#table4")
+    box = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert box[0] <= box[1], f"Table 4 is {box[0]} px wide in a {box[1]} px column"
+    # The summary comes first, with in-page navigation to every section.
+    assert page.locator("main h2").first.inner_text() == "Summary"
+    for link in page.locator("#contents a").all():
+        target = (link.get_attribute("href") or "").removeprefix("#")
+        assert page.locator(f"[id='{target}']").count() == 1, target
+    # No internal ids in what people read.
+    text = page.locator("main").inner_text()
+    for internal in ("ability_behaviours", "inter_organisational_trust", "q22", "acute-trust"):
+        assert internal not in text
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)

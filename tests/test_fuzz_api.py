@@ -146,3 +146,21 @@ def test_every_operation_answers_without_a_server_error(seeded: Seeded) -> None:
     assert not failures, "\n\n".join(failures[-5:])
     assert statuses[200] + statuses[201] > len(operations), statuses
     assert not any(code >= 500 for code in statuses), statuses
+
+
+def test_every_report_and_analyst_operation_declares_its_response(seeded: Seeded) -> None:
+    """No report or analyst route answers an undeclared shape (``response_model=None`` gives
+    an empty schema, which any answer would match)."""
+    from fastapi.testclient import TestClient
+
+    document = TestClient(seeded.app).get("/openapi.json").json()
+    checked = 0
+    for path, methods in document["paths"].items():
+        if not path.startswith(("/api/v1/reports", "/api/v1/analyst")):
+            continue
+        for method, operation in methods.items():
+            content = operation["responses"]["200"]["content"]["application/json"]
+            schema = content["schema"]
+            assert schema.get("$ref") or schema.get("items", {}).get("$ref"), (method, path)
+            checked += 1
+    assert checked >= 9

@@ -34,9 +34,10 @@ def test_readings(responses: pd.DataFrame) -> None:
     assert competition.favourable_mean == pytest.approx(
         6 - responses[["q10", "q11"]].mean(axis=1).mean()
     )
-    assert "worse than the 2017 figure, where lower is better" in (
-        competition.benchmark_sentence or ""
-    )
+    assert competition.benchmark_sentence == (
+        f"Score {competition.score_text} against the 2017 figure of 2.8 (a 39-person pilot): "
+        "worse than 2017."
+    )  # 6 - 3.2: Competition's 2017 mean restated so that higher is better
     assert readings["inter_individual_trust"].band_id == "strength"
     assert readings["inter_individual_trust"].stage_name == "Collaboration-based trust"
     org = readings["inter_organisational_trust"]
@@ -50,7 +51,8 @@ def test_low_alpha_caution() -> None:
         rng.integers(1, 6, size=(200, 22)).astype(float), columns=INSTRUMENT.item_ids
     )
     readings = {r.scale_id: r for r in read_table4(table4(frame, INSTRUMENT), INSTRUMENT)}
-    assert any("below 0.7" in c for c in readings["integrity_behaviours"].cautions)
+    cautions = readings["integrity_behaviours"].cautions
+    assert any("below 0.70" in c or "below zero" in c for c in cautions)
     assert readings["aligned_interests"].cautions == ()
 
 

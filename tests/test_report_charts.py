@@ -9,7 +9,14 @@ import pytest
 
 from analysis.frequencies import frequency_table
 from analysis.summary import ProfileBar
-from app.reports.charts import diverging_items_svg, trust_profile_svg
+from app.reports.charts import (
+    FAVOURABLE_COLOURS,
+    NEUTRAL_COLOUR,
+    UNFAVOURABLE_COLOURS,
+    ItemBar,
+    diverging_items_svg,
+    trust_profile_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 LABELS = {1: "Strongly disagree", 2: "Disagree", 3: "Not sure", 4: "Agree", 5: "Strongly agree"}
@@ -23,23 +30,66 @@ def test_trust_profile_bars_and_text_alternative() -> None:
     root = ET.fromstring(trust_profile_svg(bars))
     assert root.get("role") == "img"
     desc = root.find(f"{SVG}desc")
-    assert desc is not None and "Ability 3.6" in (desc.text or "")
-    assert "Inter <b> 2.0" in (desc.text or "")  # escaped in markup, intact as text
+    assert desc is not None and "Ability 3.60" in (desc.text or "")  # as the profile table
+    assert "Inter <b> 2.00" in (desc.text or "")  # escaped in markup, intact as text
     widths = [float(r.get("width", 0)) for r in root.iter(f"{SVG}rect")]
     assert widths[0] > widths[1] > 0
 
 
-def test_diverging_bar_segments_follow_the_answers() -> None:
-    q30 = frequency_table(
+def _q30() -> ItemBar:
+    table = frequency_table(
         pd.Series([1.0] * 2 + [2.0] * 12 + [3.0] * 11 + [4.0] * 12 + [5.0] * 2),
         labels=LABELS,
         item="q30",
     )
-    root = ET.fromstring(diverging_items_svg([q30], title="Items", chart_id="c"))
+    return ItemBar(table, "Partners promised things & did not do them.", False)
+
+
+def _segments(root: ET.Element) -> list[ET.Element]:
+    rects = list(root.iter(f"{SVG}rect"))
+    return rects[5:]  # after the legend's five swatches
+
+
+def test_diverging_bar_segments_follow_the_answers_and_favourability() -> None:
+    bar = _q30()  # negatively worded: disagreeing is favourable
+    svg = diverging_items_svg([bar], title="Items", chart_id="c")
+    root = ET.fromstring(svg)
     desc = root.find(f"{SVG}desc")
     assert desc is not None
-    assert "q30: 5.1% Strongly disagree, 30.8% Disagree, 28.2% Not sure" in (desc.text or "")
-    # five legend swatches, then five segments whose widths are proportional to the shares
-    segments = [float(r.get("width", 0)) for r in list(root.iter(f"{SVG}rect"))[5:]]
-    assert len(segments) == 5
-    assert segments[1] / segments[0] == pytest.approx(6.0, rel=0.01)
+    text = desc.text or ""
+    assert text.startswith(
+        "Partners promised things & did not do them. (disagreeing is favourable)"
+    )
+    assert "36% favourable, 28% not sure, 36% unfavourable" in text
+    assert "5.1% Strongly disagree, 30.8% Disagree, 28.2% Not sure" in text
+    # Labelled with the statement, never the item id.
+    labels = [t.text or "" for t in root.iter(f"{SVG}text")]
+    assert "Partners promised things & did not do them." in labels and "q30" not in svg
+    assert "36%" in labels
+    segments = _segments(root)
+    widths = [float(r.get("width", 0)) for r in segments]
+    colours = [r.get("fill") for r in segments]
+    # Agreeing is unfavourable here: the bar runs strongly agree (left) ... strongly disagree.
+    assert colours == [
+        UNFAVOURABLE_COLOURS[1],
+        UNFAVOURABLE_COLOURS[0],
+        NEUTRAL_COLOUR,
+        FAVOURABLE_COLOURS[0],
+        FAVOURABLE_COLOURS[1],
+    ]
+    assert widths[3] / widths[4] == pytest.approx(6.0, rel=0.01)  # disagree 12 : strongly 2
+    # The same answers on a positively worded item: colours follow agreement instead.
+    positive = ET.fromstring(
+        diverging_items_svg(
+            [ItemBar(bar.table, "Partners keep promises.", True)], title="Items", chart_id="d"
+        )
+    )
+    assert [r.get("fill") for r in _segments(positive)] == [
+        UNFAVOURABLE_COLOURS[1],
+        UNFAVOURABLE_COLOURS[0],
+        NEUTRAL_COLOUR,
+        FAVOURABLE_COLOURS[0],
+        FAVOURABLE_COLOURS[1],
+    ]
+    first = _segments(positive)[0]
+    assert float(first.get("width", 0)) == pytest.approx(widths[4], rel=0.01)  # strongly disagree

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 from analysis.frequencies import FrequencyTable, spss_round
+from analysis.report_tables import format_number, signed
 from analysis.summary import ProfileBar
 
 # NHS identity colours (https://www.england.nhs.uk/nhsidentity/identity-guidelines/colours/).
@@ -24,12 +25,10 @@ NHS_RED = "#8a1538"  # NHS dark red
 NHS_WARM_YELLOW = "#ffb81c"
 NHS_PALE_GREY = "#e8edee"
 
-# Diverging palette for a 5-point agreement scale: disagree (reds) .. agree (blues).
-AGREEMENT_COLOURS = ("#8a1538", "#d5281b", NHS_MID_GREY, NHS_BLUE, NHS_DARK_BLUE)
-
 
 def _number(value: float) -> str:
-    return f"{value:.1f}"
+    """As the report's tables show a score (two decimals, half away from zero)."""
+    return format_number(value, 2)
 
 
 @dataclass(frozen=True)
@@ -92,93 +91,329 @@ def trust_profile_svg(
     return "".join(parts)
 
 
+FAVOURABLE_COLOURS = (NHS_BLUE, NHS_DARK_BLUE)  # favourable, strongly favourable
+UNFAVOURABLE_COLOURS = ("#d5281b", NHS_RED)  # unfavourable, strongly unfavourable
+NEUTRAL_COLOUR = NHS_MID_GREY
+
+
+@dataclass(frozen=True)
+class ItemBar:
+    """One item of a diverging chart: its statement, answers, and which way is favourable."""
+
+    table: FrequencyTable
+    statement: str
+    agreeing_is_favourable: bool
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line else lines
+
+
+def _answer_colour(value: int, low: int, high: int, neutral: float, agreeing_good: bool) -> str:
+    if value == neutral:
+        return NEUTRAL_COLOUR
+    agreeing = value > neutral
+    favourable = agreeing == agreeing_good
+    strong = value in (low, high)
+    palette = FAVOURABLE_COLOURS if favourable else UNFAVOURABLE_COLOURS
+    return palette[1] if strong else palette[0]
+
+
+def favourable_shares(bar: ItemBar, neutral: float) -> tuple[float, float, float]:
+    """Valid percent of unfavourable, neutral and favourable answers."""
+    shares = {int(r.value): r.valid_percent for r in bar.table.rows if r.value.is_integer()}
+    agree = sum(p for v, p in shares.items() if v > neutral)
+    disagree = sum(p for v, p in shares.items() if v < neutral)
+    middle = shares.get(int(neutral), 0.0) if float(neutral).is_integer() else 0.0
+    if bar.agreeing_is_favourable:
+        return disagree, middle, agree
+    return agree, middle, disagree
+
+
 def diverging_items_svg(
-    tables: Sequence[FrequencyTable],
+    bars: Sequence[ItemBar],
     *,
     title: str,
     chart_id: str,
-    neutral_value: float = 3,
-    colours: Sequence[str] = AGREEMENT_COLOURS,
+    scale_min: int = 1,
+    scale_max: int = 5,
 ) -> str:
-    """A diverging stacked bar per item: disagreement left of centre, agreement right.
+    """A diverging stacked bar per item: unfavourable answers left of centre, favourable right.
 
-    The neutral answer is split across the centre line. Percentages are of valid answers.
+    Colour follows favourability, not agreement: where disagreeing is the favourable answer (a
+    negatively worded statement, or a barrier such as a fear of damage), "disagree" is blue and
+    on the right. Each bar is labelled with the item's statement and the percentages of
+    unfavourable, neutral and favourable answers (of valid answers); the neutral answer is split
+    across the centre line.
     """
-    box = ChartBox(width=640, label_width=70, row_height=30, top=40)
-    half = (box.width - box.label_width - 20) / 2
-    centre = box.label_width + half
-    height = box.top + box.row_height * len(tables) + 10
-    labels = _category_labels(tables)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
-        f'viewBox="0 0 {box.width} {height}" '
-        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
-        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
-        f'<desc id="{escape(chart_id)}-desc">{escape(_describe_items(tables))}</desc>',
-    ]
-    legend_x = box.label_width
-    for value, label in labels:
-        colour = colours[(value - 1) % len(colours)]
-        parts.append(
-            f'<rect x="{legend_x}" y="6" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{legend_x + 16}" y="17" font-size="12" fill="#212b32">'
-            f"{escape(label)}</text>"
-        )
-        legend_x += 24 + 7 * len(label)
-    for row, table in enumerate(tables):
-        y = box.top + row * box.row_height
-        shares: dict[float, float] = {
-            int(r.value): r.valid_percent for r in table.rows if r.value.is_integer()
-        }
-        left = sum(p for v, p in shares.items() if v < neutral_value)
-        left += shares.get(neutral_value, 0.0) / 2
-        start = centre - left / 100 * half
-        parts.append(
-            f'<text x="{box.label_width - 8}" y="{y + 18}" text-anchor="end" font-size="13" '
-            f'fill="#212b32">{escape(table.item)}</text>'
-        )
-        for value, _ in labels:
+    neutral = (scale_min + scale_max) / 2
+    width, margin = 640, 10
+    half = (width - 2 * margin - 120) / 2
+    centre = margin + 60 + half
+    font = 13
+    rows: list[str] = []
+    y = 52
+    for bar in bars:
+        lines = _wrap(bar.statement, 84)
+        for line in lines:
+            rows.append(
+                f'<text x="{margin}" y="{y + 12}" font-size="{font}" fill="#212b32">'
+                f"{escape(line)}</text>"
+            )
+            y += 16
+        y += 4
+        shares = {int(r.value): r.valid_percent for r in bar.table.rows if r.value.is_integer()}
+        bad, middle, good = favourable_shares(bar, neutral)
+        values = sorted(shares)
+        ordered = values if bar.agreeing_is_favourable else list(reversed(values))
+        start = centre - (bad + middle / 2) / 100 * half
+        for value in ordered:
             share = shares.get(value, 0.0)
             if share <= 0:
                 continue
-            width = share / 100 * half
-            colour = colours[(value - 1) % len(colours)]
-            parts.append(
-                f'<rect x="{start:.1f}" y="{y + 4}" width="{width:.1f}" height="20" '
+            segment = share / 100 * half
+            colour = _answer_colour(
+                value, scale_min, scale_max, neutral, bar.agreeing_is_favourable
+            )
+            rows.append(
+                f'<rect x="{start:.1f}" y="{y}" width="{segment:.1f}" height="20" '
                 f'fill="{colour}" stroke="#ffffff" stroke-width="1"/>'
             )
-            start += width
-    parts.append(
-        f'<line x1="{centre:.1f}" y1="{box.top - 4}" x2="{centre:.1f}" y2="{height - 4}" '
-        f'stroke="#212b32" stroke-width="1"/>'
+            start += segment
+        rows.append(
+            f'<text x="{centre - half - 6:.1f}" y="{y + 15}" text-anchor="end" '
+            f'font-size="{font}" fill="{NHS_RED}">{spss_round(bad, 0)}%</text>'
+            f'<text x="{centre + half + 6:.1f}" y="{y + 15}" font-size="{font}" '
+            f'fill="{NHS_DARK_BLUE}">{spss_round(good, 0)}%</text>'
+        )
+        y += 34
+    height = y + 4
+    legend = (
+        f'<rect x="{margin}" y="8" width="12" height="12" fill="{UNFAVOURABLE_COLOURS[1]}"/>'
+        f'<rect x="{margin + 14}" y="8" width="12" height="12" fill="{UNFAVOURABLE_COLOURS[0]}"/>'
+        f'<text x="{margin + 32}" y="19" font-size="12" fill="#212b32">Unfavourable '
+        "(darker: strongly)</text>"
+        f'<rect x="{margin + 218}" y="8" width="12" height="12" fill="{NEUTRAL_COLOUR}"/>'
+        f'<text x="{margin + 236}" y="19" font-size="12" fill="#212b32">Not sure</text>'
+        f'<rect x="{margin + 306}" y="8" width="12" height="12" fill="{FAVOURABLE_COLOURS[0]}"/>'
+        f'<rect x="{margin + 320}" y="8" width="12" height="12" fill="{FAVOURABLE_COLOURS[1]}"/>'
+        f'<text x="{margin + 338}" y="19" font-size="12" fill="#212b32">Favourable '
+        "(darker: strongly)</text>"
+        f'<text x="{centre - 6:.1f}" y="40" text-anchor="end" font-size="12" '
+        f'fill="{NHS_DARK_GREY}">unfavourable</text>'
+        f'<text x="{centre + 6:.1f}" y="40" font-size="12" fill="{NHS_DARK_GREY}">'
+        "favourable</text>"
     )
+    return "".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
+            f'viewBox="0 0 {width} {height}" '
+            f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
+            f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+            f'<desc id="{escape(chart_id)}-desc">{escape(_describe_items(bars, neutral))}</desc>',
+            legend,
+            *rows,
+            f'<line x1="{centre:.1f}" y1="46" x2="{centre:.1f}" y2="{height - 4}" '
+            'stroke="#212b32" stroke-width="1"/>',
+            "</svg>",
+        ]
+    )
+
+
+def _describe_items(bars: Sequence[ItemBar], neutral: float) -> str:
+    sentences = []
+    for bar in bars:
+        bad, middle, good = favourable_shares(bar, neutral)
+        way = "agreeing" if bar.agreeing_is_favourable else "disagreeing"
+        answers = ", ".join(
+            f"{spss_round(r.valid_percent)}% {r.label or int(r.value)}" for r in bar.table.rows
+        )
+        sentences.append(
+            f"{bar.statement} ({way} is favourable): {spss_round(good, 0)}% favourable, "
+            f"{spss_round(middle, 0)}% not sure, {spss_round(bad, 0)}% unfavourable "
+            f"({answers})"
+        )
+    return "; ".join(sentences) + "."
+
+
+def _gap_fill(gap: float) -> tuple[str, str]:
+    """Cell colour and text colour for a gap (favourable-keyed: positive is better)."""
+    if gap >= 0.5:
+        return NHS_DARK_BLUE, "#ffffff"
+    if gap >= 0.2:
+        return "#a6c8ea", "#212b32"
+    if gap > -0.2:
+        return "#f0f4f5", "#212b32"
+    if gap > -0.5:
+        return "#f4b9b3", "#212b32"
+    return NHS_RED, "#ffffff"
+
+
+def gap_heat_map_svg(
+    rows: Sequence[tuple[str, Sequence[tuple[float | None, bool]]]],
+    columns: Sequence[str],
+    *,
+    title: str,
+    chart_id: str,
+) -> str:
+    """A compact heat map of gaps: one row per scale, one column per group.
+
+    ``rows`` holds (scale name, [(gap or ``None`` when hidden, clear)] per column). Colour shows
+    the size and sign of a gap, the figure is written in the cell, a clear gap (interval
+    excluding zero) is outlined and marked with a diamond, and a hidden cell is left blank
+    with a dash; the table beside the chart gives the intervals.
+    """
+    label_width, cell_width, cell_height, header = 200, 72, 26, 70
+    width = label_width + cell_width * len(columns) + 8
+    height = header + cell_height * len(rows) + 8
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart app-heat-map" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+    ]
+    described = []
+    for name, values in rows:
+        figures = ", ".join(
+            f"{column} {_signed(gap)}{' (clear)' if clear else ''}"
+            if gap is not None
+            else f"{column} hidden"
+            for column, (gap, clear) in zip(columns, values, strict=True)
+        )
+        described.append(f"{name}: {figures}")
+    parts.append(f'<desc id="{escape(chart_id)}-desc">{escape("; ".join(described))}.</desc>')
+    for index, column in enumerate(columns):
+        x = label_width + index * cell_width + cell_width / 2
+        for line_number, line in enumerate(_wrap(column, 11)[:5]):
+            parts.append(
+                f'<text x="{x:.1f}" y="{12 + line_number * 12}" text-anchor="middle" '
+                f'font-size="10" fill="#212b32">{escape(line)}</text>'
+            )
+    for row_index, (name, values) in enumerate(rows):
+        y = header + row_index * cell_height
+        parts.append(
+            f'<text x="{label_width - 8}" y="{y + 17}" text-anchor="end" font-size="12" '
+            f'fill="#212b32">{escape(name)}</text>'
+        )
+        for index, (gap, clear) in enumerate(values):
+            x = label_width + index * cell_width
+            if gap is None:
+                parts.append(
+                    f'<rect x="{x + 1}" y="{y + 1}" width="{cell_width - 2}" '
+                    f'height="{cell_height - 2}" fill="#ffffff" stroke="{NHS_PALE_GREY}"/>'
+                    f'<text x="{x + cell_width / 2:.1f}" y="{y + 17}" text-anchor="middle" '
+                    f'font-size="12" fill="{NHS_DARK_GREY}">-</text>'
+                )
+                continue
+            fill, ink = _gap_fill(gap)
+            outline = (
+                ' stroke="#212b32" stroke-width="2"' if clear else f' stroke="{NHS_PALE_GREY}"'
+            )
+            parts.append(
+                f'<rect x="{x + 1}" y="{y + 1}" width="{cell_width - 2}" '
+                f'height="{cell_height - 2}" fill="{fill}"{outline}/>'
+                f'<text x="{x + cell_width / 2:.1f}" y="{y + 17}" text-anchor="middle" '
+                f'font-size="12" fill="{ink}">{_signed(gap)}{" ◆" if clear else ""}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def palette(points: int) -> tuple[str, ...]:
-    """Colours for an answer scale of ``points`` values, spread over the diverging palette
-    (a 3-point scale gets its two ends and the middle grey)."""
-    if points >= len(AGREEMENT_COLOURS) or points < 2:
-        return AGREEMENT_COLOURS
-    last = len(AGREEMENT_COLOURS) - 1
-    return tuple(AGREEMENT_COLOURS[round(i * last / (points - 1))] for i in range(points))
+def _signed(value: float) -> str:
+    return signed(value)
 
 
-def _category_labels(tables: Sequence[FrequencyTable]) -> list[tuple[int, str]]:
-    seen: dict[int, str] = {}
-    for table in tables:
-        for row in table.rows:
-            if row.value.is_integer():
-                seen.setdefault(int(row.value), row.label or str(int(row.value)))
-    return sorted(seen.items())
+def trend_small_multiples_svg(
+    panels: Sequence[tuple[str, Sequence[tuple[str, float | None, float | None, float | None]]]],
+    *,
+    scale_min: int,
+    scale_max: int,
+    title: str,
+    chart_id: str,
+    columns: int = 3,
+) -> str:
+    """One small panel per scale: its score in each round (oldest left) with 95% whiskers.
 
+    ``panels`` holds (scale name, [(round label, score, low, high)]); a missing score leaves a
+    gap. Every panel shares the same vertical axis (the answer range, higher is better), so
+    panels can be compared at a glance; the table beside the chart gives the figures.
+    """
+    panel_width, panel_height, gap = 200, 120, 12
+    rows = (len(panels) + columns - 1) // columns
+    width = columns * panel_width + (columns - 1) * gap
+    height = rows * (panel_height + gap)
+    described = []
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
+        f'viewBox="0 0 {width} {height}" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
+    ]
+    body: list[str] = []
+    for index, (name, points) in enumerate(panels):
+        left = (index % columns) * (panel_width + gap)
+        top = (index // columns) * (panel_height + gap)
+        plot_top, plot_bottom = top + 30, top + panel_height - 18
+        plot_left, plot_right = left + 24, left + panel_width - 10
 
-def _describe_items(tables: Sequence[FrequencyTable]) -> str:
-    sentences = []
-    for table in tables:
-        shares = ", ".join(
-            f"{spss_round(r.valid_percent)}% {r.label or int(r.value)}" for r in table.rows
+        def y(value: float, bottom: float = plot_bottom, top_: float = plot_top) -> float:
+            share = (value - scale_min) / (scale_max - scale_min)
+            return bottom - share * (bottom - top_)
+
+        body.append(
+            f'<rect x="{left}" y="{top}" width="{panel_width}" height="{panel_height}" '
+            f'fill="#ffffff" stroke="{NHS_PALE_GREY}"/>'
+            f'<text x="{left + 6}" y="{top + 16}" font-size="12" font-weight="bold" '
+            f'fill="#212b32">{escape(name[:30])}</text>'
         )
-        sentences.append(f"{table.item}: {shares}")
-    return "; ".join(sentences) + "."
+        for tick in (scale_min, (scale_min + scale_max) / 2, scale_max):
+            body.append(
+                f'<line x1="{plot_left}" y1="{y(tick):.1f}" x2="{plot_right}" y2="{y(tick):.1f}" '
+                f'stroke="{NHS_PALE_GREY}"/>'
+                f'<text x="{plot_left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end" '
+                f'font-size="10" fill="{NHS_DARK_GREY}">{tick:g}</text>'
+            )
+        step = (plot_right - plot_left) / max(len(points) - 1, 1)
+        previous: tuple[float, float] | None = None
+        words = []
+        for position, (label, score, low, high) in enumerate(points):
+            x = plot_left + step * position if len(points) > 1 else (plot_left + plot_right) / 2
+            if score is None:
+                previous = None
+                words.append(f"{label} no figure")
+                continue
+            if low is not None and high is not None:
+                body.append(
+                    f'<line x1="{x:.1f}" y1="{y(low):.1f}" x2="{x:.1f}" y2="{y(high):.1f}" '
+                    f'stroke="{NHS_BLUE}" stroke-width="2"/>'
+                )
+            if previous is not None:
+                body.append(
+                    f'<line x1="{previous[0]:.1f}" y1="{previous[1]:.1f}" x2="{x:.1f}" '
+                    f'y2="{y(score):.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="1.5"/>'
+                )
+            body.append(f'<circle cx="{x:.1f}" cy="{y(score):.1f}" r="4" fill="{NHS_DARK_BLUE}"/>')
+            previous = (x, y(score))
+            interval = (
+                f" (95% CI {format_number(low, 2)} to {format_number(high, 2)})"
+                if low is not None and high is not None
+                else ""
+            )
+            words.append(f"{label} {format_number(score, 2)}{interval}")
+        last = next((p for p in reversed(points) if p[1] is not None), None)
+        if last is not None and last[1] is not None:
+            body.append(
+                f'<text x="{left + panel_width - 8}" y="{top + 16}" text-anchor="end" '
+                f'font-size="12" fill="{NHS_DARK_BLUE}">{format_number(last[1], 2)}</text>'
+            )
+        described.append(f"{name}: " + ", ".join(words))
+    parts.append(f'<desc id="{escape(chart_id)}-desc">{escape("; ".join(described))}.</desc>')
+    return "".join([*parts, *body, "</svg>"])

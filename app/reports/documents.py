@@ -24,6 +24,7 @@ from analysis.frequencies import FrequencyTable
 from app.services.reports import RESPONDENT_COLUMN, RoundReport
 
 if TYPE_CHECKING:
+    from analysis.glance import GlanceScale
     from analysis.summary import Table4
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
@@ -94,6 +95,9 @@ def report_json(report: RoundReport) -> dict[str, JsonValue]:
             "version": report.instrument.version,
         },
         "table4": _table4_json(report.table),
+        "summary": None if report.glance is None else _summary_json(report),
+        "tables": [json_safe(dict(t.to_json())) for t in report.tables],
+        "sources": [list(pair) for pair in report.sources],
         "trust_profile": [
             {
                 "group": b.group,
@@ -143,6 +147,28 @@ def report_json(report: RoundReport) -> dict[str, JsonValue]:
             "note": change.note,
             "scales": json_safe([c.to_dict() for c in change.changes]),
         },
+    }
+
+
+def _summary_json(report: RoundReport) -> JsonValue:
+    glance = report.glance
+    assert glance is not None
+
+    def brief(scales: tuple[GlanceScale, ...]) -> JsonValue:
+        return [
+            {"scale_id": s.scale_id, "name": s.name, "score": s.score_text, "band": s.band_label}
+            for s in scales
+        ]
+
+    return {
+        "strongest": brief(glance.strongest),
+        "weakest": brief(glance.weakest),
+        "changed": list(glance.changed),
+        "differences": list(glance.differences),
+        "look_first": glance.look_first,
+        "first_stage": glance.first_stage,
+        "first_scales": [list(pair) for pair in glance.first_scales],
+        "first_questions": list(glance.first_questions),
     }
 
 

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import math
+from functools import cache
+from pathlib import Path
 
+from analysis.asymmetry import AsymmetryView
 from analysis.frequencies import spss_round
-from app.reports.charts import diverging_items_svg, palette, trust_profile_svg
+from analysis.report_tables import ReportTable, agreeing_is_favourable, profile_table_id
+from app.reports.charts import (
+    ItemBar,
+    diverging_items_svg,
+    gap_heat_map_svg,
+    trend_small_multiples_svg,
+    trust_profile_svg,
+)
 from app.services.reports import RoundReport
 from app.web.templating import templates
 
@@ -26,9 +36,19 @@ def number(value: object, decimals: int = 2) -> str:
 templates.env.filters["num"] = number
 
 
+@cache
+def report_css() -> str:
+    """The report's own styles, inlined into the standalone HTML and PDF."""
+    return (Path(__file__).resolve().parent.parent / "static" / "report.css").read_text("utf-8")
+
+
 def report_context(report: RoundReport) -> dict[str, object]:
     """What the report templates need besides the report: charts as inline SVG."""
-    context: dict[str, object] = {"report": report, "band_tags": BAND_TAGS}
+    context: dict[str, object] = {
+        "report": report,
+        "band_tags": BAND_TAGS,
+        "report_css": report_css(),
+    }
     if not report.visible:
         return context
     instrument = report.instrument
@@ -44,6 +64,7 @@ def report_context(report: RoundReport) -> dict[str, object]:
                 "response_scale": scale_id,
                 "span": span,
                 "bars": bars,
+                "table_id": profile_table_id(scale_id, several),
                 "svg": trust_profile_svg(
                     bars,
                     scale_min=response_scale.min,
@@ -56,18 +77,93 @@ def report_context(report: RoundReport) -> dict[str, object]:
         )
     context["profiles"] = profiles
     context["profile_svg"] = "".join(str(p["svg"]) for p in profiles)
-    item_svgs = {}
-    for scale in instrument.scales:
-        answer_scale = instrument.response_scale_of_scale(scale.id)
-        item_svgs[scale.id] = diverging_items_svg(
-            report.frequencies_of(tuple(scale.items)),
-            title=f"{scale.name}: answers to each item (raw agreement, valid percent)",
-            chart_id=f"items-{scale.id}",
-            neutral_value=(answer_scale.min + answer_scale.max) / 2,
-            colours=palette(len(answer_scale.values)),
-        )
-    context["item_svgs"] = item_svgs
+    context["item_svgs"] = {scale.id: _items_chart(report, scale.id) for scale in instrument.scales}
+    context["heat_maps"] = {
+        table.id: _heat_map(report, view, table)
+        for view in report.asymmetries
+        if (table := report.table_named(asymmetry_table_id(view))) is not None
+    }
+    if report.trend is not None:
+        context["trend_svg"] = _trend_chart(report)
     return context
+
+
+def _trend_chart(report: RoundReport) -> str:
+    series = report.trend
+    assert series is not None
+    instrument = report.instrument
+    panels = []
+    for scale_id in series.scale_ids:
+        points = []
+        for key, _title, when in series.rounds:
+            point = series.point(scale_id, key)
+            estimate = point.estimate if point else None
+            points.append(
+                (
+                    when,
+                    estimate.value if estimate else None,
+                    estimate.low if estimate else None,
+                    estimate.high if estimate else None,
+                )
+            )
+        panels.append((instrument.scale(scale_id).name, points))
+    response_scale = instrument.response_scale_of(instrument.items[0].id)
+    return trend_small_multiples_svg(
+        panels,
+        scale_min=response_scale.min,
+        scale_max=response_scale.max,
+        title="Each scale's score in every round, with 95% intervals (higher is better)",
+        chart_id="trend-chart",
+    )
+
+
+def asymmetry_table_id(view: AsymmetryView) -> str:
+    return f"asymmetry-{view.question_id}" + ("-largest" if view.comparison == "largest" else "")
+
+
+def _heat_map(report: RoundReport, view: AsymmetryView, table: ReportTable) -> str:
+    """The heat map of an asymmetry view: the same cells as its table."""
+    groups = view.shown_groups
+    rows = []
+    for row in table.rows:
+        values = []
+        for value, _ in groups:
+            cell = view.cell(row.key, value)
+            shown = cell is not None and cell.shown and cell.gap is not None
+            values.append(
+                (
+                    cell.gap.value if shown and cell and cell.gap else None,
+                    bool(shown and cell and cell.clear),
+                )
+            )
+        rows.append((report.instrument.scale(row.key).name, values))
+    return gap_heat_map_svg(
+        rows,
+        [label for _, label in groups],
+        title=table.title,
+        chart_id=f"heat-{table.id}",
+    )
+
+
+def _items_chart(report: RoundReport, scale_id: str) -> str:
+    """A scale's items as diverging bars on the items' own answer scale."""
+    instrument = report.instrument
+    scale = instrument.scale(scale_id)
+    response_scale = instrument.response_scale_of(scale.items[0])
+    return diverging_items_svg(
+        [
+            ItemBar(
+                table,
+                instrument.item(table.item).text,
+                agreeing_is_favourable(instrument, scale.id, table.item),
+            )
+            for table in report.frequencies_of(tuple(scale.items))
+        ],
+        title=f"{scale.name}: answers to each statement, favourable answers to the right",
+        chart_id=f"items-{scale.id}",
+        scale_min=response_scale.min,
+        scale_max=response_scale.max,
+    )
 
 
 def report_html(report: RoundReport) -> str:

@@ -18,12 +18,13 @@ file), unless an admin granted the reader raw access (:mod:`app.services.raw_acc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import pandas as pd
 from sqlmodel import Session, col, func, select
 
+from analysis.asymmetry import AsymmetryView, asymmetry_views
 from analysis.change import ScaleChange, comparable_scales, scale_changes
 from analysis.disclosure import (
     NOT_STATED,
@@ -35,14 +36,33 @@ from analysis.disclosure import (
     validate_threshold,
 )
 from analysis.frequencies import FrequencyTable, item_frequency_tables
+from analysis.glance import Glance, glance
 from analysis.instrument import Instrument
 from analysis.reading import ScaleReading, read_table4, round_cautions
+from analysis.report_tables import (
+    ReportTable,
+    asymmetry_table,
+    change_table,
+    profile_tables,
+    scores_table,
+    table4_table,
+    trend_table,
+)
 from analysis.scoring import scale_scores
-from analysis.summary import ProfileBar, Table4, grouped_table4, table4, trust_profile
+from analysis.summary import (
+    ProfileBar,
+    Table4,
+    favourable_scores,
+    grouped_table4,
+    table4,
+    trust_profile,
+)
+from analysis.trend import Trend, TrendRound, trend
 from app.models import AccountRole, Coordinator, Partnership, Response, SurveyRound
-from app.services import coordinators, raw_access, releases, rounds
+from app.services import coordinators, peers, raw_access, releases, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError, RecordNotFoundError
 from app.services.instruments import round_instrument
+from app.services.peers import PeerBenchmark
 from app.services.releases import Publication
 
 REPORT_ROLES = frozenset({AccountRole.ADMIN, AccountRole.EVALUATOR, AccountRole.ANALYST})
@@ -181,10 +201,20 @@ class RoundReport:
     anonymous: KAnonymous | None = field(default=None, repr=False, compare=False)
     raw_rows: bool = False
     matrix: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
+    tables: tuple[ReportTable, ...] = ()
+    asymmetries: tuple[AsymmetryView, ...] = ()
+    glance: Glance | None = None
+    trend: Trend | None = None
+    sources: tuple[tuple[int, int], ...] = ()  # (round id, release) of every set the report reads
+    peers: PeerBenchmark | None = None
 
     @property
     def visible(self) -> bool:
         return self.table is not None
+
+    def table_named(self, table_id: str) -> ReportTable | None:
+        """One of :attr:`tables` by its id (``table4``, ``scores``, ``change`` ...)."""
+        return next((t for t in self.tables if t.id == table_id), None)
 
     @property
     def rows_available(self) -> bool:
@@ -244,18 +274,51 @@ def _group_sizes(matrix: pd.DataFrame, question_id: str, instrument: Instrument)
     return sizes
 
 
+def _masked(table: Table4, group: str, view: AsymmetryView | None) -> Table4:
+    """A group's Table 4 with the figures of every scale on which the group is hidden (fewer
+    than the threshold scored on that scale, or hidden with them) left out."""
+    if view is None:
+        return table
+    scales = []
+    for summary in table.scales:
+        cell = view.cell(summary.scale_id, group)
+        if cell is None or cell.shown:
+            scales.append(summary)
+            continue
+        scales.append(
+            replace(
+                summary,
+                alpha=None,
+                alpha_ci=None,
+                mean=math.nan,
+                median=math.nan,
+                mode=math.nan,
+                multiple_modes=False,
+                sd=math.nan,
+                band=None,
+                score=math.nan,
+                score_ci=None,
+                as_printed=None,
+            )
+        )
+    return replace(table, scales=tuple(scales))
+
+
 def _breakdown(
     matrix: pd.DataFrame,
     instrument: Instrument,
     question_id: str,
     threshold: int,
     anonymous: KAnonymous,
+    per_scale: AsymmetryView | None = None,
 ) -> Breakdown:
     """Table 4 by a background question's groups, with the suppression of
     :func:`analysis.disclosure.suppress_groups`. Groups are made from the answers as published
     in the row-level files (k-anonymous), so that every group shown is exactly the files' rows
     with its value and no difference of published sets is smaller than the threshold; a
-    respondent whose answer the files withhold counts as "not stated or withheld"."""
+    respondent whose answer the files withhold counts as "not stated or withheld". With
+    ``per_scale`` (the question's asymmetry view), a scale on which a shown group is hidden
+    (fewer than the threshold answered it) has no figures for that group."""
     question = instrument.background_question(question_id)
     matrix = matrix.assign(**{question_id: anonymous.frame[question_id]})
     visibility = suppress_groups(_group_sizes(matrix, question_id, instrument), threshold)
@@ -264,7 +327,13 @@ def _breakdown(
     tables = grouped_table4(stated[stated[question_id].isin(shown)], instrument, question_id)
     labels = {o.value: o.label for o in question.options} | {NOT_STATED: "Not stated or withheld"}
     groups = tuple(
-        GroupResult(v.group, labels[v.group], v.shown, v.reason, tables.get(v.group))
+        GroupResult(
+            v.group,
+            labels[v.group],
+            v.shown,
+            v.reason,
+            _masked(tables[v.group], v.group, per_scale) if v.group in tables else None,
+        )
         for v in visibility
         if v.n > 0
     )
@@ -302,6 +371,55 @@ def previous_round(session: Session, survey_round: SurveyRound) -> SurveyRound |
     return same[0] if same else None
 
 
+def _trend(
+    session: Session,
+    survey_round: SurveyRound,
+    instrument: Instrument,
+    scores: pd.DataFrame,
+    release: int,
+) -> tuple[Trend | None, tuple[tuple[int, int], ...]]:
+    """This round and every earlier round of the partnership, each as published (its latest
+    release, if at or above its threshold), oldest first; ``None`` with fewer than two. Also
+    the (round, release) pairs read, on which the report depends."""
+    assert survey_round.id is not None
+    listed = rounds.list_rounds(session, survey_round.partnership_id)
+    ids = [r.id for r in listed]
+    earlier = listed[ids.index(survey_round.id) + 1 :]
+    points = [
+        TrendRound(
+            str(survey_round.id),
+            survey_round.title,
+            f"{survey_round.opens_on:%B %Y}",
+            favourable_scores(scores, instrument),
+            instrument,
+        )
+    ]
+    read: list[tuple[int, int]] = [(survey_round.id, release)]
+    for other in earlier:
+        assert other.id is not None
+        other_instrument = round_instrument(session, other)
+        published = releases.publish(session, other)
+        if not published.number:
+            continue
+        matrix = rounds.round_items_matrix(session, other.id, release=published.number)
+        if not results_visible(len(matrix), other.anonymity_threshold):
+            continue
+        read.append((other.id, published.number))
+        other_scores = favourable_scores(scale_scores(matrix, other_instrument), other_instrument)
+        points.append(
+            TrendRound(
+                str(other.id),
+                other.title,
+                f"{other.opens_on:%B %Y}",
+                other_scores,
+                other_instrument,
+            )
+        )
+    if len(points) < 2:
+        return None, tuple(read)
+    return trend(list(reversed(points))), tuple(read)
+
+
 def _change(
     session: Session, survey_round: SurveyRound, instrument: Instrument, scores: pd.DataFrame
 ) -> ChangeSection:
@@ -320,7 +438,10 @@ def _change(
         )
     before_instrument = round_instrument(session, before)
     shared = comparable_scales(before_instrument, instrument)
-    changes = scale_changes(scale_scores(matrix, before_instrument)[shared], scores[shared])
+    changes = scale_changes(
+        favourable_scores(scale_scores(matrix, before_instrument), before_instrument)[shared],
+        favourable_scores(scores, instrument)[shared],
+    )
     note = None
     if len(shared) < len(instrument.scales):
         note = (
@@ -358,21 +479,51 @@ def round_report(
     scores = scale_scores(matrix, instrument)
     anonymous: KAnonymous | None = None
     breakdowns: tuple[Breakdown, ...] = ()
+    asymmetries: tuple[AsymmetryView, ...] = ()
     if publication.rows_allowed:
         identifying = quasi_identifiers(matrix, instrument)
-        anonymous = k_anonymise(
-            matrix,
-            identifying,
-            threshold,
-            keep=[q for q in instrument.breakdowns if q in identifying],
+        marked = [q.id for q in instrument.asymmetry_questions if q.id in identifying]
+        keep = [q for q in instrument.breakdowns if q in identifying]
+        keep += [q for q in marked if q not in keep]
+        anonymous = k_anonymise(matrix, identifying, threshold, keep=keep)
+        asymmetries = tuple(
+            asymmetry_views(
+                favourable_scores(scores, instrument),
+                {q: anonymous.frame[q] for q in marked},
+                instrument,
+                threshold,
+            )
         )
+        rest_views = {v.question_id: v for v in asymmetries if v.comparison == "rest"}
         breakdowns = tuple(
-            _breakdown(matrix, instrument, q, threshold, anonymous)
+            _breakdown(matrix, instrument, q, threshold, anonymous, rest_views.get(q))
             for q in instrument.breakdowns
             if q in matrix.columns
         )
     open_link = releases.open_link_figures(session, publication)
     caution = open_link.caution()
+    change = _change(session, survey_round, instrument, scores)
+    profile = tuple(trust_profile(summary, instrument))
+    benchmark = peers.peer_benchmark(session, survey_round, instrument, summary)
+    tables = [
+        table4_table(summary, instrument),
+        scores_table(summary, instrument, benchmark.positions),
+    ]
+    tables += profile_tables(profile, instrument)
+    if change.changes and change.previous is not None:
+        tables.append(change_table(change.changes, instrument, change.previous.title))
+    tables += [asymmetry_table(view, instrument) for view in asymmetries]
+    series, sources = _trend(session, survey_round, instrument, scores, publication.number)
+    if series is not None:
+        tables.append(trend_table(series, instrument))
+    readings = tuple(read_table4(summary, instrument, benchmark.positions))
+    summary_first = glance(
+        readings,
+        instrument,
+        changes=change.changes,
+        previous_title=change.previous.title if change.changes and change.previous else None,
+        asymmetries=asymmetries,
+    )
     return RoundReport(
         partnership=partnership,
         survey_round=survey_round,
@@ -381,16 +532,22 @@ def round_report(
         threshold=threshold,
         publication=publication,
         table=summary,
-        readings=tuple(read_table4(summary, instrument)),
-        profile=tuple(trust_profile(summary, instrument)),
+        readings=readings,
+        profile=profile,
         frequencies=tuple(item_frequency_tables(matrix, instrument, include_empty=True)),
         cautions=(*round_cautions(len(matrix)), *([caution] if caution else [])),
         breakdowns=breakdowns,
-        change=_change(session, survey_round, instrument, scores),
+        change=change,
         open_link=open_link,
         anonymous=anonymous,
         raw_rows=bool(viewer and viewer.raw_access),
         matrix=matrix,
+        tables=tuple(tables),
+        asymmetries=asymmetries,
+        glance=summary_first,
+        trend=series,
+        sources=(*sources, *benchmark.sources),
+        peers=benchmark,
     )
 
 

@@ -20,6 +20,7 @@ from app.reports.documents import JsonValue, json_safe
 from app.services import analyst, releases, reports
 from app.web.deps import ApiRoundId
 from app.web.report_access import ApiAnalystDep, ApiViewerDep, report_round_id
+from app.web.report_schemas import RecordsOut, RoundListedOut, RoundReportOut
 from app.web.schemas import QueryRecordId
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -30,49 +31,52 @@ def _report(session: SessionDep, viewer: ApiViewerDep, round_id: str) -> reports
     return reports.round_report(session, survey_round, viewer)
 
 
-@router.get("/reports/rounds", response_model=None)
-def list_rounds(session: SessionDep, viewer: ApiViewerDep) -> list[dict[str, JsonValue]]:
+@router.get("/reports/rounds")
+def list_rounds(session: SessionDep, viewer: ApiViewerDep) -> list[RoundListedOut]:
     """The rounds you may read, with their partnership."""
     return [
-        {
-            "round_id": r.id,
-            "title": r.title,
-            "partnership": p.name,
-            "opens_on": r.opens_on.isoformat(),
-            "closes_on": r.closes_on.isoformat(),
-        }
+        RoundListedOut.model_validate(
+            {
+                "round_id": r.id,
+                "title": r.title,
+                "partnership": p.name,
+                "opens_on": r.opens_on.isoformat(),
+                "closes_on": r.closes_on.isoformat(),
+            }
+        )
         for p, listed in reports.readable_rounds(session, viewer)
         for r in listed
     ]
 
 
-@router.get("/reports/rounds/{round_id}", response_model=None)
-def round_report(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> dict[str, JsonValue]:
-    """Everything on the report page: Table 4 with the 2017 figures, trust profile, readings,
-    cautions, frequencies, breakdowns and change (only the count below the threshold)."""
-    return documents.report_json(_report(session, viewer, round_id))
+@router.get("/reports/rounds/{round_id}", response_model_exclude_unset=True)
+def round_report(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> RoundReportOut:
+    """Everything on the report page: the summary, every table (Table 4 as printed, scores with
+    their intervals against 2017 and peers, asymmetries, trend, change), trust profile,
+    readings, cautions, frequencies and breakdowns (only the count below the threshold)."""
+    return RoundReportOut.model_validate(documents.report_json(_report(session, viewer, round_id)))
 
 
-@router.get("/reports/rounds/{round_id}/answers", response_model=None)
-def round_answers(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> dict[str, JsonValue]:
+@router.get("/reports/rounds/{round_id}/answers", response_model_exclude_unset=True)
+def round_answers(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> RecordsOut:
     """Item answers, one record per respondent (numbered 1..n, in no time order)."""
     report = _report(session, viewer, round_id)
     head = documents.count_only(report)
     if not report.rows_available:
-        return {**head, "row_level_note": report.rows_note}
+        return RecordsOut.model_validate({**head, "row_level_note": report.rows_note})
     records = json_safe(report.answers.to_dict("records"))
-    return {**head, "withheld": report.withheld_note, "records": records}
+    return RecordsOut.model_validate({**head, "withheld": report.withheld_note, "records": records})
 
 
-@router.get("/reports/rounds/{round_id}/scores", response_model=None)
-def round_scores(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> dict[str, JsonValue]:
+@router.get("/reports/rounds/{round_id}/scores", response_model_exclude_unset=True)
+def round_scores(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> RecordsOut:
     """Scale scores, one record per respondent (numbered as in ``answers``)."""
     report = _report(session, viewer, round_id)
     head = documents.count_only(report)
     if not report.rows_available:
-        return {**head, "row_level_note": report.rows_note}
+        return RecordsOut.model_validate({**head, "row_level_note": report.rows_note})
     records = json_safe(report.scores.to_dict("records"))
-    return {**head, "withheld": report.withheld_note, "records": records}
+    return RecordsOut.model_validate({**head, "withheld": report.withheld_note, "records": records})
 
 
 class ThresholdIn(BaseModel):
