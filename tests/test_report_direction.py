@@ -59,7 +59,7 @@ def test_every_sentence_quotes_the_figure_its_tables_show(name: str, data: st.Da
         if reading.benchmark_sentence:
             assert reading.benchmark_sentence.startswith(f"Score {shown} ")
         # Its band is the band of the figure as shown.
-        band = instrument.band_for(float(shown))
+        band = instrument.band_for(float(shown), instrument.response_scale_id_of_scale(scale.id))
         assert reading.band_label == (band.label if band else None)
         # High is favourable: the printed (raw) mean is flipped exactly when agreeing with
         # the scale's statements is unfavourable.

@@ -332,19 +332,20 @@ def _signed(value: float) -> str:
 
 
 def trend_small_multiples_svg(
-    panels: Sequence[tuple[str, Sequence[tuple[str, float | None, float | None, float | None]]]],
+    panels: Sequence[
+        tuple[str, int, int, Sequence[tuple[str, float | None, float | None, float | None]]]
+    ],
     *,
-    scale_min: int,
-    scale_max: int,
     title: str,
     chart_id: str,
     columns: int = 3,
 ) -> str:
     """One small panel per scale: its score in each round (oldest left) with 95% whiskers.
 
-    ``panels`` holds (scale name, [(round label, score, low, high)]); a missing score leaves a
-    gap. Every panel shares the same vertical axis (the answer range, higher is better), so
-    panels can be compared at a glance; the table beside the chart gives the figures.
+    ``panels`` holds (scale name, answer minimum, maximum, [(round label, score, low, high)]);
+    a missing score leaves a gap. Each panel's vertical axis is its scale's answer range
+    (higher is better), the same for scales answered alike, so panels can be compared at a
+    glance; the table beside the chart gives the figures.
     """
     panel_width, panel_height, gap = 200, 120, 12
     rows = (len(panels) + columns - 1) // columns
@@ -358,14 +359,20 @@ def trend_small_multiples_svg(
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
     ]
     body: list[str] = []
-    for index, (name, points) in enumerate(panels):
+    for index, (name, scale_min, scale_max, points) in enumerate(panels):
         left = (index % columns) * (panel_width + gap)
         top = (index // columns) * (panel_height + gap)
         plot_top, plot_bottom = top + 30, top + panel_height - 18
         plot_left, plot_right = left + 24, left + panel_width - 10
 
-        def y(value: float, bottom: float = plot_bottom, top_: float = plot_top) -> float:
-            share = (value - scale_min) / (scale_max - scale_min)
+        def y(
+            value: float,
+            bottom: float = plot_bottom,
+            top_: float = plot_top,
+            low: int = scale_min,
+            high: int = scale_max,
+        ) -> float:
+            share = (value - low) / (high - low)
             return bottom - share * (bottom - top_)
 
         body.append(

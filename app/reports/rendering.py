@@ -106,12 +106,10 @@ def _trend_chart(report: RoundReport) -> str:
                     estimate.high if estimate else None,
                 )
             )
-        panels.append((instrument.scale(scale_id).name, points))
-    response_scale = instrument.response_scale_of(instrument.items[0].id)
+        answers = instrument.response_scale_of_scale(scale_id)
+        panels.append((instrument.scale(scale_id).name, answers.min, answers.max, points))
     return trend_small_multiples_svg(
         panels,
-        scale_min=response_scale.min,
-        scale_max=response_scale.max,
         title="Each scale's score in every round, with 95% intervals (higher is better)",
         chart_id="trend-chart",
     )

@@ -50,6 +50,7 @@ class ProfileBarOut(_Out):
     label: str
     mean: float | None = Field(description="favourable-keyed: higher is better")
     scales: list[str]
+    response_scale: str = Field(description="the answer scale its scales are answered on")
 
 
 class ReadingOut(_Out):
