@@ -189,3 +189,34 @@ def test_asymmetries_only_in_the_final_release(
     assert final.publication.final
     assert [v.question_id for v in final.asymmetries] == ["organisation_type", "professional_role"]
     assert final.table_named("asymmetry-organisation_type") is not None
+
+
+def test_breakdown_leaves_out_a_scale_a_shown_group_answered_too_sparsely(
+    session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    """The attack: a group of five shown in the breakdown, one of whom left q19 (Aligned
+    interests, one item) blank. Its Aligned interests mean would be four people's; with the
+    whole round's Table 4 and the other group's figure, whole - other gives them away."""
+    setup = make_round(opens_in_days=-30, closes_in_days=-10)
+    answers = _answers(11, 21)
+    background = [{"organisation_type": "acute-trust"}] * 6 + [
+        {"organisation_type": "local-authority"}
+    ] * 5
+    del answers[10]["q19"]  # a local-authority respondent
+    add_responses(session, setup.round_id, answers, background)
+    rounds.close_round(session, setup.round_id)
+    report = _report(session, setup.round_id)
+    by_type = next(b for b in report.breakdowns if b.question_id == "organisation_type")
+    groups = {g.value: g for g in by_type.groups}
+    assert groups["acute-trust"].shown and groups["local-authority"].shown
+    council = groups["local-authority"].table
+    acute = groups["acute-trust"].table
+    assert council is not None and acute is not None
+    aligned = {s.scale_id: s for s in council.scales}["aligned_interests"]
+    assert aligned.n == 4 and aligned.mean != aligned.mean  # nan: left out
+    # ... and so is the other group's figure on that scale (else whole - acute = the four).
+    assert {s.scale_id: s for s in acute.scales}["aligned_interests"].mean != (
+        {s.scale_id: s for s in acute.scales}["aligned_interests"].mean
+    )
+    competition = {s.scale_id: s for s in council.scales}["competition"]
+    assert competition.n == 5 and competition.mean == competition.mean  # shown
