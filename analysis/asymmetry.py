@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -201,13 +201,87 @@ def asymmetry_view(
     )
 
 
+def _stated(groups: pd.Series) -> pd.Series:
+    return groups.astype(object).where(groups.notna(), NOT_STATED).astype(str)
+
+
+def _atoms_reach_threshold(
+    views: Sequence[AsymmetryView],
+    scores: pd.DataFrame,
+    published: Mapping[str, pd.Series],
+    instrument: Instrument,
+    scale_id: str,
+    threshold: int,
+) -> bool:
+    """Whether every set an insider can reach by adding and subtracting the scale's published
+    means (the whole round, each shown group, each comparison group) holds 0 or at least
+    ``threshold`` people.
+
+    Any such combination is constant on the *atoms*: respondents who belong to exactly the same
+    published sets. So it suffices that every atom among the scale's scored respondents has at
+    least ``threshold`` people. Without missing answers this always holds (the groups are the
+    k-anonymous files' classes, of at least ``threshold`` each); a respondent who left the scale
+    blank can shrink an atom across two questions (everyone in acute trusts minus everyone
+    medical, when all the medical respondents work in acute trusts).
+    """
+    scored = scores[scale_id].notna()
+    membership: dict[str, pd.Series] = {}
+    for view in views:
+        stated = _stated(published[view.question_id])
+        question = instrument.background_question(view.question_id)
+        largest = question.options[-1].value if question.options else None
+        for cell in view.cells:
+            if cell.scale_id != scale_id or not cell.shown:
+                continue
+            membership[f"{view.question_id}={cell.group}"] = stated == cell.group
+            if view.comparison == "largest" and largest is not None:
+                membership[f"{view.question_id}={largest}"] = stated == largest
+    if not membership:
+        return True
+    patterns = pd.DataFrame(membership)[scored]
+    if patterns.empty:
+        return True
+    sizes = patterns.value_counts()
+    return bool((sizes >= threshold).all())
+
+
+def _hide_scale(view: AsymmetryView, scale_id: str) -> AsymmetryView:
+    cells = tuple(
+        GapCell(c.scale_id, c.group, False, c.n_group, c.n_other, reason="complementary")
+        if c.scale_id == scale_id and c.shown
+        else c
+        for c in view.cells
+    )
+    return replace(view, cells=cells)
+
+
 def asymmetry_views(
     scores: pd.DataFrame,
     published: Mapping[str, pd.Series],
     instrument: Instrument,
     threshold: int,
 ) -> list[AsymmetryView]:
-    """The views of every marked question present in ``published`` (question -> answers)."""
+    """The views of every marked question present in ``published`` (question -> answers).
+
+    Across questions, a scale whose published sets would let an insider reach fewer than
+    ``threshold`` people by adding and subtracting means (:func:`_atoms_reach_threshold`) has
+    its gaps hidden in every view.
+    """
+    views = _views(scores, published, instrument, threshold)
+    for scale in instrument.scales:
+        if scale.id not in scores.columns:
+            continue
+        if not _atoms_reach_threshold(views, scores, published, instrument, scale.id, threshold):
+            views = [_hide_scale(view, scale.id) for view in views]
+    return views
+
+
+def _views(
+    scores: pd.DataFrame,
+    published: Mapping[str, pd.Series],
+    instrument: Instrument,
+    threshold: int,
+) -> list[AsymmetryView]:
     views: list[AsymmetryView] = []
     for question in instrument.asymmetry_questions:
         if question.id not in published:

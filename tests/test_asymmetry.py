@@ -186,3 +186,36 @@ def test_smaller_partners_against_the_largest_when_the_instrument_marks_size() -
     assert cell.n_other == 8
     # Every set published by both views together still leaves no one derivable.
     _assert_nothing_small_is_derivable(views, scores, groups)
+
+
+def test_two_questions_together_never_give_away_fewer_than_k() -> None:
+    # The cross-question attack: every medical respondent works in an acute trust. The files'
+    # classes (acute-medical 5, acute-management 5, council-management 5) are k-anonymous, but
+    # one acute manager left Competition blank: on that scale "acute" (9) minus "medical" (5)
+    # is four people, though each question on its own hides nothing.
+    from analysis.asymmetry import asymmetry_views
+
+    rng = np.random.default_rng(8)
+    org = pd.Series(["acute-trust"] * 10 + ["local-authority"] * 5, dtype=object)
+    role = pd.Series(["medical"] * 5 + ["management"] * 10, dtype=object)
+    scores = pd.DataFrame({s.id: rng.random(15) * 4 + 1 for s in INSTRUMENT.scales})
+    scores.loc[7, "competition"] = np.nan  # an acute manager
+    published = {"organisation_type": org, "professional_role": role}
+    views = asymmetry_views(scores, published, INSTRUMENT, K)
+    by_type, by_role = views
+    assert by_type.cell("competition", "acute-trust").shown is False  # type: ignore[union-attr]
+    assert by_role.cell("competition", "medical").shown is False  # type: ignore[union-attr]
+    assert by_type.cell("inter_individual_trust", "acute-trust").shown  # type: ignore[union-attr]
+    # The exhaustive check over both questions' published sets together, scale by scale.
+    for scale in scores.columns:
+        scored = scores[scale].notna().to_numpy()
+        vectors = [scored.astype(float)]
+        for view, groups in ((by_type, org), (by_role, role)):
+            vectors += _published_sets(view, scores, groups, scale)[1:]
+        for person in np.flatnonzero(scored):
+            single = np.zeros(15)
+            single[person] = 1.0
+            assert not _in_span(vectors, single), (scale, person)
+        four = ((org == "acute-trust") & (role == "management")).to_numpy() & scored
+        if four.sum() < K:
+            assert not _in_span(vectors, four.astype(float)), scale
