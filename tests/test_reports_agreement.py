@@ -87,6 +87,13 @@ def test_table4_agrees_on_page_api_downloads_and_cli(
         assert _page_figures(client.get(f"/reports/rounds/{round_id}").text, table_id) == shown
         html_file = client.get(f"/reports/rounds/{round_id}/report.html").text
         assert _page_figures(html_file, table_id) == shown
+    # Each scale's sentence on the page quotes the score its Table 4 row shows.
+    page = client.get(f"/reports/rounds/{round_id}").text
+    for scale in instrument.scales:
+        sentence = re.search(rf'<p data-reading="{scale.id}">(.*?)</p>', page, re.S)
+        assert sentence is not None, scale.id
+        text = re.sub(r"<[^>]+>", "", sentence.group(1))
+        assert f"Score {model[scale.id]['score']} (95% CI " in html.unescape(text), scale.id
     for scale in instrument.scales:
         alpha, mean, median, mode, n = expected[scale.id]
         row = model[scale.id]
