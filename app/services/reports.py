@@ -213,7 +213,7 @@ class RoundReport:
         return self.table is not None
 
     def table_named(self, table_id: str) -> ReportTable | None:
-        """One of :attr:`tables` by its id (``table4``, ``scores``, ``change`` ...)."""
+        """One of :attr:`tables` by its id (``table4``, ``scores-table``, ``change-table`` ...)."""
         return next((t for t in self.tables if t.id == table_id), None)
 
     @property
