@@ -93,3 +93,23 @@ def test_diverging_bar_segments_follow_the_answers_and_favourability() -> None:
     ]
     first = _segments(positive)[0]
     assert float(first.get("width", 0)) == pytest.approx(widths[4], rel=0.01)  # strongly disagree
+
+
+def test_heat_map_colours_only_clear_gaps_strongly() -> None:
+    from app.reports.charts import NHS_DARK_BLUE, NHS_RED, gap_heat_map_svg
+
+    svg = gap_heat_map_svg(
+        [("Competition", [(1.0, False), (1.0, True), (-0.9, True), (None, False)])],
+        ["A", "B", "C", "D"],
+        title="Gaps",
+        chart_id="g",
+    )
+    root = ET.fromstring(svg)
+    fills = [r.get("fill") for r in root.iter(f"{SVG}rect")]
+    assert fills[1] == NHS_DARK_BLUE and fills[2] == NHS_RED  # clear gaps
+    assert fills[0] not in {NHS_DARK_BLUE, NHS_RED}  # as large, but inside its interval
+    assert fills[3] == "#ffffff"  # hidden
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None and "A +1.00, B +1.00 (clear), C -0.90 (clear), D hidden" in (
+        desc.text or ""
+    )

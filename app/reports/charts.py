@@ -244,8 +244,16 @@ def _describe_items(bars: Sequence[ItemBar], neutral: float) -> str:
     return "; ".join(sentences) + "."
 
 
-def _gap_fill(gap: float) -> tuple[str, str]:
-    """Cell colour and text colour for a gap (favourable-keyed: positive is better)."""
+def _gap_fill(gap: float, clear: bool = True) -> tuple[str, str]:
+    """Cell colour and text colour for a gap (favourable-keyed: positive is better). Only a
+    clear gap (its interval excluding zero) gets a strong colour: a gap within sampling noise
+    is at most pale, however large its estimate, so colour never says more than the interval."""
+    if not clear:
+        if gap >= 0.2:
+            return "#dbe8f5", "#212b32"
+        if gap <= -0.2:
+            return "#f9dcd9", "#212b32"
+        return "#f0f4f5", "#212b32"
     if gap >= 0.5:
         return NHS_DARK_BLUE, "#ffffff"
     if gap >= 0.2:
@@ -266,10 +274,11 @@ def gap_heat_map_svg(
 ) -> str:
     """A compact heat map of gaps: one row per scale, one column per group.
 
-    ``rows`` holds (scale name, [(gap or ``None`` when hidden, clear)] per column). Colour shows
-    the size and sign of a gap, the figure is written in the cell, a clear gap (interval
-    excluding zero) is outlined and marked with a diamond, and a hidden cell is left blank
-    with a dash; the table beside the chart gives the intervals.
+    ``rows`` holds (scale name, [(gap or ``None`` when hidden, clear)] per column). The figure is
+    written in the cell; a clear gap (interval excluding zero) is outlined, marked with a
+    diamond and coloured by its size and sign; a gap within its interval of zero is only
+    tinted; a hidden cell is left blank with a dash. The table beside the chart gives the
+    intervals.
     """
     label_width, cell_width, cell_height, header = 200, 72, 26, 70
     width = label_width + cell_width * len(columns) + 8
@@ -313,7 +322,7 @@ def gap_heat_map_svg(
                     f'font-size="12" fill="{NHS_DARK_GREY}">-</text>'
                 )
                 continue
-            fill, ink = _gap_fill(gap)
+            fill, ink = _gap_fill(gap, clear)
             outline = (
                 ' stroke="#212b32" stroke-width="2"' if clear else f' stroke="{NHS_PALE_GREY}"'
             )
