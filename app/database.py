@@ -1,14 +1,23 @@
-"""Engines and sessions: SQLite (WAL, foreign keys on) or PostgreSQL through psycopg 3."""
+"""Engines and sessions: SQLite (WAL, foreign keys on) or PostgreSQL through psycopg 3.
+
+Most of the app uses the sync engine and ORM sessions.  The respondents' hot path (the JSON
+API's questionnaire, draft saves and submissions, and the link limits) uses
+:class:`AsyncDatabase`: an async engine on the same database (aiosqlite, psycopg 3 async)
+with Core statements only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
 
 from app.security import create_private_file, make_private_folder
@@ -104,3 +113,67 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class AsyncDatabase:
+    """The async engine of one app, made on first use in the running event loop.
+
+    An async engine's connections belong to the loop that made them (uvicorn has one for the
+    process; each test client its own), so a new loop gets a new engine.  SQLite takes one
+    writer at a time: :meth:`writing` queues a process's writers on an asyncio lock instead of
+    in SQLite's busy handler, which sleeps and polls (other processes still wait there).
+    """
+
+    def __init__(self, url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._pool_size = pool_size
+        self._busy_timeout_ms = round(sqlite_busy_timeout * 1000)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine: AsyncEngine | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    def _make(self) -> AsyncEngine:
+        if self.is_sqlite:
+            engine = create_async_engine(
+                self.url.set(drivername="sqlite+aiosqlite"),
+                hide_parameters=True,
+                pool_size=self._pool_size,
+                max_overflow=0,
+                pool_timeout=30,
+            )
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self._busy_timeout_ms))
+            return engine
+        engine = create_async_engine(
+            self.url.set(drivername="postgresql+psycopg"),
+            hide_parameters=True,
+            pool_pre_ping=True,
+            pool_size=self._pool_size,
+            max_overflow=0,
+            pool_timeout=30,
+        )
+        sa.event.listen(engine.sync_engine, "handle_error", _without_row_values)
+        return engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        loop = asyncio.get_running_loop()
+        if self._engine is None or self._loop is not loop:
+            self._loop, self._engine, self._write_lock = loop, self._make(), asyncio.Lock()
+        return self._engine
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold while a write transaction runs, up to its commit or rollback."""
+        if not self.is_sqlite:
+            yield
+            return
+        self.engine  # noqa: B018 (makes the lock for this loop)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            yield
+
+    async def dispose(self) -> None:
+        if self._engine is not None and self._loop is asyncio.get_running_loop():
+            await self._engine.dispose()
+        self._engine = None

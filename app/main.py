@@ -10,7 +10,7 @@ import anyio
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.database import make_engine
+from app.database import AsyncDatabase, make_engine
 from app.migrating import require_migrated
 from app.services.clock import set_time_zone
 from app.services.rate_limits import RateLimiter, RateLimitPolicy
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # so connections come back and only the pool bounds the database work.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
+        await app.state.async_database.dispose()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -70,7 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     signing_key = settings.signing_key()
-    app.state.rate_limiter = RateLimiter(engine, signing_key, RateLimitPolicy())
+    # The respondents' hot path (app.web.api_survey, the link limits) runs on this one.
+    app.state.async_database = AsyncDatabase(
+        settings.database_url, settings.database_pool_size, settings.sqlite_busy_timeout
+    )
+    app.state.rate_limiter = RateLimiter(
+        engine, signing_key, RateLimitPolicy(), app.state.async_database
+    )
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
         SessionMiddleware,
