@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -129,18 +130,30 @@ class AsyncDatabase:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._pool_size = pool_size
         self._busy_timeout_ms = round(sqlite_busy_timeout * 1000)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._engine: AsyncEngine | None = None
-        self._write_lock: asyncio.Lock | None = None
+        # One engine and one write lock per event loop (uvicorn: one; tests: one per client).
+        self._engines: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[AsyncEngine, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
+        self._serving: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
-    def _make(self) -> AsyncEngine:
+    def serve(self) -> None:
+        """Mark the running loop as the app's own (its lifespan runs in it): it gets a pool.
+        A loop that is not (a test client used without its lifespan runs each request in a
+        loop of its own) gets no pool: its connections close when the request is done, as
+        nothing would close them once the loop is gone."""
+        self._serving.add(asyncio.get_running_loop())
+
+    def _pool(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+        if loop not in self._serving:
+            return {"poolclass": sa.pool.NullPool}
+        return {"pool_size": self._pool_size, "max_overflow": 0, "pool_timeout": 30}
+
+    def _make(self, loop: asyncio.AbstractEventLoop) -> AsyncEngine:
         if self.is_sqlite:
             engine = create_async_engine(
                 self.url.set(drivername="sqlite+aiosqlite"),
                 hide_parameters=True,
-                pool_size=self._pool_size,
-                max_overflow=0,
-                pool_timeout=30,
+                **self._pool(loop),
             )
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self._busy_timeout_ms))
             return engine
@@ -148,19 +161,21 @@ class AsyncDatabase:
             self.url.set(drivername="postgresql+psycopg"),
             hide_parameters=True,
             pool_pre_ping=True,
-            pool_size=self._pool_size,
-            max_overflow=0,
-            pool_timeout=30,
+            **self._pool(loop),
         )
         sa.event.listen(engine.sync_engine, "handle_error", _without_row_values)
         return engine
 
+    def _current(self) -> tuple[AsyncEngine, asyncio.Lock]:
+        loop = asyncio.get_running_loop()
+        found = self._engines.get(loop)
+        if found is None:
+            found = self._engines[loop] = (self._make(loop), asyncio.Lock())
+        return found
+
     @property
     def engine(self) -> AsyncEngine:
-        loop = asyncio.get_running_loop()
-        if self._engine is None or self._loop is not loop:
-            self._loop, self._engine, self._write_lock = loop, self._make(), asyncio.Lock()
-        return self._engine
+        return self._current()[0]
 
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
@@ -168,12 +183,11 @@ class AsyncDatabase:
         if not self.is_sqlite:
             yield
             return
-        self.engine  # noqa: B018 (makes the lock for this loop)
-        assert self._write_lock is not None
-        async with self._write_lock:
+        async with self._current()[1]:
             yield
 
     async def dispose(self) -> None:
-        if self._engine is not None and self._loop is asyncio.get_running_loop():
-            await self._engine.dispose()
-        self._engine = None
+        """Close this loop's connections (at the app's shutdown)."""
+        found = self._engines.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[0].dispose()

@@ -95,6 +95,16 @@ def analysing(role: str, _which: str | None) -> str:
     return ALLOWED if role in ("analyst", "admin") else NOT_FOUND
 
 
+def account_holder(role: str, _which: str | None) -> str:
+    """An account's own page (its API tokens): every signed-in account has one."""
+    return SIGN_IN if role in ("anonymous", "respondent") else ALLOWED
+
+
+def own_records_only(role: str, _which: str | None) -> str:
+    """A record of the account's own (an API token) by an id that is none of theirs."""
+    return SIGN_IN if role in ("anonymous", "respondent") else NOT_FOUND
+
+
 Policy = Callable[[str, str | None], str]
 Request = Callable[[World, str | None, str], httpx.Response]
 
@@ -318,6 +328,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/survey/{token}/response"): Entry(
         link_holder, post("/api/v1/survey/{t}/response", lambda w: {"answers": full_answers()})
+    ),
+    # Every account: its own API tokens
+    ("GET", "/account/tokens"): Entry(account_holder, get("/account/tokens"), scoped=False),
+    ("POST", "/account/tokens"): Entry(
+        account_holder, post("/account/tokens", _named("Token")), scoped=False
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): Entry(
+        own_records_only, post("/account/tokens/999999/revoke"), scoped=False
     ),
     # Coordinating: pages
     ("GET", "/coordinator"): Entry(coordinating, get("/coordinator"), scoped=False),

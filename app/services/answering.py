@@ -249,7 +249,9 @@ def _prefilled(link: Link, instrument: Instrument) -> dict[str, str]:
     return check_answers(instrument, {}, link.known).background
 
 
-async def require_resume_code(connection: AsyncConnection, link: Link, resume: ResumeCode) -> None:
+async def require_resume_code(
+    database: AsyncDatabase, connection: AsyncConnection, link: Link, resume: ResumeCode
+) -> None:
     """As :func:`app.services.invitations.require_resume_code`, on ``connection``."""
     if not link.started:
         return
@@ -266,7 +268,7 @@ async def require_resume_code(connection: AsyncConnection, link: Link, resume: R
         if refusal is not None:
             raise TooManyResumeCodesError(refusal.retry_after)
         if not fits:
-            await limiter.count_failure_on(connection, check)
+            await limiter.count_failure_on(database, connection, check)
             raise ResumeCodeError(given=True)
     elif not fits:
         raise ResumeCodeError(given=True)
@@ -293,9 +295,11 @@ def _saved(link_status: str, instrument: Instrument, row: Any) -> Saved:
     return Saved(link_status, answers, background, row.next_section, missing)
 
 
-async def saved_answers(connection: AsyncConnection, link: Link, resume: ResumeCode) -> Saved:
+async def saved_answers(
+    database: AsyncDatabase, connection: AsyncConnection, link: Link, resume: ResumeCode
+) -> Saved:
     """The answers saved with a personal link (a started one's need its resume code)."""
-    await require_resume_code(connection, link, resume)
+    await require_resume_code(database, connection, link, resume)
     if link.status == InvitationStatus.SUBMITTED:  # nothing is kept with the link
         return Saved(link.status, {}, {}, None, [])
     instrument = link.instrument
@@ -409,7 +413,7 @@ async def save_draft(
 ) -> DraftSaved:
     """:func:`app.services.responses.save_draft` on the async path (commits)."""
     instrument = _answerable(link)
-    await require_resume_code(connection, link, resume)
+    await require_resume_code(database, connection, link, resume)
     if link.status == InvitationStatus.SUBMITTED:
         raise LinkAlreadyUsedError()
     checked = _checked(instrument, answers, background)
@@ -430,7 +434,7 @@ async def save_draft(
                 else:  # another request started (or used) the link: this one needs the code
                     await connection.rollback()
                     now = await _reread(connection, link)
-                    await require_resume_code(connection, now, resume)
+                    await require_resume_code(database, connection, now, resume)
                     if now.status == InvitationStatus.SUBMITTED:
                         raise LinkAlreadyUsedError()
             row = None
@@ -541,7 +545,7 @@ async def submit_response(
     require_open(link.round)
     personal = link.kind == InvitationKind.PERSONAL
     if personal:
-        await require_resume_code(connection, link, resume)
+        await require_resume_code(database, connection, link, resume)
         if link.status == InvitationStatus.SUBMITTED:
             raise LinkAlreadyUsedError()
     instrument = link.instrument
@@ -550,7 +554,7 @@ async def submit_response(
     async with database.writing():
         try:
             if personal:
-                row = await _claim_and_merge(connection, link, checked, hour, resume)
+                row = await _claim_and_merge(database, connection, link, checked, hour, resume)
                 if row is not None:
                     merged_answers, merged_background = dict(row.answers), dict(row.background)
                 else:
@@ -587,6 +591,7 @@ async def submit_response(
 
 
 async def _claim_and_merge(
+    database: AsyncDatabase,
     connection: AsyncConnection,
     link: Link,
     checked: CheckedAnswers,
@@ -617,7 +622,7 @@ async def _claim_and_merge(
     if claimed.rowcount != 1:
         await connection.rollback()
         now = await _reread(connection, link)
-        await require_resume_code(connection, now, ResumeCode(resume.code))
+        await require_resume_code(database, connection, now, ResumeCode(resume.code))
         raise LinkAlreadyUsedError()
     if not link.started:  # an unused link has no draft
         return None

@@ -155,17 +155,10 @@ class LiveLink:
 class RateLimiter:
     """Checks and counts for one app (one engine and one secret key)."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        secret_key: str,
-        policy: RateLimitPolicy,
-        database: AsyncDatabase | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, secret_key: str, policy: RateLimitPolicy) -> None:
         self.engine = engine
         self.secret_key = secret_key
         self.policy = policy
-        self.database = database or AsyncDatabase(engine.url.render_as_string(False))
         self._last_pruned = 0.0
 
     def _key(self, limit: Limit, value: str) -> str:
@@ -242,11 +235,15 @@ class RateLimiter:
         return None
 
     async def count_failure_on(
-        self, connection: AsyncConnection, checks: list[tuple[Limit, str]], now: float | None = None
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection,
+        checks: list[tuple[Limit, str]],
+        now: float | None = None,
     ) -> None:
         """:meth:`count_failure` on ``connection``, committed at once (ends its transaction)."""
         moment = time.time() if now is None else now
-        async with self.database.writing():
+        async with database.writing():
             try:
                 for statement in self._failure_statements(connection.dialect.name, checks, moment):
                     await connection.execute(statement)
@@ -255,11 +252,15 @@ class RateLimiter:
                 await connection.rollback()
 
     async def take_on(
-        self, connection: AsyncConnection, checks: list[tuple[Limit, str]], now: float | None = None
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection,
+        checks: list[tuple[Limit, str]],
+        now: float | None = None,
     ) -> Refusal | None:
         """:meth:`take` on ``connection``, committed at once (ends its transaction)."""
         moment = time.time() if now is None else now
-        async with self.database.writing():
+        async with database.writing():
             try:
                 for limit, value in checks:
                     statement = self._upsert_for(connection.dialect.name, limit, value, moment, 1)
@@ -276,11 +277,15 @@ class RateLimiter:
                 await connection.rollback()
 
     async def give_back_on(
-        self, connection: AsyncConnection, checks: list[tuple[Limit, str]], now: float | None = None
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection,
+        checks: list[tuple[Limit, str]],
+        now: float | None = None,
     ) -> None:
         """:meth:`give_back` on ``connection``, committed at once."""
         moment = time.time() if now is None else now
-        async with self.database.writing():
+        async with database.writing():
             try:
                 for statement in self._give_back_statements(checks, moment):
                     await connection.execute(statement)

@@ -165,7 +165,9 @@ async def read_survey(
     saved = None
     if resume_code and found.link.kind == InvitationKind.PERSONAL:
         resume = _resume(request, resume_code)
-        saved = _saved_out(await answering.saved_answers(found.connection, found.link, resume))
+        saved = _saved_out(
+            await answering.saved_answers(found.database, found.connection, found.link, resume)
+        )
     return _survey(found.link, saved)
 
 

@@ -57,6 +57,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.database import AsyncDatabase
 from app.models import InvitationKind
 from app.services.answering import Link, find_link
 from app.services.coordinators import normalised_email
@@ -354,13 +355,16 @@ class RateLimitMiddleware:
         browser = browser_id(scope, secret)
         posted = scope.get("method") == "POST" and area == "s"
         api = area != "s"
+        database: AsyncDatabase = scope["app"].state.async_database
         connection: AsyncConnection | None = None
         link: Link | None = None
         try:
-            connection = await limiter.database.engine.connect()
+            connection = await database.engine.connect()
             link = await find_link(connection, token)
-        except SQLAlchemyError:  # the database did not answer: the app reports it itself
-            logger.warning("rate limits not applied: the database did not answer")
+        except SQLAlchemyError as error:  # the database did not answer: the app reports it
+            logger.warning(
+                "rate limits not applied: the database did not answer (%s)", type(error).__name__
+            )
             await _closed(connection)
             connection = None
         try:
@@ -386,7 +390,7 @@ class RateLimitMiddleware:
                     (policy.open_per_address, f"{link.round_id}\x00{address}"),
                     (policy.open_per_round, str(link.round_id)),
                 ]
-                refusal = await self._safe(limiter.take_on(connection, wanted), None)
+                refusal = await self._safe(limiter.take_on(database, connection, wanted), None)
                 if refusal is not None:
                     await _closed(connection)
                     connection = None
@@ -411,9 +415,9 @@ class RateLimitMiddleware:
                     status = message["status"]
                     if status == LINK_UNKNOWN:
                         check = [(policy.link_per_address, address)]
-                        await self._on_connection(held, limiter, limiter.count_failure_on, check)
+                        await self._on_connection(database, held, limiter.count_failure_on, check)
                     if taken and status != success:
-                        await self._on_connection(held, limiter, limiter.give_back_on, taken)
+                        await self._on_connection(database, held, limiter.give_back_on, taken)
                     if give_cookie:
                         cookie = _set_cookie(
                             BROWSER_COOKIE, new_browser_cookie(secret), _secure(scope)
@@ -427,19 +431,21 @@ class RateLimitMiddleware:
 
     async def _on_connection(
         self,
+        database: AsyncDatabase,
         connection: AsyncConnection | None,
-        limiter: RateLimiter,
-        call: Callable[[AsyncConnection, list[tuple[Limit, str]]], Awaitable[object]],
+        call: Callable[
+            [AsyncDatabase, AsyncConnection, list[tuple[Limit, str]]], Awaitable[object]
+        ],
         checks: list[tuple[Limit, str]],
     ) -> None:
-        """``call(connection, checks)`` on the request's connection, or on a new one."""
+        """``call(database, connection, checks)`` on the request's connection, or a new one."""
         try:
             if connection is not None and not connection.closed:
                 await connection.rollback()  # whatever the route left open
-                await call(connection, checks)
+                await call(database, connection, checks)
                 return
-            async with limiter.database.engine.connect() as fresh:
-                await call(fresh, checks)
+            async with database.engine.connect() as fresh:
+                await call(database, fresh, checks)
         except SQLAlchemyError:
             logger.warning("rate limits not applied: the database did not answer")
 
