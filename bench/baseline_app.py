@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import make_url
 
-INSTRUMENT_VERSION = "2017.1"
+INSTRUMENT_VERSION = "2026.1"  # the version bench rounds open with (the newest)
 
 
 def _hour() -> datetime:

@@ -50,7 +50,7 @@ from bench.live_service import (
     stop_server,
 )
 
-BACKGROUND = {"care_model": "other", "organisation_type": "acute-trust"}
+BACKGROUND = {"organisation_type": "acute-trust"}
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
