@@ -1,14 +1,24 @@
-"""Engines and sessions: SQLite (WAL, foreign keys on) or PostgreSQL through psycopg 3."""
+"""Engines and sessions: SQLite (WAL, foreign keys on) or PostgreSQL through psycopg 3.
+
+Most of the app uses the sync engine and ORM sessions.  The respondents' hot path (the JSON
+API's questionnaire, draft saves and submissions, and the link limits) uses
+:class:`AsyncDatabase`: an async engine on the same database (aiosqlite, psycopg 3 async)
+with Core statements only.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
 
 from app.security import create_private_file, make_private_folder
@@ -104,3 +114,80 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class AsyncDatabase:
+    """The async engine of one app, made on first use in the running event loop.
+
+    An async engine's connections belong to the loop that made them (uvicorn has one for the
+    process; each test client its own), so a new loop gets a new engine.  SQLite takes one
+    writer at a time: :meth:`writing` queues a process's writers on an asyncio lock instead of
+    in SQLite's busy handler, which sleeps and polls (other processes still wait there).
+    """
+
+    def __init__(self, url: str, pool_size: int = 20, sqlite_busy_timeout: float = 30.0) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._pool_size = pool_size
+        self._busy_timeout_ms = round(sqlite_busy_timeout * 1000)
+        # One engine and one write lock per event loop (uvicorn: one; tests: one per client).
+        self._engines: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[AsyncEngine, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
+        self._serving: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+    def serve(self) -> None:
+        """Mark the running loop as the app's own (its lifespan runs in it): it gets a pool.
+        A loop that is not (a test client used without its lifespan runs each request in a
+        loop of its own) gets no pool: its connections close when the request is done, as
+        nothing would close them once the loop is gone."""
+        self._serving.add(asyncio.get_running_loop())
+
+    def _pool(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+        if loop not in self._serving:
+            return {"poolclass": sa.pool.NullPool}
+        return {"pool_size": self._pool_size, "max_overflow": 0, "pool_timeout": 30}
+
+    def _make(self, loop: asyncio.AbstractEventLoop) -> AsyncEngine:
+        if self.is_sqlite:
+            engine = create_async_engine(
+                self.url.set(drivername="sqlite+aiosqlite"),
+                hide_parameters=True,
+                **self._pool(loop),
+            )
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas(self._busy_timeout_ms))
+            return engine
+        engine = create_async_engine(
+            self.url.set(drivername="postgresql+psycopg"),
+            hide_parameters=True,
+            pool_pre_ping=True,
+            **self._pool(loop),
+        )
+        sa.event.listen(engine.sync_engine, "handle_error", _without_row_values)
+        return engine
+
+    def _current(self) -> tuple[AsyncEngine, asyncio.Lock]:
+        loop = asyncio.get_running_loop()
+        found = self._engines.get(loop)
+        if found is None:
+            found = self._engines[loop] = (self._make(loop), asyncio.Lock())
+        return found
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._current()[0]
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold while a write transaction runs, up to its commit or rollback."""
+        if not self.is_sqlite:
+            yield
+            return
+        async with self._current()[1]:
+            yield
+
+    async def dispose(self) -> None:
+        """Close this loop's connections (at the app's shutdown)."""
+        found = self._engines.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[0].dispose()

@@ -10,12 +10,13 @@ import anyio
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.database import make_engine
+from app.database import AsyncDatabase, make_engine
 from app.migrating import require_migrated
 from app.services.clock import set_time_zone
 from app.services.rate_limits import RateLimiter, RateLimitPolicy
 from app.settings import Settings, get_settings
 from app.web import (
+    account_pages,
     analyst_pages,
     api_admin,
     api_reports,
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         require_migrated(app.state.engine, settings.database_url)
+        app.state.async_database.serve()
         # Sync routes and their session clean-up run on AnyIO's worker threads (40 by default).
         # A request that holds a pooled connection may be waiting for a thread to close its
         # session while every thread waits for a connection: under load everything stalls for
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # so connections come back and only the pool bounds the database work.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
+        await app.state.async_database.dispose()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -70,6 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     signing_key = settings.signing_key()
+    app.state.secret_key = signing_key  # keys the HMAC of personal API tokens
+    # The respondents' hot path (app.web.api_survey, the link limits) runs on this one.
+    app.state.async_database = AsyncDatabase(
+        settings.database_url, settings.database_pool_size, settings.sqlite_busy_timeout
+    )
     app.state.rate_limiter = RateLimiter(engine, signing_key, RateLimitPolicy())
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(
@@ -94,4 +102,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_pages.router)
     app.include_router(analyst_pages.router)
     app.include_router(api_reports.router)
+    app.include_router(account_pages.router)
     return app

@@ -422,3 +422,22 @@ class ReminderRun(SQLModel, table=True):
     reminder_on: date = Field(primary_key=True)
     queued: int = Field(default=0)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token of an account: ``Authorization: Bearer <token>`` on the API.
+
+    Only an HMAC-SHA256 of the token (keyed by SECRET_KEY) is stored; the token itself is
+    shown once, when it is made.  ``prefix`` (its first characters) lets its holder tell their
+    tokens apart.  A revoked token keeps its row (``revoked_at``) and stops working at once.
+    """
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))

@@ -1,19 +1,25 @@
-"""Benchmark: submission throughput through the real API, relative to a bare FastAPI insert.
+"""Benchmark: submissions through the real API against an honest baseline, same client.
 
-For each backend (SQLite, PostgreSQL) the script makes a round with N personal links and
-starts, one after the other, on loopback under uvicorn (one worker, no access log):
+For each backend (SQLite WAL, PostgreSQL) the script makes a round with personal links and
+serves, one after the other, on loopback under uvicorn (one worker, no access log):
 
-* ``app``: the real service (``trust-survey serve``); clients POST a full answer set to
-  ``/api/v1/survey/{token}/response`` (link lookup, validation, the exactly-once submit);
-* ``bare``: :func:`bare_app` below, a FastAPI app with one sync endpoint that inserts the same
-  row (a submitted response of the same round, the same answers and background as JSON) into
-  the same database, with the same engine (:func:`app.database.make_engine` with the app's
-  ``DATABASE_POOL_SIZE``), and nothing else.
+* ``app``: the real service (``trust-survey serve``); each request POSTs a full answer set
+  to ``/api/v1/survey/{token}/response`` of a fresh unused link (link lookup, rate limits,
+  validation, the exactly-once claim, the response row);
+* ``same-work``: :mod:`bench.baseline_app`, a minimal async FastAPI app on raw drivers
+  (aiosqlite, psycopg 3 async) doing the same database work (claim the link with a
+  conditional UPDATE, merge its draft or insert the response: one transaction) on the same
+  database;
+* ``bare``: the same baseline app's bare INSERT of the response row.
 
-The same concurrent clients (httpx, ``--concurrency`` connections) send N requests to each;
-every answer must be 201.  Prints both throughputs and ``app / bare`` (target: 60% or more).
+Each is loaded at every ``--concurrency`` (1, 16, 64, 200 by default) by the same lean
+asyncio client (:mod:`bench.lean_client`: one keep-alive connection per client, reconnecting
+when the server closes an idle one), ``--requests`` requests each.  Every answer must be
+201, and afterwards the database must hold exactly one response per request.  Prints
+throughput, p50/p95 latency, the server's CPU per request (from /proc) and ``app / same-work``
+(target: 70% or more at every concurrency).
 
-Run: ``.venv/bin/python bench/bench_submit.py [--requests 2000] [--concurrency 50]
+Run: ``.venv/bin/python bench/bench_submit.py [--requests 600] [--concurrency 1,16,64,200]
 [--backends sqlite,postgresql]``.
 """
 
@@ -21,23 +27,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import httpx
 import sqlalchemy as sa
-from fastapi import Body, FastAPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.database import make_engine
-from app.models import Response, utc_now
-from app.settings import Settings
+from bench.lean_client import Connection
 from bench.live_service import (
+    Server,
     distinct_answers,
     fresh_database,
     prepare_round,
@@ -45,116 +50,129 @@ from bench.live_service import (
     stop_server,
 )
 
-BACKGROUND = {"care_model": "other", "organisation_type": "acute-trust"}
+BACKGROUND = {"organisation_type": "acute-trust"}
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def bare_app() -> FastAPI:
-    """``uvicorn --factory bench.bench_submit:bare_app``: reads DATABASE_URL like the app."""
-    settings = Settings()
-    engine = make_engine(settings.database_url, settings.database_pool_size)
-    table = Response.__table__  # type: ignore[attr-defined]
-    app = FastAPI()
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.post("/bare/{round_id}", status_code=201)
-    def insert(
-        round_id: int,
-        answers: Annotated[dict[str, int], Body()],
-        background: Annotated[dict[str, str], Body()],
-    ) -> dict[str, str]:
-        now = utc_now()
-        with engine.begin() as connection:
-            connection.execute(
-                sa.insert(table).values(
-                    round_id=round_id,
-                    status="submitted",
-                    instrument_version="2017.1",
-                    answers=answers,
-                    background=background,
-                    started_at=now,
-                    updated_at=now,
-                    submitted_at=now,
-                )
-            )
-        return {"status": "submitted"}
-
-    return app
+@dataclass
+class Measured:
+    rate: float
+    p50: float
+    p95: float
+    cpu_ms: float
 
 
-async def _send(base_url: str, paths: list[str], concurrency: int) -> tuple[float, int]:
-    """POST a full answer set to every path; (seconds, number answered 201)."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+async def _send(base_url: str, paths: list[str], concurrency: int, offset: int) -> list[float]:
+    """POST a full answer set to every path, ``concurrency`` clients at once; latencies."""
     queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
     for number, path in enumerate(paths):
-        queue.put_nowait((number, path))
-    created = 0
+        queue.put_nowait((offset + number, path))
+    latencies: list[float] = []
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal created
-        while not queue.empty():
-            number, path = queue.get_nowait()
-            body = {"answers": distinct_answers(number), "background": BACKGROUND}
-            answer = await client.post(path, json=body)
-            if answer.status_code != 201:
-                raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
-            created += 1
+    async def client_loop() -> None:
+        connection = Connection(base_url)
+        try:
+            await connection.request("GET", "/healthz")
+            while not queue.empty():
+                number, path = queue.get_nowait()
+                body = {"answers": distinct_answers(number), "background": BACKGROUND}
+                started = time.perf_counter()
+                answer = await connection.request("POST", path, body)
+                latencies.append(time.perf_counter() - started)
+                if answer.status != 201:
+                    raise RuntimeError(f"{path}: {answer.status} {answer.text[:200]}")
+        finally:
+            await connection.close()
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
-        await client.get("/healthz")
-        started = time.perf_counter()
-        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
-        return time.perf_counter() - started, created
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    return latencies
 
 
-def run(backend: str, requests: int, concurrency: int) -> tuple[float, float]:
+def _measure(server: Server, paths: list[str], concurrency: int, offset: int) -> Measured:
+    cpu = _cpu_seconds(server.process.pid)
+    started = time.perf_counter()
+    latencies = asyncio.run(_send(server.base_url, paths, concurrency, offset))
+    seconds = time.perf_counter() - started
+    cpu = _cpu_seconds(server.process.pid) - cpu
+    latencies.sort()
+    assert len(latencies) == len(paths)
+    return Measured(
+        rate=len(paths) / seconds,
+        p50=latencies[len(latencies) // 2],
+        p95=latencies[int(len(latencies) * 0.95)],
+        cpu_ms=cpu / len(paths) * 1000,
+    )
+
+
+def run(backend: str, requests: int, concurrencies: list[int]) -> None:
     with tempfile.TemporaryDirectory() as folder, fresh_database(backend, Path(folder)) as url:
-        prepared = prepare_round(url, requests)
+        links = prepare_round(url, 2 * requests * len(concurrencies))
         log = Path(folder) / "server.log"
-        rates = {}
-        for kind in ("app", "bare"):
-            if kind == "app":
-                server = start_server(url, log)
-                paths = [f"/api/v1/survey/{t}/response" for t in prepared.tokens]
-            else:
-                server = start_server(url, log, factory="bench.bench_submit:bare_app")
-                paths = [f"/bare/{prepared.round_id}"] * requests
+        results: dict[tuple[str, int], Measured] = {}
+        tokens = iter(links.tokens)
+        offset = 0
+        for kind, factory in (("app", None), ("baseline", "bench.baseline_app:create_app")):
+            server = start_server(url, log, factory=factory)
             try:
-                seconds, created = asyncio.run(_send(server.base_url, paths, concurrency))
+                for concurrency in concurrencies:
+                    batch = [next(tokens) for _ in range(requests)]
+                    prefix = "/api/v1/survey" if kind == "app" else "/baseline"
+                    paths = [f"{prefix}/{token}/response" for token in batch]
+                    name = "app" if kind == "app" else "same-work"
+                    results[name, concurrency] = _measure(server, paths, concurrency, offset)
+                    offset += requests
+                    if kind == "baseline":
+                        bare = [f"/bare/{links.round_id}"] * requests
+                        results["bare", concurrency] = _measure(server, bare, concurrency, offset)
+                        offset += requests
             finally:
                 stop_server(server)
-            assert created == requests
-            rates[kind] = requests / seconds
         engine = make_engine(url)
         with engine.connect() as connection:
             stored = connection.execute(
                 sa.text("SELECT count(*) FROM response WHERE status = 'submitted'")
             ).scalar_one()
+            drafts = connection.execute(
+                sa.text("SELECT count(*) FROM response WHERE status = 'draft'")
+            ).scalar_one()
         engine.dispose()
-        assert stored == 2 * requests, stored
-        print(
-            f"{backend:>10} {requests:>8} {concurrency:>6} {rates['app']:>10.1f} "
-            f"{rates['bare']:>10.1f} {rates['app'] / rates['bare']:>9.0%}",
-            flush=True,
-        )
-        return rates["app"], rates["bare"]
+        assert stored == offset and drafts == 0, (stored, offset, drafts)
+        for concurrency in concurrencies:
+            app, same, bare = (results[k, concurrency] for k in ("app", "same-work", "bare"))
+            print(
+                f"{backend:>10} {concurrency:>5} "
+                + " ".join(
+                    f"{m.rate:>7.0f} {m.p50 * 1000:>6.1f} {m.p95 * 1000:>6.1f} {m.cpu_ms:>5.2f}"
+                    for m in (app, same, bare)
+                )
+                + f" {app.rate / same.rate:>8.0%} {app.rate / bare.rate:>8.0%}",
+                flush=True,
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--concurrency", default="1,16,64,200")
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"python {platform.python_version()}; {platform.machine()}")
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
     print(
-        f"{'backend':>10} {'requests':>8} {'conc':>6} {'app /s':>10} {'bare /s':>10} "
-        f"{'app/bare':>9}"
+        f"python {platform.python_version()}; {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}; {args.requests} requests per cell"
     )
+    kinds = " ".join(
+        f"{k + ' /s':>7} {'p50':>6} {'p95':>6} {'cpu':>5}" for k in ("app", "same", "bare")
+    )
+    print(f"{'backend':>10} {'conc':>5} {kinds} {'app/same':>8} {'app/bare':>8}")
+    print(f"{'':>17}(latencies in ms, cpu = server CPU ms per request)")
     for backend in args.backends.split(","):
-        run(backend, args.requests, args.concurrency)
+        run(backend, args.requests, concurrencies)
     return 0
 
 

@@ -10,8 +10,15 @@ A request that fails (503, connection error) is retried up to three times, as a 
 a retried submission answered 409 ("already used") counts as accepted (the first attempt was
 stored) and the exactly-once check still has to hold.
 
-Run: ``.venv/bin/python bench/load_test.py --backend sqlite --respondents 200``
-(``--backend postgresql`` uses TEST_POSTGRES_URL, default the local ``test`` database).
+The client is :mod:`bench.lean_client` (raw asyncio streams, one keep-alive connection per
+respondent), so the figures are the server's: under httpx the same baseline server took ten
+times as long, most of it in the client.  ``--target baseline`` runs the same questionnaires
+against :mod:`bench.baseline_app` (the same database work on raw async drivers), the
+yardstick for the real server's wall time.
+
+Run: ``.venv/bin/python bench/load_test.py --backend sqlite --respondents 200 [--target
+baseline]`` (``--backend postgresql`` uses TEST_POSTGRES_URL, default the local ``test``
+database).
 """
 
 from __future__ import annotations
@@ -29,10 +36,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.lean_client import Answer, Connection, ConnectionClosedError
 from bench.live_service import (
     answer_key,
     distinct_answers,
@@ -75,28 +81,27 @@ class LoadCheck:
 
 
 async def _request(
-    client: httpx.AsyncClient,
+    client: Connection,
     outcome: LoadOutcome,
     kind: str,
     method: str,
     url: str,
     body: dict[str, object] | None = None,
     headers: dict[str, str] | None = None,
-) -> httpx.Response:
+) -> tuple[Answer, bool]:
+    """The answer, and whether it came after a retry."""
     last_error = ""
     for attempt in range(RETRIES + 1):
         start = time.perf_counter()
         try:
-            answer = await client.request(method, url, json=body, headers=headers)
-        except httpx.TransportError as error:
+            answer = await client.request(method, url, body, headers)
+        except (OSError, ConnectionClosedError, asyncio.IncompleteReadError) as error:
             last_error = f"{type(error).__name__}: {error}"
         else:
             outcome.latencies[kind].append(time.perf_counter() - start)
-            outcome.statuses[answer.status_code] += 1
-            if answer.status_code != 503:
-                if attempt and kind == "submit" and answer.status_code == 409:
-                    answer.extensions["retried"] = True
-                return answer
+            outcome.statuses[answer.status] += 1
+            if answer.status != 503:
+                return answer, attempt > 0
             last_error = "503"
         outcome.retries += 1
         await asyncio.sleep(0.05 * (attempt + 1))
@@ -112,14 +117,24 @@ def resume_code_for(token: str) -> str:
     return "".join(chosen.choice(alphabet) for _ in range(10))
 
 
+class StatusError(Exception):
+    pass
+
+
+def _ok(answer: Answer) -> Answer:
+    if answer.status >= 400:
+        raise StatusError(f"answered {answer.status}: {answer.text[:200]}")
+    return answer
+
+
 async def respondent(
-    client: httpx.AsyncClient, number: int, token: str, outcome: LoadOutcome
+    client: Connection, number: int, token: str, outcome: LoadOutcome, prefix: str
 ) -> None:
-    base = f"/api/v1/survey/{token}"
+    base = f"{prefix}/{token}"
     code = {"X-Resume-Code": resume_code_for(token)}
     try:
-        survey = await _request(client, outcome, "read", "GET", base, headers=code)
-        survey.raise_for_status()
+        survey, _ = await _request(client, outcome, "read", "GET", base, headers=code)
+        _ok(survey)
         if survey.json()["saved"]["link_status"] == "submitted":
             # Sent before (e.g. the server died before it could answer): a person would see
             # "already submitted" and stop.
@@ -133,37 +148,45 @@ async def respondent(
                 if question["id"] == "professional_role":
                     role = random.choice(sorted(question["options"]))
                     body["background"] = {"professional_role": role}
-            saved = await _request(
+            saved, _ = await _request(
                 client, outcome, "draft", "PUT", f"{base}/draft", body, headers=code
             )
-            saved.raise_for_status()
-        done = await _request(
+            _ok(saved)
+        done, retried = await _request(
             client, outcome, "submit", "POST", f"{base}/response", {}, headers=code
         )
-        if done.status_code == 201:
+        if done.status == 201:
             outcome.accepted.add(number)
-        elif done.status_code == 409 and done.extensions.get("retried"):
+        elif done.status == 409 and retried:
             outcome.accepted_after_retry.add(number)
         else:
-            outcome.failed[number] = f"submit answered {done.status_code}: {done.text[:200]}"
-    except (RuntimeError, httpx.HTTPStatusError) as error:
+            outcome.failed[number] = f"submit answered {done.status}: {done.text[:200]}"
+    except (RuntimeError, StatusError) as error:
         outcome.failed[number] = str(error)[:300]
 
 
-async def run_respondents(base_url: str, tokens: list[str], concurrency: int) -> LoadOutcome:
+async def run_respondents(
+    base_url: str, tokens: list[str], concurrency: int, prefix: str = "/api/v1/survey"
+) -> LoadOutcome:
     outcome = LoadOutcome()
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    idle: list[Connection] = [Connection(base_url) for _ in range(concurrency)]
+    for connection in idle:  # connected before the clock starts, as browsers would be
+        await connection.request("GET", "/healthz")
 
-    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
+    async def one(number: int, token: str) -> None:
+        async with gate:
+            client = idle.pop()
+            try:
+                await respondent(client, number, token, outcome, prefix)
+            finally:
+                idle.append(client)
 
-        async def one(number: int, token: str) -> None:
-            async with gate:
-                await respondent(client, number, token, outcome)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(one(number, token) for number, token in enumerate(tokens)))
-        outcome.seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(one(number, token) for number, token in enumerate(tokens)))
+    outcome.seconds = time.perf_counter() - start
+    for connection in idle:
+        await connection.close()
     return outcome
 
 
@@ -227,13 +250,19 @@ def run_load_test(
     folder: Path,
     postgres_url: str | None = None,
     factory: str | None = None,
+    target: str = "app",
 ) -> tuple[LoadOutcome, LoadCheck]:
     """Fresh database, real server, ``respondents`` answering ``concurrency`` at a time."""
+    prefix = "/api/v1/survey"
+    if target == "baseline":
+        factory, prefix = "bench.baseline_app:create_app", "/baseline"
     with fresh_database(backend, folder, postgres_url) as database_url:
         prepared = prepare_round(database_url, respondents)
         server = start_server(database_url, folder / "server.log", factory=factory)
         try:
-            outcome = asyncio.run(run_respondents(server.base_url, prepared.tokens, concurrency))
+            outcome = asyncio.run(
+                run_respondents(server.base_url, prepared.tokens, concurrency, prefix)
+            )
         finally:
             stop_server(server)
         return outcome, check_storage(database_url, prepared.round_id, outcome)
@@ -250,11 +279,19 @@ def main() -> int:
         help="serve this app factory (module:function) instead of `trust-survey serve`, "
         "e.g. bench.patched_app:create_app",
     )
+    parser.add_argument(
+        "--target",
+        choices=["app", "baseline"],
+        default="app",
+        help="the real server, or the same-work baseline (bench/baseline_app.py)",
+    )
     args = parser.parse_args()
+    server = "baseline" if args.target == "baseline" else "trust-survey serve"
+    server = args.factory or server
     print(
         f"load test: {args.backend}, {args.respondents} respondents, {args.concurrency} at once; "
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"server: {args.factory or 'trust-survey serve'}"
+        f"server: {server}"
     )
     with tempfile.TemporaryDirectory() as folder:
         outcome, check = run_load_test(
@@ -264,6 +301,7 @@ def main() -> int:
             Path(folder),
             args.postgres_url,
             args.factory,
+            args.target,
         )
         print(describe(outcome, check, args.respondents))
     return 0 if check.exactly_once and not outcome.failed else 1

@@ -14,6 +14,7 @@ or its round.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -93,6 +94,11 @@ def analysing(role: str, _which: str | None) -> str:
     if role in ("anonymous", "respondent"):
         return SIGN_IN
     return ALLOWED if role in ("analyst", "admin") else NOT_FOUND
+
+
+def account_holder(role: str, _which: str | None) -> str:
+    """An account's own page (its API tokens): every signed-in account has one."""
+    return SIGN_IN if role in ("anonymous", "respondent") else ALLOWED
 
 
 Policy = Callable[[str, str | None], str]
@@ -274,6 +280,23 @@ def instrument_upload(world: World, _which: str | None, role: str) -> httpx.Resp
 
 
 BAD_DATE = {"closes_on-day": "31", "closes_on-month": "2", "closes_on-year": "2030"}
+
+
+def _revoke_own_token(world: World, _which: str | None, role: str) -> httpx.Response:
+    """Make a token on the account's page, then revoke it (another account's token is
+    "not found": tests/test_api_tokens.py); signed out, there is no page to make one on."""
+    client = world.clients[role]
+    token = world.csrf(role)
+    made = client.post("/account/tokens", data={"name": "to revoke", "csrf_token": token or ""})
+    found = re.findall(r'action="/account/tokens/(\d+)/revoke"', made.text)
+    number = found[0] if found else "999999"
+    return client.post(
+        f"/account/tokens/{number}/revoke",
+        data={"csrf_token": token or ""},
+        follow_redirects=False,
+    )
+
+
 PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
 ORGANISATION = {"organisation_type": "acute-trust"}
 LOGIN = {"email": "nobody@example.org", "password": "not the password"}
@@ -318,6 +341,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/survey/{token}/response"): Entry(
         link_holder, post("/api/v1/survey/{t}/response", lambda w: {"answers": full_answers()})
+    ),
+    # Every account: its own API tokens
+    ("GET", "/account/tokens"): Entry(account_holder, get("/account/tokens"), scoped=False),
+    ("POST", "/account/tokens"): Entry(
+        account_holder, post("/account/tokens", _named("Token")), scoped=False
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): Entry(
+        account_holder, _revoke_own_token, scoped=False
     ),
     # Coordinating: pages
     ("GET", "/coordinator"): Entry(coordinating, get("/coordinator"), scoped=False),

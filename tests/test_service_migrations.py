@@ -32,6 +32,7 @@ TABLES = {
     "account_session",
     "raw_access_grant",
     "outbox_message",
+    "api_token",
     "participant",
     "round_mailing",
     "reminder_run",

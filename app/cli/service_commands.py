@@ -1,5 +1,5 @@
 """Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``, ``user add``,
-``user grant-raw-access`` and ``user revoke-raw-access``."""
+``user grant-raw-access``, ``user revoke-raw-access`` and ``token create|list|revoke``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,56 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(args: argparse.Namespace, prompt: str) -> str:
+    password = os.environ.get("TRUST_SURVEY_PASSWORD") if args.password_from_env else None
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(prompt)
+    return password
+
+
+def _token(args: argparse.Namespace) -> int:
+    """``token create|list|revoke``: the account holder's own tokens, after their password."""
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.models import AccountRole
+    from app.services import api_tokens
+    from app.services.coordinators import authenticate
+    from app.services.errors import SurveyServiceError
+
+    settings = _settings()
+    password = _password(args, f"Password of {args.email}: ")
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            account = authenticate(session, args.email, password, roles=set(AccountRole))
+            if account is None:
+                raise CommandError("the e-mail address or password is not right")
+            if args.what == "create":
+                made = api_tokens.create_token(session, account, args.name, settings.signing_key())
+                print(f"trust-survey token create: token {made.record.id} ({made.record.name}):")
+                print(made.token)
+                print("Shown only this once: only a keyed hash of it is kept.")
+            elif args.what == "list":
+                for token in api_tokens.list_tokens(session, account):
+                    state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "live"
+                    print(
+                        f"{token.id}\t{token.prefix}...\t{token.created_at:%Y-%m-%d %H:%M}"
+                        f"\t{state}\t{token.name}"
+                    )
+            else:
+                revoked = api_tokens.revoke_token(session, account, args.id)
+                print(f"trust-survey token revoke: token {revoked.id} ({revoked.name}) revoked")
+    except SurveyServiceError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _user_add(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
@@ -116,12 +166,7 @@ def _user_add(args: argparse.Namespace) -> int:
     from app.services.coordinators import add_coordinator
     from app.services.errors import SurveyServiceError
 
-    password = os.environ.get("TRUST_SURVEY_PASSWORD") if args.password_from_env else None
-    if password is None:
-        if not sys.stdin.isatty():
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            password = getpass.getpass("Password (12 characters or more): ")
+    password = _password(args, "Password (12 characters or more): ")
     engine = make_engine(_settings().database_url)
     try:
         with Session(engine) as session:
@@ -168,7 +213,7 @@ def _user_raw_access(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``db``, ``serve`` and ``user``."""
+    """Add ``db``, ``serve``, ``user`` and ``token``."""
     db = subparsers.add_parser("db", help="migrate the database (Alembic)")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply migrations (default: to the newest)")
@@ -240,3 +285,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     revoke.add_argument("email")
     revoke.set_defaults(handler=_user_raw_access)
+
+    token = subparsers.add_parser(
+        "token",
+        help="your personal API tokens (Authorization: Bearer): make, list, revoke; "
+        "your password is asked for, or read from stdin",
+    )
+    token_commands = token.add_subparsers(dest="what", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="make a token (shown once)")
+    create.add_argument("email", help="your account")
+    create.add_argument("--name", required=True, help="what it is for, to tell it apart")
+    listing = token_commands.add_parser("list", help="your tokens (never the tokens themselves)")
+    listing.add_argument("email", help="your account")
+    revoke_token = token_commands.add_parser("revoke", help="revoke a token (refused at once)")
+    revoke_token.add_argument("email", help="your account")
+    revoke_token.add_argument("id", type=int, help="the token's number, as `token list` shows")
+    for command in (create, listing, revoke_token):
+        command.add_argument(
+            "--password-from-env",
+            action="store_true",
+            help="read your password from TRUST_SURVEY_PASSWORD",
+        )
+        command.set_defaults(handler=_token)

@@ -33,7 +33,7 @@ from analysis.scoring import reverse_key, score_scale
 from analysis.summary import Table4, care_model_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
-from app.services import releases, rounds
+from app.services import releases, report_cache
 from app.services.errors import FieldValidationError
 from app.services.reports import Viewer
 
@@ -98,7 +98,8 @@ def pooled_answers(
         assert partnership is not None
         publication = releases.publish(session, survey_round)
         if publication.final:
-            matrix = rounds.round_items_matrix(session, survey_round.id, release=publication.number)
+            # Once per release, however many analyses a page makes of it.
+            matrix = report_cache.published_matrix(session, survey_round, publication.number)
         else:
             matrix = pd.DataFrame(columns=instrument.item_ids)
         included = publication.final and results_visible(

@@ -184,7 +184,12 @@ def normalised_resume_code(text: str) -> str:
 
 def hash_resume_code(invitation: Invitation, code: str) -> str:
     """The SHA-256 of a resume code, salted with its link's token hash."""
-    message = f"{invitation.token_hash}:{normalised_resume_code(code)}"
+    return resume_code_hash(invitation.token_hash, code)
+
+
+def resume_code_hash(token_hash: str, code: str) -> str:
+    """The SHA-256 of a resume code, salted with the token hash of its link."""
+    message = f"{token_hash}:{normalised_resume_code(code)}"
     return hashlib.sha256(message.encode("utf-8", errors="surrogateescape")).hexdigest()
 
 
@@ -254,6 +259,20 @@ def require_resume_code(
         raise ResumeCodeError(given=True)
 
 
+def code_to_start_with(proposed: str | None) -> str:
+    """The resume code a link is started with: a new one, or the one an API client proposed
+    (which must have the form of a code)."""
+    if proposed is not None and not is_resume_code(proposed):
+        raise FieldValidationError(
+            {
+                "X-Resume-Code": f"must be {RESUME_CODE_LENGTH} letters and digits from "
+                f"{RESUME_CODE_ALPHABET} (to start a link with a code of your own), or left out"
+            },
+            location=("header",),
+        )
+    return new_resume_code() if proposed is None else proposed
+
+
 def start_link(session: Session, invitation: Invitation, proposed: str | None = None) -> str | None:
     """Start an unused personal link: mark it started with a resume code, and return the code
     (shown once to the respondent; only its hash is kept), or ``None`` if another request
@@ -263,15 +282,7 @@ def start_link(session: Session, invitation: Invitation, proposed: str | None = 
     first save whose answer it never got); it must have the form of a code.  A conditional
     UPDATE, in the caller's transaction (the caller commits).
     """
-    if proposed is not None and not is_resume_code(proposed):
-        raise FieldValidationError(
-            {
-                "X-Resume-Code": f"must be {RESUME_CODE_LENGTH} letters and digits from "
-                f"{RESUME_CODE_ALPHABET} (to start a link with a code of your own), or left out"
-            },
-            location=("header",),
-        )
-    code = new_resume_code() if proposed is None else proposed
+    code = code_to_start_with(proposed)
     code_hash = hash_resume_code(invitation, code)
     started = session.connection().execute(
         sa.update(Invitation)

@@ -31,12 +31,19 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.database import AsyncDatabase
 from app.models import Invitation, InvitationStatus, RateLimitCounter
 from app.security import hash_link_token, rate_limit_key
 
 _COUNTERS = RateLimitCounter.__table__  # type: ignore[attr-defined]
 _INVITATIONS = Invitation.__table__  # type: ignore[attr-defined]
+_READ_HITS = sa.select(_COUNTERS.c.hits).where(
+    _COUNTERS.c.bucket == sa.bindparam("bucket"),
+    _COUNTERS.c.key_hash == sa.bindparam("key_hash"),
+    _COUNTERS.c.window_start == sa.bindparam("window_start"),
+)
 PRUNE_EVERY_SECONDS = 60
 LAST_SUFFIX = "+last"
 LONGEST_TOKEN = 200
@@ -167,6 +174,21 @@ class RateLimiter:
         ).scalar_one_or_none()
         return None if found is None else int(found)
 
+    @staticmethod
+    def _reached(limit: Limit, hits: int | None, moment: float) -> Refusal | bool:
+        """A fixed limit's refusal; ``True`` when a progressive one needs its last failure's
+        second (:meth:`_waited`); ``False`` when the limit is not reached."""
+        if hits is None or hits < limit.most:
+            return False
+        return True if limit.progressive else Refusal(limit, limit.retry_after(moment))
+
+    @staticmethod
+    def _waited(limit: Limit, hits: int, last: int | None, moment: float) -> Refusal | None:
+        window = limit.window_start(moment)
+        waited = int(moment) - (window + (last or 0))
+        wait = min(limit.wait_after(hits) - waited, limit.retry_after(moment))
+        return Refusal(limit, wait) if wait > 0 else None
+
     def refusal(self, checks: list[tuple[Limit, str]], now: float | None = None) -> Refusal | None:
         """The first of ``checks`` (a limit and the value it counts) already at its limit."""
         moment = time.time() if now is None else now
@@ -174,21 +196,112 @@ class RateLimiter:
             for limit, value in checks:
                 key, window = self._key(limit, value), limit.window_start(moment)
                 hits = self._read(connection, limit.bucket, key, window)
-                if hits is None or hits < limit.most:
-                    continue
-                if not limit.progressive:
-                    return Refusal(limit, limit.retry_after(moment))
-                last = self._read(connection, limit.bucket + LAST_SUFFIX, key, window) or 0
-                waited = int(moment) - (window + last)
-                wait = min(limit.wait_after(hits) - waited, limit.retry_after(moment))
-                if wait > 0:
-                    return Refusal(limit, wait)
+                reached = self._reached(limit, hits, moment)
+                if isinstance(reached, Refusal):
+                    return reached
+                if reached and hits is not None:
+                    last = self._read(connection, limit.bucket + LAST_SUFFIX, key, window)
+                    if (refusal := self._waited(limit, hits, last, moment)) is not None:
+                        return refusal
         return None
+
+    # The same on the async path, on the request's own connection -----------------------
+
+    async def _read_async(
+        self, connection: AsyncConnection, bucket: str, key: str, window: int
+    ) -> int | None:
+        found = (
+            await connection.execute(
+                _READ_HITS, {"bucket": bucket, "key_hash": key, "window_start": window}
+            )
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def refusal_on(
+        self, connection: AsyncConnection, checks: list[tuple[Limit, str]], now: float | None = None
+    ) -> Refusal | None:
+        """:meth:`refusal` on ``connection`` (no second connection for the request)."""
+        moment = time.time() if now is None else now
+        for limit, value in checks:
+            key, window = self._key(limit, value), limit.window_start(moment)
+            hits = await self._read_async(connection, limit.bucket, key, window)
+            reached = self._reached(limit, hits, moment)
+            if isinstance(reached, Refusal):
+                return reached
+            if reached and hits is not None:
+                last = await self._read_async(connection, limit.bucket + LAST_SUFFIX, key, window)
+                if (refusal := self._waited(limit, hits, last, moment)) is not None:
+                    return refusal
+        return None
+
+    async def count_failure_on(
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection,
+        checks: list[tuple[Limit, str]],
+        now: float | None = None,
+    ) -> None:
+        """:meth:`count_failure` on ``connection``, committed at once (ends its transaction)."""
+        moment = time.time() if now is None else now
+        async with database.writing():
+            try:
+                for statement in self._failure_statements(connection.dialect.name, checks, moment):
+                    await connection.execute(statement)
+                await connection.commit()
+            finally:
+                await connection.rollback()
+
+    async def take_on(
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection,
+        checks: list[tuple[Limit, str]],
+        now: float | None = None,
+    ) -> Refusal | None:
+        """:meth:`take` on ``connection``, committed at once (ends its transaction)."""
+        moment = time.time() if now is None else now
+        async with database.writing():
+            try:
+                for limit, value in checks:
+                    statement = self._upsert_for(connection.dialect.name, limit, value, moment, 1)
+                    hits = (
+                        await connection.execute(statement.returning(_COUNTERS.c.hits))
+                    ).scalar_one()
+                    if hits > limit.most:
+                        return Refusal(limit, limit.retry_after(moment))
+                if (prune := self._prune_statement(moment)) is not None:
+                    await connection.execute(prune)
+                await connection.commit()
+                return None
+            finally:
+                await connection.rollback()
+
+    async def give_back_on(
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection,
+        checks: list[tuple[Limit, str]],
+        now: float | None = None,
+    ) -> None:
+        """:meth:`give_back` on ``connection``, committed at once."""
+        moment = time.time() if now is None else now
+        async with database.writing():
+            try:
+                for statement in self._give_back_statements(checks, moment):
+                    await connection.execute(statement)
+                await connection.commit()
+            finally:
+                await connection.rollback()
 
     def _upsert(
         self, connection: Connection, limit: Limit, value: str, moment: float, step: int
     ) -> sa.Insert:
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        return self._upsert_for(connection.dialect.name, limit, value, moment, step)
+
+    def _upsert_for(
+        self, dialect: str, limit: Limit, value: str, moment: float, step: int
+    ) -> sa.Insert:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(_COUNTERS).values(
             bucket=limit.bucket,
             key_hash=self._key(limit, value),
@@ -204,24 +317,33 @@ class RateLimiter:
         """Add one failure to each of ``checks``' current windows (atomically)."""
         moment = time.time() if now is None else now
         with self.engine.begin() as connection:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-            for limit, value in checks:
-                connection.execute(self._upsert(connection, limit, value, moment, 1))
-                if limit.progressive:
-                    window = limit.window_start(moment)
-                    last = insert(_COUNTERS).values(
-                        bucket=limit.bucket + LAST_SUFFIX,
-                        key_hash=self._key(limit, value),
-                        window_start=window,
-                        hits=int(moment) - window,
+            for statement in self._failure_statements(connection.dialect.name, checks, moment):
+                connection.execute(statement)
+
+    def _failure_statements(
+        self, dialect: str, checks: list[tuple[Limit, str]], moment: float
+    ) -> list[sa.Executable]:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statements: list[sa.Executable] = []
+        for limit, value in checks:
+            statements.append(self._upsert_for(dialect, limit, value, moment, 1))
+            if limit.progressive:
+                window = limit.window_start(moment)
+                last = insert(_COUNTERS).values(
+                    bucket=limit.bucket + LAST_SUFFIX,
+                    key_hash=self._key(limit, value),
+                    window_start=window,
+                    hits=int(moment) - window,
+                )
+                statements.append(
+                    last.on_conflict_do_update(
+                        index_elements=["bucket", "key_hash", "window_start"],
+                        set_={"hits": last.excluded.hits},
                     )
-                    connection.execute(
-                        last.on_conflict_do_update(
-                            index_elements=["bucket", "key_hash", "window_start"],
-                            set_={"hits": last.excluded.hits},
-                        )
-                    )
-            self._prune(connection, moment)
+                )
+        if (prune := self._prune_statement(moment)) is not None:
+            statements.append(prune)
+        return statements
 
     def take(self, checks: list[tuple[Limit, str]], now: float | None = None) -> Refusal | None:
         """Count one use against each of ``checks``, unless one would go over its limit.
@@ -244,22 +366,34 @@ class RateLimiter:
         """Undo a :meth:`take` whose request did not go through (a form to correct)."""
         moment = time.time() if now is None else now
         with self.engine.begin() as connection:
-            for limit, value in checks:
-                connection.execute(
-                    sa.update(_COUNTERS)
-                    .where(
-                        _COUNTERS.c.bucket == limit.bucket,
-                        _COUNTERS.c.key_hash == self._key(limit, value),
-                        _COUNTERS.c.window_start == limit.window_start(moment),
-                        _COUNTERS.c.hits > 0,
-                    )
-                    .values(hits=_COUNTERS.c.hits - 1)
-                )
+            for statement in self._give_back_statements(checks, moment):
+                connection.execute(statement)
+
+    def _give_back_statements(
+        self, checks: list[tuple[Limit, str]], moment: float
+    ) -> list[sa.Update]:
+        return [
+            sa.update(_COUNTERS)
+            .where(
+                _COUNTERS.c.bucket == limit.bucket,
+                _COUNTERS.c.key_hash == self._key(limit, value),
+                _COUNTERS.c.window_start == limit.window_start(moment),
+                _COUNTERS.c.hits > 0,
+            )
+            .values(hits=_COUNTERS.c.hits - 1)
+            for limit, value in checks
+        ]
 
     def _prune(self, connection: Connection, moment: float) -> None:
-        if moment - self._last_pruned >= PRUNE_EVERY_SECONDS:
-            self._last_pruned = moment
-            connection.execute(prune_statement(self.policy, moment))
+        if (statement := self._prune_statement(moment)) is not None:
+            connection.execute(statement)
+
+    def _prune_statement(self, moment: float) -> sa.Delete | None:
+        """The prune of ended windows, at most once a minute per process."""
+        if moment - self._last_pruned < PRUNE_EVERY_SECONDS:
+            return None
+        self._last_pruned = moment
+        return prune_statement(self.policy, moment)
 
     def hits(self, limit: Limit, value: str, now: float | None = None) -> int:
         """Counted for ``value`` in the current window (for tests and operators)."""

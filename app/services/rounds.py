@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,20 @@ def today() -> date:
     return clock.local_day()
 
 
-def round_state(survey_round: SurveyRound, on: date | None = None) -> RoundState:
+class RoundDates(Protocol):
+    """What a round's state is worked out from (a round, or a link's round on the async path)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def opens_on(self) -> date: ...
+    @property
+    def closes_on(self) -> date: ...
+    @property
+    def closed_on(self) -> date | None: ...
+
+
+def round_state(survey_round: RoundDates, on: date | None = None) -> RoundState:
     """Whether a round takes answers on a day: its status and its dates both count."""
     day = on or today()
     if survey_round.status == RoundStatus.CLOSED or day > survey_round.closes_on:
@@ -58,7 +71,7 @@ def round_state(survey_round: SurveyRound, on: date | None = None) -> RoundState
     return RoundState.OPEN
 
 
-def closed_on(survey_round: SurveyRound, on: date | None = None) -> date | None:
+def closed_on(survey_round: RoundDates, on: date | None = None) -> date | None:
     """The day a round closed: recorded when closed (early, or by the schedule), else its
     closing date once that has passed; ``None`` while it has not closed.  Never a day after
     ``on`` (today)."""
@@ -70,7 +83,7 @@ def closed_on(survey_round: SurveyRound, on: date | None = None) -> date | None:
     return None
 
 
-def require_open(survey_round: SurveyRound) -> None:
+def require_open(survey_round: RoundDates) -> None:
     state = round_state(survey_round)
     if state != RoundState.OPEN:
         raise RoundNotOpenError(

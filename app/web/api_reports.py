@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.database import SessionDep
 from app.reports import documents
 from app.reports.documents import JsonValue, json_safe
-from app.services import analyst, releases, reports
+from app.services import analyst, releases, report_cache, reports
 from app.web.deps import ApiRoundId
 from app.web.report_access import ApiAnalystDep, ApiViewerDep, report_round_id
 from app.web.report_schemas import RecordsOut, RoundListedOut, RoundReportOut
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 def _report(session: SessionDep, viewer: ApiViewerDep, round_id: str) -> reports.RoundReport:
     survey_round = reports.readable_round(session, viewer, report_round_id(round_id))
-    return reports.round_report(session, survey_round, viewer)
+    return report_cache.round_report(session, survey_round, viewer)  # once per release
 
 
 @router.get("/reports/rounds")

@@ -4,20 +4,31 @@ The link alone gives the questionnaire, and starts an unused link; the answers s
 started link, changing them and submitting them need the link's resume code (header
 ``X-Resume-Code``), which the draft save that starts the link returns once.  Without the code
 a started link and a submitted one answer alike.
+
+These routes are the respondents' hot path: async, on the async engine, Core statements only
+(:mod:`app.services.answering`), on the connection the link limits' middleware read the link
+with (:class:`app.web.rate_limits.LinkLookup`): one connection and one read of the link per
+request, no worker thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from analysis.instrument import Instrument
-from app.database import SessionDep
-from app.models import Invitation, InvitationKind, InvitationStatus
-from app.services import invitations, responses
+from app.database import AsyncDatabase
+from app.models import InvitationKind
+from app.services import answering
+from app.services.answering import Link, Saved
+from app.services.errors import RecordNotFoundError
 from app.services.responses import ResumeCode
 from app.services.rounds import round_state
+from app.web.rate_limits import LINK_LOOKUP, LinkLookup
 from app.web.schemas import (
     AnswersIn,
     DraftOut,
@@ -45,7 +56,47 @@ ResumeCodeHeader = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class LinkInRequest:
+    """The request's link, the connection to work on, and the app's async database."""
+
+    link: Link
+    connection: AsyncConnection
+    database: AsyncDatabase
+
+
+async def request_link(token: str, request: Request) -> AsyncIterator[LinkInRequest]:
+    """The live link of ``token`` (404 otherwise), as the middleware read it, or read here
+    when it could not (the database was down: this read then answers 503)."""
+    database: AsyncDatabase = request.app.state.async_database
+    lookup: LinkLookup | None = request.scope.get(LINK_LOOKUP)
+    if lookup is not None and lookup.token == token:
+        if lookup.link is None:
+            raise RecordNotFoundError("link", "")
+        yield LinkInRequest(lookup.link, lookup.connection, database)
+        return
+    async with database.engine.connect() as connection:
+        link = await answering.find_link(connection, token)
+        if link is None:
+            raise RecordNotFoundError("link", "")
+        yield LinkInRequest(link, connection, database)
+
+
+LinkDep = Annotated[LinkInRequest, Depends(request_link)]
+
+
 def _sections(instrument: Instrument) -> list[SectionOut]:
+    """The questionnaire of an instrument (made once per version: they do not change)."""
+    key = (instrument.id, instrument.version)
+    if key not in _SECTIONS:
+        _SECTIONS[key] = _sections_of(instrument)
+    return _SECTIONS[key]
+
+
+_SECTIONS: dict[tuple[str, str], list[SectionOut]] = {}
+
+
+def _sections_of(instrument: Instrument) -> list[SectionOut]:
     sections: list[SectionOut] = []
     for section in instrument.sections:
         questions = [
@@ -78,31 +129,24 @@ def _resume(request: Request, code: str | None) -> ResumeCode:
     return ResumeCode(code, request.app.state.rate_limiter) if code else ResumeCode()
 
 
-def _saved(session: SessionDep, invitation: Invitation, resume: ResumeCode) -> SavedOut:
-    """The saved answers, checking the code once (counted when wrong)."""
-    so_far = responses.answers_so_far(session, invitation, resume)
-    resume = ResumeCode(resume.code)  # checked: not asked of the limiter again
-    if invitation.status == InvitationStatus.SUBMITTED:  # nothing is kept with the link
-        return SavedOut(
-            link_status=invitation.status, answers={}, background={}, next_section=None, missing=[]
-        )
+def _saved_out(saved: Saved) -> SavedOut:
     return SavedOut(
-        link_status=invitation.status,
-        answers=so_far.answers,
-        background=so_far.background,
-        next_section=so_far.next_section,
-        missing=sorted(responses.submission_problems(session, invitation, resume)),
+        link_status=saved.link_status,
+        answers=saved.answers,
+        background=saved.background,
+        next_section=saved.next_section,
+        missing=saved.missing,
     )
 
 
-def _survey(session: SessionDep, invitation: Invitation, saved: SavedOut | None) -> SurveyOut:
-    survey_round, instrument = responses.round_and_instrument(session, invitation)
+def _survey(link: Link, saved: SavedOut | None) -> SurveyOut:
+    instrument = link.instrument
     return SurveyOut(
-        round_title=survey_round.title,
-        opens_on=survey_round.opens_on,
-        closes_on=survey_round.closes_on,
-        state=round_state(survey_round),
-        link_kind=invitation.kind,
+        round_title=link.round.title,
+        opens_on=link.round.opens_on,
+        closes_on=link.round.closes_on,
+        state=round_state(link.round),
+        link_kind=link.kind,
         instrument_id=instrument.id,
         instrument_version=instrument.version,
         sections=_sections(instrument),
@@ -115,14 +159,16 @@ def _survey(session: SessionDep, invitation: Invitation, saved: SavedOut | None)
     summary="The questionnaire of a link; the answers saved so far only with its resume code",
     responses=CODE_REFUSED,
 )
-def read_survey(
-    token: str, request: Request, session: SessionDep, resume_code: ResumeCodeHeader = None
+async def read_survey(
+    request: Request, found: LinkDep, resume_code: ResumeCodeHeader = None
 ) -> SurveyOut:
-    invitation = invitations.invitation_for_token(session, token)
     saved = None
-    if resume_code and invitation.kind == InvitationKind.PERSONAL:
-        saved = _saved(session, invitation, _resume(request, resume_code))
-    return _survey(session, invitation, saved)
+    if resume_code and found.link.kind == InvitationKind.PERSONAL:
+        resume = _resume(request, resume_code)
+        saved = _saved_out(
+            await answering.saved_answers(found.database, found.connection, found.link, resume)
+        )
+    return _survey(found.link, saved)
 
 
 @router.put(
@@ -131,18 +177,18 @@ def read_survey(
     "resume code that later ones need",
     responses=CODE_REFUSED,
 )
-def save_draft(
-    token: str,
-    body: AnswersIn,
-    request: Request,
-    session: SessionDep,
-    resume_code: ResumeCodeHeader = None,
+async def save_draft(
+    body: AnswersIn, request: Request, found: LinkDep, resume_code: ResumeCodeHeader = None
 ) -> DraftOut:
-    invitation = invitations.invitation_for_token(session, token)
-    resume = _resume(request, resume_code)
-    saved = responses.save_draft(session, invitation, body.answers, body.background, resume)
-    resume = ResumeCode(saved.resume_code or resume.code)  # checked by the save
-    return DraftOut(saved=_saved(session, invitation, resume), resume_code=saved.resume_code)
+    saved = await answering.save_draft(
+        found.database,
+        found.connection,
+        found.link,
+        body.answers,
+        body.background,
+        _resume(request, resume_code),
+    )
+    return DraftOut(saved=_saved_out(saved.saved), resume_code=saved.resume_code)
 
 
 @router.post(
@@ -152,16 +198,16 @@ def save_draft(
     "code); any number by open link",
     responses={**CODE_REFUSED, 409: {"description": "The personal link has already been used"}},
 )
-def submit_response(
-    token: str,
-    body: AnswersIn,
-    request: Request,
-    session: SessionDep,
-    resume_code: ResumeCodeHeader = None,
+async def submit_response(
+    body: AnswersIn, request: Request, found: LinkDep, resume_code: ResumeCodeHeader = None
 ) -> SubmittedOut:
-    invitation = invitations.invitation_for_token(session, token)
-    response = responses.submit_response(
-        session, invitation, body.answers, body.background, _resume(request, resume_code)
+    response = await answering.submit_response(
+        found.database,
+        found.connection,
+        found.link,
+        body.answers,
+        body.background,
+        _resume(request, resume_code),
     )
     return SubmittedOut(
         status=response.status,

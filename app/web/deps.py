@@ -19,13 +19,18 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Path, Request, status
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 from sqlmodel import Session
 
 from app.database import SessionDep
 from app.models import Coordinator
 from app.security import csrf_token_matches
-from app.services import coordinators, partnerships
+from app.services import api_tokens, coordinators, partnerships
 from app.services.coordinators import authenticate
 from app.services.errors import RecordNotFoundError
 from app.settings import Settings
@@ -105,6 +110,22 @@ PageCoordinatorDep = Annotated[Coordinator, Depends(page_coordinator)]
 _basic = HTTPBasic(auto_error=False, description="A coordinator's e-mail and password")
 
 
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A personal API token (`trust-survey token create`, or the account's "
+    "API tokens page): checked with one keyed hash, where HTTP Basic costs a password hash",
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def token_account(
+    request: Request, session: Session, bearer: HTTPAuthorizationCredentials, roles: frozenset[str]
+) -> Coordinator | None:
+    """The account of a live personal API token with one of ``roles``, else ``None``."""
+    secret_key: str = request.app.state.secret_key
+    return api_tokens.account_for_token(session, secret_key, bearer.credentials, roles)
+
+
 def _own_origins(request: Request, settings: Settings) -> set[str]:
     """The ``host[:port]`` this site is reached at: the request's Host and PUBLIC_BASE_URL's."""
     own = {request.headers.get("host", "").lower()}
@@ -145,17 +166,22 @@ def api_coordinator(
     session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    bearer: BearerDep,
 ) -> Coordinator:
-    """The coordinator of a signed-in browser session, or of HTTP Basic credentials."""
+    """The coordinator of a signed-in browser session, of a personal API token (Bearer), or
+    of HTTP Basic credentials."""
     coordinator = _signed_in_coordinator(request, session)
     by_cookie = coordinator is not None
-    if coordinator is None and credentials is not None:
+    if coordinator is None and bearer is not None:
+        coordinator = token_account(request, session, bearer, coordinators.COORDINATING_ROLES)
+    elif coordinator is None and credentials is not None:
         coordinator = authenticate(session, credentials.username, credentials.password)
     if coordinator is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="sign in as a coordinator (HTTP Basic: e-mail and password)",
-            headers={"WWW-Authenticate": "Basic"},
+            detail="sign in as a coordinator (a personal API token as Bearer, or HTTP Basic: "
+            "e-mail and password)",
+            headers={"WWW-Authenticate": "Bearer, Basic"},
         )
     refuse_cross_site(request, settings, by_cookie=by_cookie)
     return _coordinating(request, coordinator)

@@ -36,6 +36,7 @@ The client address is the ASGI ``client``: behind a proxy, run uvicorn with
 from __future__ import annotations
 
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -43,20 +44,24 @@ import logging
 import re
 import secrets
 from base64 import b64decode
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.database import AsyncDatabase
 from app.models import InvitationKind
+from app.services.answering import Link, find_link
 from app.services.coordinators import normalised_email
-from app.services.rate_limits import Limit, LiveLink, RateLimiter, Refusal
+from app.services.rate_limits import Limit, RateLimiter, Refusal
 from app.web.templating import templates
 
 logger = logging.getLogger(__name__)
@@ -71,7 +76,19 @@ BROWSER_COOKIE = "trust_survey_browser"
 DEVICE_COOKIE = "trust_survey_device"
 COOKIE_DAYS = 90
 NOT_POSTED_BACK = frozenset({"csrf_token"})
+LINK_LOOKUP = "trust_survey.link"
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LinkLookup:
+    """What the middleware read of a link on the API (``scope[LINK_LOOKUP]``): the link
+    (``None``: unknown or revoked) and the connection it was read on, which the route uses
+    for the rest of the request's work."""
+
+    token: str
+    link: Link | None
+    connection: AsyncConnection
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -327,64 +344,118 @@ class RateLimitMiddleware:
         receive: Receive,
         send: Send,
         limiter: RateLimiter,
-        link: re.Match[str],
+        link_match: re.Match[str],
     ) -> None:
+        """The link is read once (:func:`app.services.answering.find_link`), on a connection
+        of the async engine that the API's routes then use for their own work (handed on in
+        the scope as a :class:`LinkLookup`); the pages' routes read it again on their own."""
         policy, secret = limiter.policy, limiter.secret_key
-        token, area, rest = link["token"], link["area"], link["rest"] or ""
+        token, area, rest = link_match["token"], link_match["area"], link_match["rest"] or ""
         address = client_address(scope)
         browser = browser_id(scope, secret)
         posted = scope.get("method") == "POST" and area == "s"
-        live: LiveLink | None = None
-        looked_up = False
-        refusal = await self._safely(limiter.refusal, [(policy.link_per_address, address)], None)
-        if refusal is not None:
-            live, looked_up = await self._safely(limiter.live_link, token, None), True
-            if live is None:
-                await self._refuse(scope, receive, send, refusal, "link", posted=posted)
-                return
-        taken: list[tuple[Limit, str]] = []
-        starts = scope.get("method") == "POST" and (
-            (area == "s" and rest == "/start") or (area != "s" and rest == "/response")
-        )
-        if starts:
-            if not looked_up:
-                live, looked_up = await self._safely(limiter.live_link, token, None), True
-            if live is not None and live.kind == InvitationKind.OPEN:
+        api = area != "s"
+        database: AsyncDatabase = scope["app"].state.async_database
+        connection: AsyncConnection | None = None
+        link: Link | None = None
+        try:
+            connection = await database.engine.connect()
+            link = await find_link(connection, token)
+        except SQLAlchemyError as error:  # the database did not answer: the app reports it
+            logger.warning(
+                "rate limits not applied: the database did not answer (%s)", type(error).__name__
+            )
+            await _closed(connection)
+            connection = None
+        try:
+            if connection is not None and link is None:
+                # A request is refused by this limit only if its link does not work.
+                refusal = await self._safe(
+                    limiter.refusal_on(connection, [(policy.link_per_address, address)]), None
+                )
+                if refusal is not None:
+                    await _closed(connection)
+                    connection = None
+                    await self._refuse(scope, receive, send, refusal, "link", posted=posted)
+                    return
+            taken: list[tuple[Limit, str]] = []
+            starts = scope.get("method") == "POST" and (
+                (area == "s" and rest == "/start") or (api and rest == "/response")
+            )
+            open_link = link is not None and link.kind == InvitationKind.OPEN
+            if starts and connection is not None and link is not None and open_link:
                 who = f"browser {browser}" if browser else f"address {address}"
                 wanted = [
-                    (policy.open_per_browser, f"{live.round_id}\x00{who}"),
-                    (policy.open_per_address, f"{live.round_id}\x00{address}"),
-                    (policy.open_per_round, str(live.round_id)),
+                    (policy.open_per_browser, f"{link.round_id}\x00{who}"),
+                    (policy.open_per_address, f"{link.round_id}\x00{address}"),
+                    (policy.open_per_round, str(link.round_id)),
                 ]
-                refusal = await self._safely(limiter.take, wanted, None)
+                refusal = await self._safe(limiter.take_on(database, connection, wanted), None)
                 if refusal is not None:
+                    await _closed(connection)
+                    connection = None
                     await self._refuse(scope, receive, send, refusal, "open", posted=posted)
                     return
                 taken = wanted
-        success = SIGNED_IN if area == "s" else 201
-        # The browser cookie is given out only where an open link is first read (its start
-        # page, or its questionnaire on the API): personal links never set a cookie.
-        give_cookie = False
-        if browser is None and scope.get("method") == "GET" and rest == "":
-            if not looked_up:
-                live, looked_up = await self._safely(limiter.live_link, token, None), True
-            give_cookie = live is not None and live.kind == InvitationKind.OPEN
+            success = SIGNED_IN if area == "s" else 201
+            # The browser cookie is given out only where an open link is first read (its start
+            # page, or its questionnaire on the API): personal links never set a cookie.
+            give_cookie = (
+                browser is None and scope.get("method") == "GET" and rest == "" and open_link
+            )
+            if api and connection is not None:
+                scope[LINK_LOOKUP] = LinkLookup(token, link, connection)
+            else:  # the pages read the link on their own session
+                await _closed(connection)
+                connection = None
+            held = connection
 
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if status == LINK_UNKNOWN:
-                    await self._safely(
-                        limiter.count_failure, [(policy.link_per_address, address)], None
-                    )
-                if taken and status != success:
-                    await self._safely(limiter.give_back, taken, None)
-                if give_cookie:
-                    cookie = _set_cookie(BROWSER_COOKIE, new_browser_cookie(secret), _secure(scope))
-                    message = _with_header(message, cookie)
-            await send(message)
+            async def counting_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    if status == LINK_UNKNOWN:
+                        check = [(policy.link_per_address, address)]
+                        await self._on_connection(database, held, limiter.count_failure_on, check)
+                    if taken and status != success:
+                        await self._on_connection(database, held, limiter.give_back_on, taken)
+                    if give_cookie:
+                        cookie = _set_cookie(
+                            BROWSER_COOKIE, new_browser_cookie(secret), _secure(scope)
+                        )
+                        message = _with_header(message, cookie)
+                await send(message)
 
-        await self.app(scope, receive, counting_send)
+            await self.app(scope, receive, counting_send)
+        finally:
+            await _closed(connection)
+
+    async def _on_connection(
+        self,
+        database: AsyncDatabase,
+        connection: AsyncConnection | None,
+        call: Callable[
+            [AsyncDatabase, AsyncConnection, list[tuple[Limit, str]]], Awaitable[object]
+        ],
+        checks: list[tuple[Limit, str]],
+    ) -> None:
+        """``call(database, connection, checks)`` on the request's connection, or a new one."""
+        try:
+            if connection is not None and not connection.closed:
+                await connection.rollback()  # whatever the route left open
+                await call(database, connection, checks)
+                return
+            async with database.engine.connect() as fresh:
+                await call(database, fresh, checks)
+        except SQLAlchemyError:
+            logger.warning("rate limits not applied: the database did not answer")
+
+    @staticmethod
+    async def _safe(call: Awaitable[T], fallback: T) -> T:
+        try:
+            return await call
+        except SQLAlchemyError:
+            logger.warning("rate limits not applied: the database did not answer")
+            return fallback
 
     # Helpers ----------------------------------------------------------------------------
 
@@ -443,6 +514,14 @@ class RateLimitMiddleware:
             Request(scope, nothing), "problem.html", {"message": message}, status_code=status
         )
         await response(scope, nothing, send)
+
+
+async def _closed(connection: AsyncConnection | None) -> None:
+    """Close ``connection`` (if any)."""
+    if connection is not None:
+        with contextlib.suppress(SQLAlchemyError):
+            await connection.close()
+    return None
 
 
 def _secure(scope: Scope) -> bool:

@@ -22,6 +22,7 @@ from app.web import deps
 from app.web.deps import (
     SESSION_KEYS,
     SESSION_READER_KEY,
+    BearerDep,
     SettingsDep,
     path_id,
     refuse_cross_site,
@@ -69,18 +70,22 @@ def api_viewer(
     session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    bearer: BearerDep,
 ) -> Viewer:
     account = signed_in_account(request, session)
     by_cookie = account is not None
-    if account is None and credentials is not None:
+    if account is None and bearer is not None:
+        account = deps.token_account(request, session, bearer, reports.REPORT_ROLES)
+    elif account is None and credentials is not None:
         account = coordinators.authenticate(
             session, credentials.username, credentials.password, roles=reports.REPORT_ROLES
         )
     if account is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="sign in as an evaluator, analyst or admin (HTTP Basic: e-mail and password)",
-            headers={"WWW-Authenticate": "Basic"},
+            detail="sign in as an evaluator, analyst or admin (a personal API token as Bearer, "
+            "or HTTP Basic: e-mail and password)",
+            headers={"WWW-Authenticate": "Bearer, Basic"},
         )
     refuse_cross_site(request, settings, by_cookie=by_cookie)
     viewer = reports.viewer_for(session, account)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
 from app.reports import documents, rendering
-from app.services import coordinators, reports
+from app.services import coordinators, report_cache, reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
 from app.web.deps import CsrfProtected, sign_in, sign_out
@@ -71,7 +71,7 @@ def index(request: Request, session: SessionDep) -> Response:
 
 def _report(session: SessionDep, viewer: PageViewerDep, round_id: str) -> RoundReport:
     survey_round = reports.readable_round(session, viewer, report_round_id(round_id))
-    return reports.round_report(session, survey_round, viewer)
+    return report_cache.round_report(session, survey_round, viewer)  # once per release
 
 
 @router.get("/reports/rounds/{round_id}", response_class=HTMLResponse)

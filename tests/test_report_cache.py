@@ -1,0 +1,124 @@
+"""The report cache: a round's report is computed once per release and reused by its page, its
+JSON and its files; what its figures depend on (release, threshold, the compared round) makes
+a new entry; what a reader may see (raw rows) is never taken from another reader's view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.services import releases, report_cache, reports
+from app.services.coordinators import add_coordinator, coordinator_by_email
+from app.services.demo import DEMO_PARTNERSHIP
+from app.services.raw_access import grant_raw_access
+from app.services.report_cache import BoundedCache
+from app.services.rounds import get_round
+from tests.conftest import SurveySetUp, full_answers
+from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
+
+
+@pytest.fixture
+def computed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rounds whose report was computed, one entry per computation."""
+    seen: list[int] = []
+    compute = reports.round_report
+
+    def counting(session: Session, survey_round: object, viewer: object = None) -> object:
+        seen.append(survey_round.id)  # type: ignore[attr-defined]
+        return compute(session, survey_round, viewer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reports, "round_report", counting)
+    return seen
+
+
+def test_page_json_and_files_compute_the_report_once(
+    client: TestClient, session: Session, computed: list[int]
+) -> None:
+    round_id = seeded_demo_round(session)
+    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    sign_in(client, "ev@example.org")
+    page = client.get(f"/reports/rounds/{round_id}")
+    assert page.status_code == 200
+    for path in (
+        f"/api/v1/reports/rounds/{round_id}",
+        f"/reports/rounds/{round_id}/answers.csv",
+        f"/reports/rounds/{round_id}/scores.csv",
+        f"/api/v1/reports/rounds/{round_id}/scores",
+        f"/reports/rounds/{round_id}",
+    ):
+        assert client.get(path).status_code == 200, path
+    assert computed == [round_id]
+    assert client.get(f"/reports/rounds/{round_id}").text == page.text
+
+
+def test_a_new_release_is_a_new_report_and_nothing_else_is(
+    session: Session, make_round: Callable[..., SurveySetUp], computed: list[int]
+) -> None:
+    survey = make_round()
+    releases.set_release_policy(session, survey.round_id, "interim")
+
+    def add(count: int) -> None:
+        add_responses(
+            session,
+            survey.round_id,
+            [full_answers(3)] * count,
+            [{"organisation_type": "acute-trust"}] * count,
+        )
+
+    def report() -> reports.RoundReport:
+        return report_cache.round_report(session, get_round(session, survey.round_id))
+
+    add(5)
+    first = report()
+    add(1)  # not enough for a new release: the same figures, a fresh count
+    second = report()
+    assert computed == [survey.round_id]
+    assert second.table is first.table and second.publication.not_included == 1
+    add(4)
+    third = report()
+    assert computed == [survey.round_id, survey.round_id]
+    assert (first.n_responses, third.n_responses) == (5, 10)
+
+
+def test_raw_rows_are_the_readers_own(session: Session) -> None:
+    round_id = seeded_demo_round(session)
+    add_coordinator(session, "raw@example.org", PASSWORD, "analyst")
+    add_coordinator(session, "plain@example.org", PASSWORD, "analyst")
+    add_coordinator(session, "admin@example.org", PASSWORD, "admin")
+    grant_raw_access(
+        session, "raw@example.org", reason="linkage study", granted_by="admin@example.org"
+    )
+    viewers = {}
+    for email in ("raw@example.org", "plain@example.org"):
+        viewer = reports.viewer_for(session, coordinator_by_email(session, email))
+        assert viewer is not None
+        viewers[email] = viewer
+    survey_round = get_round(session, round_id)
+    raw = report_cache.round_report(session, survey_round, viewers["raw@example.org"])
+    plain = report_cache.round_report(session, survey_round, viewers["plain@example.org"])
+    again = report_cache.round_report(session, survey_round, viewers["raw@example.org"])
+    assert raw.raw_rows and again.raw_rows and not plain.raw_rows
+    assert plain.table is raw.table  # the figures are computed once, shared
+
+
+def test_an_answer_set_is_handed_out_as_a_copy(session: Session) -> None:
+    round_id = seeded_demo_round(session)
+    survey_round = get_round(session, round_id)
+    first = report_cache.published_matrix(session, survey_round, 1)
+    first.iloc[:, 0] = -1
+    first["added"] = 1
+    second = report_cache.published_matrix(session, survey_round, 1)
+    assert "added" not in second.columns and (second.iloc[:, 0] != -1).any()
+
+
+def test_the_cache_keeps_at_most_its_bound() -> None:
+    cache: BoundedCache[pd.DataFrame] = BoundedCache(10, len)
+    for key in range(5):
+        cache.put(key, pd.DataFrame({"x": range(4)}))
+    assert [cache.get(key) is not None for key in range(5)] == [False, False, False, True, True]
+    cache.put("too big", pd.DataFrame({"x": range(11)}))
+    assert cache.get("too big") is None
