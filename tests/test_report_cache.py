@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.services import releases, report_cache, reports
+from app.services import releases, report_cache, reports, rounds
 from app.services.coordinators import add_coordinator, coordinator_by_email
 from app.services.demo import DEMO_PARTNERSHIP
 from app.services.raw_access import grant_raw_access
@@ -82,6 +82,32 @@ def test_a_new_release_is_a_new_report_and_nothing_else_is(
     third = report()
     assert computed == [survey.round_id, survey.round_id]
     assert (first.n_responses, third.n_responses) == (5, 10)
+
+
+def test_another_round_published_anywhere_is_a_new_report(
+    session: Session, make_round: Callable[..., SurveySetUp], computed: list[int]
+) -> None:
+    # The trend and the peer benchmark read other rounds: a stale entry would leave a newly
+    # closed peer round (or an earlier round's new release) out of the figures.
+    survey, peer = make_round(), make_round()
+    for round_id in (survey.round_id, peer.round_id):
+        add_responses(
+            session,
+            round_id,
+            [full_answers(3)] * 5,
+            [{"organisation_type": "acute-trust"}] * 5,
+        )
+    rounds.close_round(session, survey.round_id)
+
+    def report() -> reports.RoundReport:
+        return report_cache.round_report(session, get_round(session, survey.round_id))
+
+    report()
+    report()
+    assert computed == [survey.round_id]
+    rounds.close_round(session, peer.round_id)
+    report()
+    assert computed == [survey.round_id, survey.round_id]
 
 
 def test_raw_rows_are_the_readers_own(session: Session) -> None:

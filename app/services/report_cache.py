@@ -9,7 +9,12 @@ report is kept under what its figures depend on, and no more:
   again, and falls out of the cache);
 * the instrument and its version, and the round's anonymity threshold (which decides what is
   shown, suppressed and generalised: a changed threshold is a new key);
-* the previous round's id and release number (the change section compares with it).
+* the previous round's id and release number (the change section compares with it);
+* the deployment's publication state: how many releases exist, their numbers summed, the
+  newest one's time and how many rounds are closed.  The trend reads the partnership's other
+  rounds and the peer benchmark other partnerships' closed rounds, so a release, close,
+  reopen or deletion of any round anywhere makes a new key (releases are rare, so this costs
+  little).
 
 What may change without a new release is taken fresh on every view: the round itself (title,
 dates, status), its partnership, and the publication (the count of responses submitted since,
@@ -34,10 +39,11 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.models import Partnership, RoundRelease, SurveyRound
+from app.models import Partnership, RoundRelease, RoundStatus, SurveyRound
 from app.services import releases, reports, rounds
 from app.services.reports import RoundReport, Viewer
 
@@ -136,6 +142,24 @@ def _latest_release(session: Session, round_id: int) -> int:
     return int(found or 0)
 
 
+def _publication_state(session: Session) -> tuple[int, int, str, int]:
+    """(releases, their numbers summed, the newest's time, closed rounds) across the
+    deployment."""
+    releases_made, numbers, newest = session.exec(
+        select(
+            sa.func.count(col(RoundRelease.round_id)),
+            sa.func.sum(col(RoundRelease.number)),
+            sa.func.max(col(RoundRelease.created_at)),
+        )
+    ).one()
+    closed = session.exec(
+        select(sa.func.count(col(SurveyRound.id))).where(
+            col(SurveyRound.status) == RoundStatus.CLOSED
+        )
+    ).one()
+    return int(releases_made or 0), int(numbers or 0), str(newest), int(closed or 0)
+
+
 def round_report(
     session: Session, survey_round: SurveyRound, viewer: Viewer | None = None
 ) -> RoundReport:
@@ -157,6 +181,7 @@ def round_report(
         survey_round.instrument_version,
         survey_round.anonymity_threshold,
         compared,
+        _publication_state(session),
     )
     raw_rows = bool(viewer and viewer.raw_access)
     kept = caches_of(session).reports
