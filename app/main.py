@@ -23,6 +23,7 @@ from app.web import (
     api_survey,
     coordinator_pages,
     health,
+    participant_pages,
     report_pages,
     respondent_pages,
     round_pages,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(respondent_pages.router)
     app.include_router(coordinator_pages.router)
     app.include_router(round_pages.router)
+    app.include_router(participant_pages.router)
     app.include_router(api_survey.router)
     app.include_router(api_admin.router)
     app.include_router(report_pages.router)

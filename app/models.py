@@ -410,6 +410,9 @@ class RoundMailing(SQLModel, table=True):
     reminder_dates: list[str] = Field(
         default_factory=list, sa_column=sa.Column(JSON_DOCUMENT, nullable=False)
     )
+    # Where the links in the round's e-mails start (PUBLIC_BASE_URL, or the coordinator's
+    # page's own address when the invitations were sent); the worker's reminders use it.
+    link_base: str | None = Field(default=None, max_length=300)
     updated_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 

@@ -197,6 +197,9 @@ def _fill(world: World, path: str, which: str | None) -> str:
     if "{t}" in path:
         token = world.fresh_token(which) if which == "A" else "no-such-link-token-at-all"
         path = path.replace("{t}", token)
+    if "{o}" in path:
+        token = world.fresh_opt_out(which) if which == "A" else "no-such-opt-out-token"
+        path = path.replace("{o}", token)
     if "{fresh}" in path:
         path = path.replace("{fresh}", world.spell(world.fresh_round(which)))
     return path.replace("{p}", world.spell(world.partnership_ids[which])).replace(
@@ -295,6 +298,27 @@ def _revoke_own_token(world: World, _which: str | None, role: str) -> httpx.Resp
         data={"csrf_token": token or ""},
         follow_redirects=False,
     )
+
+
+def _add_participant(world: World, which: str | None, role: str) -> httpx.Response:
+    """Type one address of the round's own organisation into the participants form."""
+    line = f"typed{world.number()}@example.org, {which} Hospital"
+    return post("/coordinator/rounds/{r}/participants", lambda w: {"participants": line})(
+        world, which, role
+    )
+
+
+def _mailing_preview(_world: World) -> dict[str, object]:
+    from app.services import participants
+
+    return {
+        "invitation_subject": participants.DEFAULT_INVITATION_SUBJECT,
+        "invitation_text": participants.DEFAULT_INVITATION_TEXT,
+        "reminder_subject": participants.DEFAULT_REMINDER_SUBJECT,
+        "reminder_text": participants.DEFAULT_REMINDER_TEXT,
+        "reminder_dates": "",
+        "action": "preview",
+    }
 
 
 PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
@@ -458,6 +482,25 @@ MATRIX: dict[tuple[str, str], Entry] = {
         instrument_upload,
         scoped=False,
     ),
+
+
+    # Coordinating: participants and their e-mails
+    ("GET", "/coordinator/rounds/{round_id}/participants"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/participants")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/participants"): Entry(coordinating, _add_participant),
+    ("POST", "/coordinator/rounds/{round_id}/invitations"): Entry(
+        coordinating, post("/coordinator/rounds/{r}/invitations")
+    ),
+    ("GET", "/coordinator/rounds/{round_id}/mailing"): Entry(
+        coordinating, get("/coordinator/rounds/{r}/mailing")
+    ),
+    ("POST", "/coordinator/rounds/{round_id}/mailing"): Entry(
+        coordinating, post("/coordinator/rounds/{r}/mailing", _mailing_preview)
+    ),
+    # Participants: the opt-out link is the key
+    ("GET", "/mail/opt-out/{token}"): Entry(link_holder, get("/mail/opt-out/{o}")),
+    ("POST", "/mail/opt-out/{token}"): Entry(link_holder, post("/mail/opt-out/{o}")),
     # Coordinating: API
     ("GET", "/api/v1/partnerships"): Entry(coordinating, get("/api/v1/partnerships"), False),
     ("POST", "/api/v1/partnerships"): Entry(

@@ -83,6 +83,23 @@ class World:
             self.session, self.round_ids[which], organisation_id=None, count=1, most=1
         )[0]
 
+    def fresh_opt_out(self, which: str) -> str:
+        """The opt-out token of a new participant of partnership ``which``'s round."""
+        from app.services import participants
+
+        address = f"participant{self.number()}@example.org"
+        rows = [participants.ParticipantRow(1, address, f"{which} Hospital")]
+        result = participants.import_participants(
+            self.session, self.round_ids[which], rows, secret=TEST_SECRET
+        )
+        assert result.added == 1, result.problems
+        participant = next(
+            p
+            for p in participants.round_participants(self.session, self.round_ids[which])
+            if p.email == address
+        )
+        return participants.opt_out_token(TEST_SECRET, participant)
+
     def origin(self, _role: str) -> dict[str, str]:
         """The headers a browser adds to a script's POST or PUT from this site's own pages."""
         return {"Origin": str(self.client.base_url)}

@@ -24,6 +24,7 @@ EXEMPT = {
     ): "link token in the URL; the link's own Lax cookie",
     ("POST", "/s/{token}/submit"): "link token in the URL; the link's own Lax cookie",
     ("POST", "/s/{token}/resume"): "link token in the URL; the link's own Lax cookie",
+    ("POST", "/mail/opt-out/{token}"): "opt-out token in the URL (256 bits); sets no cookie",
 }
 # Who posts each form: the admin can post every coordinator form.
 SENDER = "admin"

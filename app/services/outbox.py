@@ -140,13 +140,15 @@ class DeliveryCounts:
         return self.queued + self.sent + self.failed + self.bounced
 
 
-def delivery_counts(session: Session, round_id: int) -> DeliveryCounts:
-    """How many of a round's messages are queued, sent, failed and bounced."""
-    rows = session.exec(
-        select(OutboxMessage.status, sa.func.count())
-        .where(OutboxMessage.round_id == round_id)
-        .group_by(OutboxMessage.status)
-    ).all()
+def delivery_counts(session: Session, round_id: int, purpose: str | None = None) -> DeliveryCounts:
+    """How many of a round's messages (of one purpose, if given) are queued, sent, failed
+    and bounced."""
+    statement = select(OutboxMessage.status, sa.func.count()).where(
+        OutboxMessage.round_id == round_id
+    )
+    if purpose is not None:
+        statement = statement.where(OutboxMessage.purpose == purpose)
+    rows = session.exec(statement.group_by(OutboxMessage.status)).all()
     counts = {str(status): int(number) for status, number in rows}
     return DeliveryCounts(
         queued=counts.get(OutboxStatus.QUEUED, 0),
