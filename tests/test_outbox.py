@@ -388,6 +388,29 @@ def test_notify_refusals_are_permanent_or_temporary_as_notify_means_them(
     assert [status for status, _ in notify_server.state.rejected] == [400, 429]
 
 
+def test_notify_bounces_are_asked_for_and_counted(
+    session: Session,
+    engine: Engine,
+    notify_server: NotifyServer,
+    make_round: Callable[..., SurveySetUp],
+) -> None:
+    setup = make_round()
+    bounced = queue(session, "bounce@example.org", setup.round_id)
+    delivered = queue(session, "fine@example.org", setup.round_id)
+    clock = FakeClock()
+    worker = make_worker(engine, notify_backend(notify_server), clock)
+    assert worker.send_due() == 2
+    assert worker.check_deliveries() == 1
+    assert stored(session, bounced).status == OutboxStatus.BOUNCED
+    assert (stored(session, delivered).status, stored(session, delivered).provider_reference) == (
+        OutboxStatus.SENT,
+        None,
+    )
+    assert worker.check_deliveries() == 0  # nothing left to ask about
+    counts = delivery_counts(session, setup.round_id)
+    assert (counts.sent, counts.bounced) == (1, 1)
+
+
 def test_a_wrong_notify_key_is_a_setting_to_mend_not_a_failed_address(
     session: Session, engine: Engine, notify_server: NotifyServer
 ) -> None:

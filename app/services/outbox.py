@@ -40,7 +40,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.models import OutboxMessage, OutboxStatus, utc_now
 
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 ERASED = ""  # recipient and body once a message is final
 MAX_BACKOFF = timedelta(hours=6)
+NOTIFY_KEEPS = timedelta(days=7)
+NOTIFY_BOUNCED = frozenset({"permanent-failure", "temporary-failure"})
+NOTIFY_FAILED = frozenset({"technical-failure"})
 LAST_ERROR_LENGTH = 300
 
 Job = Callable[[Session, datetime], object]
@@ -401,12 +404,59 @@ class MailWorker:
         if not force and self._jobs_ran_at is not None and now - self._jobs_ran_at < every:
             return
         self._jobs_ran_at = now
+        try:
+            self.check_deliveries()
+        except Exception:
+            log.exception("checking deliveries with the provider failed")
         for job in self.options.jobs:
             try:
                 with Session(self.engine, expire_on_commit=False) as session:
                     job(session, now)
             except Exception:  # a job's failure never stops the sending
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
+
+    def check_deliveries(self) -> int:
+        """Ask the provider (Notify) what became of messages sent in the last 7 days: those it
+        could not deliver count as bounced (``permanent-failure``, ``temporary-failure``) or
+        failed (``technical-failure``); delivered ones are not asked about again.  How many
+        changed.  Backends that cannot tell (SMTP) are not asked."""
+        status_of: Callable[[str], str | None] | None = getattr(self.backend, "status_of", None)
+        if status_of is None:
+            return 0
+        now = self.clock.now()
+        changed = 0
+        with Session(self.engine, expire_on_commit=False) as session:
+            waiting = session.exec(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.SENT,
+                    col(OutboxMessage.provider_reference).is_not(None),
+                )
+                .order_by(col(OutboxMessage.id))
+                .limit(500)
+            ).all()
+            for message in waiting:
+                assert message.provider_reference is not None
+                sent_at = message.sent_at
+                if sent_at is not None and sent_at.tzinfo is None:
+                    sent_at = sent_at.replace(tzinfo=now.tzinfo)
+                if sent_at is not None and now - sent_at > NOTIFY_KEEPS:
+                    message.provider_reference = None  # Notify no longer knows it
+                    session.add(message)
+                    continue
+                status = status_of(message.provider_reference)
+                if status in NOTIFY_BOUNCED:
+                    message.status = OutboxStatus.BOUNCED
+                elif status in NOTIFY_FAILED:
+                    message.status = OutboxStatus.FAILED
+                    message.last_error = f"Notify {status}"
+                elif status != "delivered":
+                    continue  # still being sent: ask again later
+                message.provider_reference = None
+                session.add(message)
+                changed += status != "delivered"
+            session.commit()
+        return changed
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: periodic jobs when due, then send what is due, then wait."""

@@ -72,39 +72,38 @@ REMINDER = "reminder"
 CLOSED_BEFORE_SENT = "the round closed before it was sent"
 
 DEFAULT_INVITATION_SUBJECT = "((partnership)): how far do partners trust each other?"
-DEFAULT_INVITATION_TEXT = """Hello,
-
-((partnership)) is asking the people who work in its member organisations how far they
-trust one another, in a short survey: "((round))". It takes about 10 minutes.
-
-Your personal link (please do not forward it; it is yours alone):
-((link))
-
-The survey closes on ((closes_on)).
-
-Who sees what: your answers are not stored with your name or your e-mail address.
-Results are published only for groups of at least ((threshold)) people, and only after
-the survey closes. The coordinator sees how many people have answered in each
-organisation, never who answered or what anyone said. Your e-mail address is used only
-to send you this invitation and reminders, and is deleted when the survey closes.
-
-Thank you."""
+DEFAULT_INVITATION_TEXT = "\n\n".join(
+    [
+        "Hello,",
+        "((partnership)) is asking the people who work in its member organisations how far "
+        'they trust one another, in a short survey: "((round))". It takes about 10 minutes.',
+        "Your personal link (it is yours alone: please do not forward it):\n((link))",
+        "The survey closes on ((closes_on)).",
+        "Who sees what: your answers are not stored with your name or your e-mail address. "
+        "Results are published only for groups of at least ((threshold)) people, and only "
+        "after the survey closes. The coordinator sees how many people have answered in each "
+        "organisation, never who answered or what anyone said. Your e-mail address is used "
+        "only to send you this invitation and reminders, and is deleted when the survey "
+        "closes.",
+        "Thank you.",
+    ]
+)
 DEFAULT_REMINDER_SUBJECT = "Reminder: ((partnership)) trust survey closes on ((closes_on))"
-DEFAULT_REMINDER_TEXT = """Hello,
-
-If you have not yet answered "((round))", there is still time: it takes about
-10 minutes and closes on ((closes_on)).
-
-Your personal link:
-((link))
-
-If you have already answered, thank you: please ignore this reminder. (The survey does not
-know who has answered; this reminder goes to everyone whose link has not been used to
-submit.)"""
-FOOTER = """
---
-You are receiving this because the coordinator of ((partnership)) added your address
-to this survey. To stop reminders about it: ((opt_out_link))"""
+DEFAULT_REMINDER_TEXT = "\n\n".join(
+    [
+        "Hello,",
+        'If you have not yet answered "((round))", there is still time: it takes about '
+        "10 minutes, and the survey closes on ((closes_on)).",
+        "Your personal link:\n((link))",
+        "If you have already answered, thank you, and please ignore this reminder: the survey "
+        "does not know who has answered, so it reminds everyone whose link has not been used "
+        "to submit.",
+    ]
+)
+FOOTER = (
+    "\n--\nYou are receiving this because the coordinator of ((partnership)) added your "
+    "address to this survey. To stop reminders about it: ((opt_out_link))"
+)
 
 
 # -- links ------------------------------------------------------------------------------
