@@ -347,6 +347,25 @@ def test_a_bounce_reported_later_is_counted(
     assert delivery_counts(session, setup.round_id).bounced == 1
 
 
+def test_the_mail_bounced_command_records_bounces_by_message_id(
+    session: Session,
+    engine: Engine,
+    smtp_server: SmtpServer,
+    migrated_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli import main
+
+    message_id = queue(session, "gone@example.org")
+    make_worker(engine, smtp_backend(smtp_server), FakeClock()).send_due()
+    header = smtp_server.handler.wait_for(1)[0].message_id
+    monkeypatch.setenv("DATABASE_URL", migrated_url)
+    assert main(["mail-bounced", header, "<outbox.unknown@example.nhs.uk>"]) == 2
+    assert "no sent message has the Message-ID <outbox.unknown@" in capsys.readouterr().err
+    assert stored(session, message_id).status == OutboxStatus.BOUNCED
+
+
 # -- GOV.UK Notify --------------------------------------------------------------------------
 
 

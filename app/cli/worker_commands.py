@@ -1,4 +1,5 @@
-"""``trust-survey worker``: sends the outbox's e-mails and runs the periodic jobs."""
+"""``trust-survey worker`` (sends the outbox's e-mails and runs the periodic jobs) and
+``trust-survey mail-bounced MESSAGE-ID...`` (records bounces reported by mail)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,33 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bounced(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.services.outbox import mark_bounced
+    from app.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        raise CommandError(f"bad setting: {error}") from None
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        with Session(engine) as session:
+            found = [
+                message_id for message_id in args.message_ids if mark_bounced(session, message_id)
+            ]
+            session.commit()
+    finally:
+        engine.dispose()
+    unknown = [message_id for message_id in args.message_ids if message_id not in found]
+    print(f"trust-survey mail-bounced: {len(found)} sent message(s) marked bounced")
+    if unknown:
+        raise CommandError("no sent message has the Message-ID " + ", ".join(unknown))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``worker``."""
     worker = subparsers.add_parser(
@@ -95,3 +123,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run the scheduled jobs and send what is due, then stop",
     )
     worker.set_defaults(handler=_worker)
+
+    bounced = subparsers.add_parser(
+        "mail-bounced",
+        help="record that sent e-mails bounced (their Message-IDs, from the bounce reports)",
+    )
+    bounced.add_argument("message_ids", nargs="+", metavar="MESSAGE-ID")
+    bounced.set_defaults(handler=_bounced)
