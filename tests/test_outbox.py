@@ -204,6 +204,30 @@ def test_replies_kept_and_logged_lose_their_addresses() -> None:
     )
 
 
+class BrokenBackend:
+    name = "broken"
+
+    def send(self, message: OutboxMessage) -> Outcome:
+        raise RuntimeError("a fault")
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_fault_while_sending_is_retried_not_fatal(session: Session, engine: Engine) -> None:
+    message_id = queue(session, "someone@example.org")
+    assert make_worker(engine, BrokenBackend(), FakeClock()).send_due() == 1
+    row = stored(session, message_id)
+    assert (row.status, row.last_error) == (OutboxStatus.QUEUED, "could not be sent: RuntimeError")
+
+
+def test_a_subject_is_one_line() -> None:
+    message = queue_message(
+        Session(), to="a@example.org", subject="Two\r\nBcc: x@example.org", body="", purpose="t"
+    )
+    assert message.subject == "Two Bcc: x@example.org"
+
+
 def test_back_off_doubles_up_to_six_hours() -> None:
     assert [backoff(n, 60).total_seconds() for n in (1, 2, 3, 4)] == [60, 120, 240, 480]
     assert backoff(40, 60) == timedelta(hours=6)
@@ -486,3 +510,19 @@ def test_mail_settings_are_checked_in_one_line(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SMTP_SECURITY", "tls")
     with pytest.raises(SettingsError, match=r"^SMTP_SECURITY: "):
         load_settings()
+
+
+def test_the_worker_runs_the_rounds_schedule_first_when_it_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.services import participants, rounds, scheduled
+
+    names = [getattr(job, "__name__", "") for job in scheduled.periodic_jobs(TEST_SECRET)]
+    assert names[-2:] == [participants.forget_closed_rounds.__name__, "queue_due_reminders"]
+
+    def apply_round_schedule(session: Session, now: datetime) -> None:
+        return None
+
+    monkeypatch.setattr(rounds, scheduled.ROUND_SCHEDULE_HOOK, apply_round_schedule, raising=False)
+    jobs = scheduled.periodic_jobs(TEST_SECRET)
+    assert jobs[0] is apply_round_schedule and len(jobs) == len(names) + 1

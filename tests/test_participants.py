@@ -35,6 +35,9 @@ from tests.conftest import (
     full_answers,
     token_of,
 )
+from tests.mail_support import SmtpServer, smtp_server
+
+__all__ = ["smtp_server"]  # fixture
 
 BASE = "https://survey.example"
 LINK = re.compile(r"https://survey\.example/s/([A-Za-z0-9_-]+)")
@@ -536,3 +539,62 @@ def test_a_submitted_response_keeps_no_trace_of_its_participant(
     assert invitation.status == InvitationStatus.SUBMITTED
     assert token_of(f"{BASE}/s/{link_in(message)}") == link_in(message)
     assert session.exec(select(Participant)).one().email == "person00@example.org"
+
+
+def test_insider_a_coordinator_learns_nothing_from_a_reminder_about_who_submitted(
+    client: TestClient,
+    session: Session,
+    engine: sa.engine.Engine,
+    coordinator: str,
+    make_round: Callable[..., SurveySetUp],
+    smtp_server: SmtpServer,
+) -> None:
+    """The attack: a coordinator invites six people, one of whom (the target) says she will
+    answer today; after the reminder, the coordinator compares the participants page (and
+    the round page) before and after, hoping the number reminded, or a count per
+    organisation, shows whether she did.  Nothing but the reminder's own line changes."""
+    from tests.test_outbox import FakeClock, make_worker, smtp_backend
+
+    setup = make_round(opens_in_days=-1, closes_in_days=20)
+    csrf = sign_in(client, session, coordinator, setup)
+    sent = invite(session, setup, 6)
+    worker = make_worker(engine, smtp_backend(smtp_server), FakeClock())
+    assert worker.send_due() == 6
+    reminder_day = date.today() + timedelta(days=2)
+    answer = client.post(
+        f"/coordinator/rounds/{setup.round_id}/mailing",
+        data={
+            "invitation_subject": "Invitation",
+            "invitation_text": "((link))",
+            "reminder_subject": "Reminder",
+            "reminder_text": "((link))",
+            "reminder_dates": reminder_day.isoformat(),
+            "action": "save",
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    page = f"/coordinator/rounds/{setup.round_id}/participants"
+
+    def seen() -> tuple[str, str]:
+        participants_page = client.get(page).text
+        round_page = client.get(f"/coordinator/rounds/{setup.round_id}").text
+        return participants_page.replace(f"{reminder_day:%-d %B %Y}: sent", "REMINDER"), (
+            round_page
+        )
+
+    target = link_in(sent[2])
+    responses.submit_response(
+        session, invitations.invitation_for_token(session, target), answers=full_answers()
+    )
+    before = seen()
+    moment = at_nine(reminder_day)
+    assert participants.queue_due_reminders(session, moment, secret=TEST_SECRET) == 1
+    assert worker.send_due() == 5  # sent: the five who had not answered
+    after = seen()
+    assert (
+        before[0].replace(f"{reminder_day:%-d %B %Y}: planned (from 9am)", "REMINDER") == (after[0])
+    )
+    assert before[1] == after[1]
+    assert len(smtp_server.handler.received) == 11

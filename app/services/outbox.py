@@ -120,7 +120,7 @@ def queue_message(
         purpose=purpose[:32],
         round_id=round_id,
         recipient=to.strip(),
-        subject=subject,
+        subject=" ".join(subject.split())[:300],  # one line: a header
         body=body,
         message_id=new_message_id(),
         status=OutboxStatus.QUEUED,
@@ -331,7 +331,11 @@ class MailWorker:
                 return None
             session.expunge(message)  # keeps what was read; no lazy load during the send
             session.rollback()  # no transaction stays open while the backend works
-            outcome = self.backend.send(message)
+            try:
+                outcome = self.backend.send(message)
+            except Exception as error:  # a fault of this code or this message: never stop
+                log.exception("outbox message %s could not be sent", message_id)
+                outcome = TemporaryFailure(f"could not be sent: {type(error).__name__}")
             self._record(session, message_id, outcome)
             return outcome
 
