@@ -482,8 +482,6 @@ MATRIX: dict[tuple[str, str], Entry] = {
         instrument_upload,
         scoped=False,
     ),
-
-
     # Coordinating: participants and their e-mails
     ("GET", "/coordinator/rounds/{round_id}/participants"): Entry(
         coordinating, get("/coordinator/rounds/{r}/participants")

@@ -35,6 +35,7 @@ from app.services.outbox import (
     queue_message,
     without_addresses,
 )
+from app.services.scheduled import periodic_jobs
 from app.settings import Settings, SettingsError, load_settings
 from tests.conftest import TEST_SECRET, SurveySetUp
 from tests.mail_support import (
@@ -512,17 +513,6 @@ def test_mail_settings_are_checked_in_one_line(monkeypatch: pytest.MonkeyPatch) 
         load_settings()
 
 
-def test_the_worker_runs_the_rounds_schedule_first_when_it_exists(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from app.services import participants, rounds, scheduled
-
-    names = [getattr(job, "__name__", "") for job in scheduled.periodic_jobs(TEST_SECRET)]
-    assert names[-2:] == [participants.forget_closed_rounds.__name__, "queue_due_reminders"]
-
-    def apply_round_schedule(session: Session, now: datetime) -> None:
-        return None
-
-    monkeypatch.setattr(rounds, scheduled.ROUND_SCHEDULE_HOOK, apply_round_schedule, raising=False)
-    jobs = scheduled.periodic_jobs(TEST_SECRET)
-    assert jobs[0] is apply_round_schedule and len(jobs) == len(names) + 1
+def test_the_worker_runs_the_rounds_schedule_first() -> None:
+    names = [getattr(job, "__name__", "") for job in periodic_jobs(TEST_SECRET)]
+    assert names == ["apply_round_schedule", "forget_closed_rounds", "queue_due_reminders"]

@@ -35,7 +35,6 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -50,18 +49,19 @@ from app.models import (
     Participant,
     ReminderRun,
     RoundMailing,
+    RoundStatus,
     SurveyRound,
     utc_now,
 )
 from app.security import hash_link_token
+from app.services import clock
 from app.services.addresses import email_address_problem, normalised_address
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.services.outbox import queue_message
 from app.services.partnerships import get_partnership, list_organisations
 from app.services.rounds import RoundState, get_round, require_open, round_state
 
-TIME_ZONE = ZoneInfo("Europe/London")
-REMINDER_HOUR = time(9, 0)  # reminders go from 09:00 on their day, UK time
+REMINDER_HOUR = time(9, 0)  # reminders go from 09:00 on their day, in TIME_ZONE
 MOST_PARTICIPANTS_AT_ONCE = 5000
 MOST_REMINDERS = 5
 MOST_FILE_BYTES = 900_000  # the app takes request bodies up to 1 MiB
@@ -579,11 +579,11 @@ def _queue(session: Session, participant: Participant, letter: Letter, purpose: 
 
 
 def reminder_due_at(day: date) -> datetime:
-    return datetime.combine(day, REMINDER_HOUR, tzinfo=TIME_ZONE)
+    return datetime.combine(day, REMINDER_HOUR, tzinfo=clock.time_zone())
 
 
 def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
-    """Queue each open round's reminder whose time has come (09:00 UK time on its date),
+    """Queue each open round's reminder whose time has come (09:00 in TIME_ZONE on its date),
     once: to every invited participant who has not opted out, whose address has not failed,
     and whose link has not been used to submit.  Dates missed while no worker ran are
     made up by one reminder, not several.  Returns how many rounds were reminded."""
@@ -592,9 +592,12 @@ def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
         survey_round = session.get(SurveyRound, mailing.round_id)
         if survey_round is None or mailing.link_base is None:
             continue
-        today = now.astimezone(TIME_ZONE).date()
-        if round_state(survey_round, today) != RoundState.OPEN:
-            continue
+        today = clock.local_day(now)
+        if (
+            survey_round.status != RoundStatus.OPEN
+            or round_state(survey_round, today) != RoundState.OPEN
+        ):
+            continue  # drafts and closed rounds are not reminded
         due = [
             day
             for day in (date.fromisoformat(text) for text in mailing.reminder_dates)
@@ -667,7 +670,7 @@ def _queue_reminders(
 def forget_closed_rounds(session: Session, now: datetime) -> int:
     """Delete the participants (addresses) of every closed round, and erase its messages
     still waiting to go (they are counted as failed); how many participants were deleted."""
-    today = now.astimezone(TIME_ZONE).date()
+    today = clock.local_day(now)
     round_ids = sorted(set(session.exec(select(Participant.round_id)).all()))
     round_ids += [
         round_id
