@@ -209,6 +209,7 @@ def test_a_coordinator_invites_20_people_and_reminds_exactly_those_who_have_not_
     page.click("button[type=submit]")
     page.wait_for_url("**/coordinator")
     page.goto(f"{server.base_url}/coordinator/rounds/{round_id}")
+    screenshot(page, "round-with-invitations-1280")
     page.get_by_role("link", name="Participants and invitations").click()
     page.wait_for_url("**/participants")
     _check_page(page, "participants-empty")

@@ -508,6 +508,31 @@ def test_the_pages_add_send_and_never_show_who_answered(
     assert ">No link</textarea>" in wrong.text
 
 
+def test_an_address_is_removed_and_its_waiting_invitation_dropped(
+    client: TestClient,
+    session: Session,
+    coordinator: str,
+    make_round: Callable[..., SurveySetUp],
+) -> None:
+    setup = make_round()
+    csrf = sign_in(client, session, coordinator, setup)
+    invite(session, setup, 2)
+    path = f"/coordinator/rounds/{setup.round_id}/participants/remove"
+    wrong = client.post(path, data={"email": "nobody@example.org", "csrf_token": csrf})
+    assert wrong.status_code == 422
+    assert "nobody@example.org is not a participant of this round" in wrong.text
+    assert 'value="nobody@example.org"' in wrong.text
+    done = client.post(
+        path, data={"email": " PERSON01@example.org ", "csrf_token": csrf}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith("?removed=1")
+    assert [p.email for p in participants.round_participants(session, setup.round_id)] == [
+        "person00@example.org"
+    ]
+    dropped = [m for m in messages(session) if m.status == OutboxStatus.FAILED]
+    assert [(m.recipient, m.body) for m in dropped] == [("", "")]
+
+
 def test_the_opt_out_page_asks_then_stops_reminders(
     client: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
 ) -> None:

@@ -334,6 +334,38 @@ def _shown(text: str, most: int = 80) -> str:
     return printable if len(printable) <= most else printable[: most - 1] + "…"
 
 
+def remove_participant(session: Session, round_id: int, email: str) -> str | None:
+    """Remove an address from a round (a typing mistake, someone who left); what is wrong,
+    or None.  An invitation already sent keeps working: its link is the person's."""
+    get_round(session, round_id)
+    wanted = normalised_address(email).casefold()
+    if not wanted:
+        return "enter the e-mail address to remove"
+    participant = next(
+        (p for p in round_participants(session, round_id) if p.email.casefold() == wanted),
+        None,
+    )
+    if participant is None:
+        return f"{_shown(email.strip())} is not a participant of this round"
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.participant_id) == participant.id,
+            col(OutboxMessage.status) == OutboxStatus.QUEUED,
+        )
+        .values(
+            status=OutboxStatus.FAILED,
+            recipient="",
+            body="",
+            participant_id=None,
+            last_error="the participant was removed before it was sent",
+        )
+    )
+    session.delete(participant)
+    session.commit()
+    return None
+
+
 # -- texts ------------------------------------------------------------------------------
 
 

@@ -47,6 +47,8 @@ def _participants_page(
     *,
     text: str = "",
     problems: list[participants.RowProblem] | None = None,
+    remove_problem: str | None = None,
+    remove_value: str = "",
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     survey_round = rounds.get_round(session, round_id)
@@ -60,6 +62,10 @@ def _participants_page(
         )
         for problem in problems or []
     ]
+    if remove_problem is not None:
+        page_problems.append(
+            PageProblem("remove-email", remove_problem, remove_problem, "#remove-email")
+        )
     done = participants.reminders_done(session, round_id)
     return templates.TemplateResponse(
         request,
@@ -86,6 +92,9 @@ def _participants_page(
             "row_problems": problems or [],
             "added": _count(request.query_params.get("added")),
             "queued": _count(request.query_params.get("queued")),
+            "removed": request.query_params.get("removed") == "1",
+            "remove_problem": remove_problem,
+            "remove_value": remove_value,
         },
         status_code=status_code,
     )
@@ -143,6 +152,28 @@ async def add_participants(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     return see_other(f"/coordinator/rounds/{round_id}/participants?added={result.added}")
+
+
+@router.post("/coordinator/rounds/{round_id}/participants/remove", dependencies=[CsrfProtected])
+def remove_participant(
+    request: Request,
+    round_id: PageRoundId,
+    session: SessionDep,
+    coordinator: PageCoordinatorDep,
+    email: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    problem = participants.remove_participant(session, round_id, email)
+    if problem is not None:
+        return _participants_page(
+            request,
+            session,
+            coordinator,
+            round_id,
+            remove_problem=problem,
+            remove_value=email,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    return see_other(f"/coordinator/rounds/{round_id}/participants?removed=1")
 
 
 @router.post("/coordinator/rounds/{round_id}/invitations", dependencies=[CsrfProtected])
