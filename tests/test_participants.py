@@ -623,3 +623,46 @@ def test_insider_a_coordinator_learns_nothing_from_a_reminder_about_who_submitte
     )
     assert before[1] == after[1]
     assert len(smtp_server.handler.received) == 11
+
+
+def test_two_workers_reaching_a_reminder_together_queue_it_once(
+    session: Session,
+    engine: sa.engine.Engine,
+    make_round: Callable[..., SurveySetUp],
+) -> None:
+    import threading
+
+    setup = make_round(opens_in_days=-1, closes_in_days=20)
+    invite(session, setup, 4)
+    day = date.today() + timedelta(days=2)
+    participants.save_mailing(
+        session,
+        setup.round_id,
+        invitation_subject="Invitation",
+        invitation_text="((link))",
+        reminder_subject="Reminder",
+        reminder_text="((link))",
+        reminder_dates=day.isoformat(),
+    )
+    start = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with Session(engine) as own:
+                start.wait(timeout=30)
+                results.append(
+                    participants.queue_due_reminders(own, at_nine(day), secret=TEST_SECRET)
+                )
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [0, 1]
+    assert len(messages(session, participants.REMINDER)) == 4
