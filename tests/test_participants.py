@@ -179,7 +179,7 @@ def test_each_participant_gets_a_working_personal_link_once(
 ) -> None:
     setup = make_round()
     sent = invite(session, setup, 3)
-    assert [m.recipient for m in sent] == [f"person{n:02d}@example.org" for n in range(3)]
+    assert sorted(m.recipient for m in sent) == [f"person{n:02d}@example.org" for n in range(3)]
     tokens = [link_in(m) for m in sent]
     assert len(set(tokens)) == 3
     for message, token in zip(sent, tokens, strict=True):
@@ -228,6 +228,31 @@ def test_no_column_joins_an_address_to_a_link_or_a_response(
         assert hash_link_token(guessed) not in hashes
         right = participants.participant_link_token(TEST_SECRET, participant)
         assert hash_link_token(right) in hashes  # only with the key
+
+
+def test_invitation_ids_and_times_do_not_line_up_with_participants(
+    session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    """An insider with the database alone orders both tables by id or by time, hoping the
+    n-th participant has the n-th link: the order is random and the times are hours."""
+    setup = make_round()
+    invite(session, setup, 30)
+    order_of_participants = [p.id for p in participants.round_participants(session, setup.round_id)]
+    by_hash = {
+        hash_link_token(participants.participant_link_token(TEST_SECRET, p)): p.id
+        for p in participants.round_participants(session, setup.round_id)
+    }
+    invitations_in_id_order = session.exec(
+        select(Invitation).where(Invitation.round_id == setup.round_id).order_by(Invitation.id)  # type: ignore[arg-type]
+    ).all()
+    order_of_links = [by_hash[invitation.token_hash] for invitation in invitations_in_id_order]
+    assert sorted(order_of_links) == sorted(order_of_participants)
+    assert order_of_links != order_of_participants  # 1 chance in 30! of a false failure
+    for invitation in invitations_in_id_order:
+        assert (invitation.created_at.minute, invitation.created_at.second) == (0, 0)
+        assert invitation.created_at.microsecond == 0
+    for participant in participants.round_participants(session, setup.round_id):
+        assert participant.created_at.minute == 0 and participant.created_at.microsecond == 0
 
 
 def at_nine(day: date) -> datetime:
@@ -583,7 +608,8 @@ def test_insider_a_coordinator_learns_nothing_from_a_reminder_about_who_submitte
     setup = make_round(opens_in_days=-1, closes_in_days=20)
     csrf = sign_in(client, session, coordinator, setup)
     sent = invite(session, setup, 6)
-    worker = make_worker(engine, smtp_backend(smtp_server), FakeClock())
+    clock = FakeClock()
+    worker = make_worker(engine, smtp_backend(smtp_server), clock)
     assert worker.send_due() == 6
     reminder_day = date.today() + timedelta(days=2)
     answer = client.post(
@@ -616,6 +642,7 @@ def test_insider_a_coordinator_learns_nothing_from_a_reminder_about_who_submitte
     before = seen()
     moment = at_nine(reminder_day)
     assert participants.queue_due_reminders(session, moment, secret=TEST_SECRET) == 1
+    clock.advance(3600)  # the worker's clock reaches the reminders' queueing time
     assert worker.send_due() == 5  # sent: the five who had not answered
     after = seen()
     assert (

@@ -15,7 +15,10 @@ the SHA-256 of that token, as for every link.  So:
 - the reminder job, and only it, rebuilds each participant's token hash with SECRET_KEY to
   leave out those whose link was submitted;
 - someone holding the database alone (a backup, a database administrator without the app's
-  secret) cannot join an address to a link, a draft or a submission.  With the database *and*
+  secret) cannot join an address to a link, a draft or a submission: invitations are made in a
+  random order and stamped to the hour (participants too), so neither ids nor times line up;
+  what the database alone does tell is which batch (the participants invited together) a link
+  belongs to, so a batch of one is joined by elimination.  With the database *and*
   SECRET_KEY, the join can be rebuilt: that person can tell who has submitted and read a
   named person's unsubmitted draft (a submitted response is detached from its link, so its
   answers stay unjoinable).  They could also see, while a reminder is queued, whom it is for.
@@ -59,6 +62,7 @@ from app.services.addresses import email_address_problem, normalised_address
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.services.outbox import queue_message
 from app.services.partnerships import get_partnership, list_organisations
+from app.services.responses import stored_hour
 from app.services.rounds import RoundState, get_round, require_open, round_state
 
 REMINDER_HOUR = time(9, 0)  # reminders go from 09:00 on their day, in TIME_ZONE
@@ -131,6 +135,7 @@ def _new_participant(secret: str, round_id: int, organisation_id: int, email: st
     participant = Participant(
         round_id=round_id,
         organisation_id=organisation_id,
+        created_at=stored_hour(),
         email=email,
         link_seed=secrets.token_hex(32),
         opt_out_hash="",
@@ -568,11 +573,18 @@ def send_invitations(session: Session, round_id: int, *, secret: str, base: str)
     mailing = mailing_of(session, round_id)
     mailing.link_base = base
     session.add(mailing)
-    waiting = session.exec(
-        select(Participant)
-        .where(Participant.round_id == round_id, sa.not_(col(Participant.invited)))
-        .order_by(col(Participant.id))
-    ).all()
+    waiting = list(
+        session.exec(
+            select(Participant).where(
+                Participant.round_id == round_id, sa.not_(col(Participant.invited))
+            )
+        ).all()
+    )
+    # Invitations are made in a random order and stamped to the hour, so that neither their
+    # ids nor their times line up with the participants': the database alone tells only which
+    # batch (those invited together) a participant's link is among.
+    secrets.SystemRandom().shuffle(waiting)
+    hour = stored_hour()
     for participant in waiting:
         token = participant_link_token(secret, participant)
         session.add(
@@ -581,6 +593,7 @@ def send_invitations(session: Session, round_id: int, *, secret: str, base: str)
                 organisation_id=participant.organisation_id,
                 kind=InvitationKind.PERSONAL,
                 token_hash=hash_link_token(token),
+                created_at=hour,
             )
         )
         letter = compose(
