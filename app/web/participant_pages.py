@@ -3,6 +3,7 @@ pages, and the public page that stops reminders."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile, status
@@ -81,11 +82,7 @@ def _participants_page(
             "all_messages": delivery_counts(session, round_id),
             "reminders": [
                 (day, day in done)
-                for day in sorted(
-                    participants.parse_reminder_dates(
-                        " ".join(mailing.reminder_dates), survey_round
-                    )[0]
-                )
+                for day in sorted(date.fromisoformat(text) for text in mailing.reminder_dates)
             ],
             "text": text,
             "page_problems": page_problems,
