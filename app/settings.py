@@ -106,6 +106,20 @@ class Settings(BaseSettings):
         default=None,
         description="The installed nhsuk-frontend package; ./node_modules/nhsuk-frontend if unset.",
     )
+    pdf_engine: Literal["auto", "chromium", "weasyprint"] = Field(
+        default="auto",
+        description="What prints report PDFs: Chromium where installed (auto), else WeasyPrint.",
+    )
+    chromium_path: Path | None = Field(
+        default=None,
+        description="The Chromium executable for PDFs; chromium on the PATH if unset.",
+    )
+    pdf_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds a PDF may take before it fails (503)."
+    )
+    pdf_concurrency: int = Field(
+        default=2, ge=1, le=64, description="PDFs printed at once per worker; others wait."
+    )
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

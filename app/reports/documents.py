@@ -15,6 +15,10 @@ image, where Chromium's print-to-PDF would need a 300 MB browser running inside 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -28,6 +32,60 @@ if TYPE_CHECKING:
     from analysis.summary import Table4
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A download of a round's report: its name in the URL, what it holds, its type."""
+
+    name: str
+    label: str
+    media_type: str
+    row_level: bool = False
+
+
+REPORT_FILES = (
+    ReportFile("report.pdf", "Report (PDF, A4)", "application/pdf"),
+    ReportFile("report.html", "Report (HTML)", "text/html; charset=utf-8"),
+    ReportFile("report.xlsx", "Tables (Excel workbook, with a sheet of notes)", XLSX_TYPE),
+    ReportFile("answers.csv", "Item answers (CSV)", "text/csv; charset=utf-8", row_level=True),
+    ReportFile("scores.csv", "Scale scores (CSV)", "text/csv; charset=utf-8", row_level=True),
+    ReportFile(
+        "answers.sav",
+        "Item answers and scale scores (SPSS .sav, labelled)",
+        "application/x-spss-sav",
+        row_level=True,
+    ),
+)
+
+
+def offered_files(report: RoundReport) -> tuple[ReportFile, ...]:
+    """The files a round's report offers: none before results are published (below the
+    threshold or before the first release: a file would hold only the count), the report and
+    its tables with any release, row-level files only with a final release."""
+    if not report.visible:
+        return ()
+    return tuple(f for f in REPORT_FILES if report.rows_available or not f.row_level)
+
+
+def slug(text: str, limit: int = 48) -> str:
+    """``text`` as a lower-case ASCII file-name part: ``"Northshire (demo)"`` ->
+    ``"northshire-demo"`` (``"report"`` when nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return cleaned[:limit].rstrip("-") or "report"
+
+
+def download_name(report: RoundReport, file_name: str, today: date | None = None) -> str:
+    """A name people can keep: partnership, round, the date of the release it holds, the file:
+    ``northshire-health-and-care-partnership_spring-2026_2026-05-31_report.pdf``."""
+    when = report.publication.published_on or today or date.today()
+    return (
+        f"{slug(report.partnership.name)}_{slug(report.survey_round.title)}_"
+        f"{when.isoformat()}_{file_name}"
+    )
 
 
 def json_safe(value: object) -> JsonValue:

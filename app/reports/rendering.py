@@ -1,10 +1,13 @@
-"""The report as HTML (page and standalone download) and as an A4 PDF (WeasyPrint)."""
+"""The report as HTML (page and standalone download) and as an A4 PDF (:mod:`app.reports.pdf`)."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
+
+from markupsafe import Markup
 
 from analysis.asymmetry import AsymmetryView
 from analysis.frequencies import spss_round
@@ -16,7 +19,10 @@ from app.reports.charts import (
     trend_small_multiples_svg,
     trust_profile_svg,
 )
+from app.reports.documents import offered_files
+from app.reports.pdf import PdfOptions, html_to_pdf
 from app.services.reports import RoundReport
+from app.settings import Settings
 from app.web.templating import templates
 
 BAND_TAGS = {
@@ -33,7 +39,17 @@ def number(value: object, decimals: int = 2) -> str:
     return spss_round(float(value), decimals)
 
 
+def css_string(text: object) -> Markup:
+    """``text`` as a quoted CSS string (for ``content:`` in ``@page`` boxes): every character
+    but ASCII letters and digits as a six-digit CSS escape (a space too: one right after an
+    escape would be read as the escape's end), so nothing can end the string or the
+    ``<style>`` element."""
+    escaped = "".join(c if c.isascii() and c.isalnum() else f"\\{ord(c):06x}" for c in str(text))
+    return Markup(f'"{escaped}"')  # noqa: S704 - every character outside [A-Za-z0-9] escaped
+
+
 templates.env.filters["num"] = number
+templates.env.filters["css_string"] = css_string
 
 
 @cache
@@ -48,6 +64,7 @@ def report_context(report: RoundReport) -> dict[str, object]:
         "report": report,
         "band_tags": BAND_TAGS,
         "report_css": report_css(),
+        "report_files": offered_files(report),
     }
     if not report.visible:
         return context
@@ -164,15 +181,26 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
     )
 
 
-def report_html(report: RoundReport) -> str:
-    """The standalone report: one HTML file with its styles and charts, printable on A4."""
+def report_html(report: RoundReport, generated_on: date | None = None) -> str:
+    """The standalone report: one HTML file with its styles and charts, printable on A4, with
+    a cover giving the partnership, the round, its dates and ``generated_on`` (today, UTC)."""
     template = templates.env.get_template("reports/document.html")
-    return template.render(report_context(report))
+    generated = generated_on or datetime.now(UTC).date()
+    return template.render({**report_context(report), "generated_on": generated})
 
 
-def report_pdf(report: RoundReport) -> bytes:
-    """The standalone report printed to an A4 PDF."""
-    from weasyprint import HTML
+def pdf_options(settings: Settings) -> PdfOptions:
+    """The PDF engine and its limits from the settings (``PDF_ENGINE`` and the rest)."""
+    return PdfOptions(
+        engine=settings.pdf_engine,
+        chromium_path=settings.chromium_path,
+        timeout=settings.pdf_timeout,
+        concurrency=settings.pdf_concurrency,
+    )
 
-    pdf: bytes = HTML(string=report_html(report)).write_pdf()
-    return pdf
+
+def report_pdf(
+    report: RoundReport, options: PdfOptions | None = None, generated_on: date | None = None
+) -> bytes:
+    """The standalone report printed to an A4 PDF by the engine ``options`` choose."""
+    return html_to_pdf(report_html(report, generated_on), options or PdfOptions())

@@ -101,3 +101,14 @@ class TooManyResumeCodesError(SurveyServiceError):
             f"too many wrong resume codes have been tried for this link; wait {wait} and try again"
         )
         self.retry_after = retry_after
+
+
+class PdfUnavailableError(SurveyServiceError):
+    """A PDF could not be made just now (the printer failed, timed out or was busy)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "the PDF could not be made just now; try again in a minute, or download the report "
+            "as HTML and print it from the browser"
+        )
+        self.reason = reason

@@ -16,6 +16,7 @@ from app.services.errors import (
     InstrumentRejectedError,
     InvalidRequestError,
     LinkAlreadyUsedError,
+    PdfUnavailableError,
     RecordNotFoundError,
     ResumeCodeError,
     RoundNotOpenError,
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[SurveyServiceError], int] = {
     InstrumentRejectedError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     ResumeCodeError: status.HTTP_403_FORBIDDEN,
     TooManyResumeCodesError: status.HTTP_429_TOO_MANY_REQUESTS,
+    PdfUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

@@ -13,7 +13,7 @@ from app.reports import documents, rendering
 from app.services import coordinators, report_cache, reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
-from app.web.deps import CsrfProtected, sign_in, sign_out
+from app.web.deps import CsrfProtected, SettingsDep, sign_in, sign_out
 from app.web.redirects import safe_next, see_other
 from app.web.report_access import (
     SESSION_ACCOUNT_KEY,
@@ -99,23 +99,29 @@ def _download(content: bytes, media_type: str, name: str) -> Response:
     )
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 @router.get("/reports/rounds/{round_id}/{file_name}")
-def download(round_id: str, file_name: str, session: SessionDep, viewer: PageViewerDep) -> Response:
+def download(
+    round_id: str,
+    file_name: str,
+    session: SessionDep,
+    viewer: PageViewerDep,
+    settings: SettingsDep,
+) -> Response:
     """``report.html``, ``report.pdf``, ``report.xlsx``, ``answers.csv``, ``scores.csv`` or
-    ``answers.sav``; anything else is not found."""
-    makers: dict[str, tuple[str, Callable[[RoundReport], bytes]]] = {
-        "report.html": ("text/html; charset=utf-8", lambda r: rendering.report_html(r).encode()),
-        "report.pdf": ("application/pdf", rendering.report_pdf),
-        "report.xlsx": (XLSX, documents.workbook),
-        "answers.csv": ("text/csv; charset=utf-8", documents.answers_csv),
-        "scores.csv": ("text/csv; charset=utf-8", documents.scores_csv),
-        "answers.sav": ("application/x-spss-sav", documents.sav),
+    ``answers.sav``, when the round's published set offers it (:func:`documents.offered_files`);
+    anything else is not found."""
+    makers: dict[str, Callable[[RoundReport], bytes]] = {
+        "report.html": lambda r: rendering.report_html(r).encode(),
+        "report.pdf": lambda r: rendering.report_pdf(r, rendering.pdf_options(settings)),
+        "report.xlsx": documents.workbook,
+        "answers.csv": documents.answers_csv,
+        "scores.csv": documents.scores_csv,
+        "answers.sav": documents.sav,
     }
     report = _report(session, viewer, round_id)
-    if file_name not in makers:
+    offered = {f.name: f for f in documents.offered_files(report)}
+    if file_name not in offered:
         raise RecordNotFoundError("file", file_name)
-    media_type, make = makers[file_name]
-    return _download(make(report), media_type, f"round-{report.survey_round.id}-{file_name}")
+    content = makers[file_name](report)
+    name = documents.download_name(report, file_name)
+    return _download(content, offered[file_name].media_type, name)

@@ -1,0 +1,243 @@
+"""The report PDF, from both engines: a cover, no heading left at a page's foot, no empty page,
+page numbers in the body font; rendered to PNG (poppler's pdftoppm) and read back through its
+text layer (pdftotext -bbox-layout). The PNGs are kept in test-artifacts/report-pdf/ to look at.
+"""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlmodel import Session
+
+from app.database import make_engine
+from app.reports import pdf as pdf_engines
+from app.reports.pdf import PdfOptions, find_chromium
+from app.reports.rendering import report_html, report_pdf
+from app.services import reports, rounds
+from app.services.demo import seed_demo
+from app.services.errors import PdfUnavailableError
+from app.services.reports import RoundReport
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "report-pdf"
+GENERATED = date(2026, 12, 2)
+FOOTER_POINTS = 40  # the bottom margin (18 mm) holds only the page number and the round
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+pytestmark = pytest.mark.slow
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def demo_report(
+    _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RoundReport]:
+    """The demo partnership's closed round (39 responses), on a copy of the migrated SQLite
+    file: the layout does not depend on the database, so one backend is enough here."""
+    path = tmp_path_factory.mktemp("pdf") / "survey.sqlite3"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            seed = seed_demo(
+                session, instrument_id="trustworthy-collaboration", anonymity_threshold=5
+            )
+            report = reports.round_report(session, rounds.get_round(session, seed.round_id))
+            yield report
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Line:
+    page: int
+    top: float
+    bottom: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    height: float
+    lines: tuple[Line, ...]
+
+    @property
+    def body(self) -> list[Line]:
+        return [line for line in self.lines if line.top < self.height - FOOTER_POINTS]
+
+    @property
+    def footer(self) -> str:
+        return " ".join(line.text for line in self.lines if line.top >= self.height - FOOTER_POINTS)
+
+
+def text_layer(pdf: Path) -> list[Page]:
+    """Every page's lines with their vertical position, from ``pdftotext -bbox-layout``."""
+    xhtml = subprocess.run(
+        ["pdftotext", "-bbox-layout", str(pdf), "-"], check=True, capture_output=True
+    ).stdout
+    root = ET.fromstring(xhtml)
+    pages = []
+    for number, page in enumerate(root.iter(f"{XHTML}page"), start=1):
+        lines = tuple(
+            Line(
+                number,
+                float(line.get("yMin", 0)),
+                float(line.get("yMax", 0)),
+                " ".join(word.text or "" for word in line.iter(f"{XHTML}word")),
+            )
+            for line in page.iter(f"{XHTML}line")
+        )
+        pages.append(Page(number, float(page.get("height", 0)), lines))
+    return pages
+
+
+def headings_of(html: str) -> list[str]:
+    """The text of every heading and table caption of the HTML, whitespace collapsed."""
+    found = re.findall(r"<(h[1-4]|caption)\b[^>]*>(.*?)</\1>", html, flags=re.S)
+    return [_words(html_module.unescape(re.sub(r"<[^>]+>", " ", inner))) for _, inner in found]
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def last_row(page: Page) -> str:
+    """What is printed lowest on the page above the footer: the lines that share the lowest
+    baseline (a table row's cells are separate lines side by side)."""
+    body = page.body
+    lowest = max(line.bottom for line in body)
+    return _words(" ".join(line.text for line in body if lowest - line.bottom < 3))
+
+
+def is_heading_end(row: str, headings: list[str]) -> bool:
+    """Whether the lowest row is a heading, or the last line of one that wraps."""
+    return any(heading == row or (heading.endswith(row) and len(row) > 12) for heading in headings)
+
+
+def engines() -> list[object]:
+    chromium = pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed")
+    return [pytest.param("chromium", marks=chromium), "weasyprint"]
+
+
+@needs_poppler
+@pytest.mark.parametrize("engine", engines())
+def test_pdf_has_a_cover_no_orphaned_heading_and_no_empty_page(
+    demo_report: RoundReport, engine: str
+) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"demo-{engine}.pdf"
+    path.write_bytes(
+        report_pdf(demo_report, PdfOptions(engine=engine), generated_on=GENERATED)  # type: ignore[arg-type]
+    )
+    pages = text_layer(path)
+    assert len(pages) >= 4
+    headings = headings_of(report_html(demo_report, GENERATED))
+    assert "Summary of the scales (Table 4)" in headings
+
+    cover = _words(" ".join(line.text for line in pages[0].lines))
+    survey_round = demo_report.survey_round
+    for expected in (
+        demo_report.partnership.name,
+        survey_round.title,
+        f"{survey_round.opens_on:%-d %B %Y} to {survey_round.closes_on:%-d %B %Y}",
+        "Generated 2 December 2026",
+    ):
+        assert expected in cover, expected
+    assert "Table 4" not in cover  # the cover is a page of its own
+    assert pages[0].footer == ""  # and carries no page number
+
+    for page in pages:
+        assert page.body, f"page {page.number} holds nothing but its footer"
+        row = last_row(page)
+        assert not is_heading_end(row, headings), f"page {page.number} ends with a heading: {row}"
+        if page.number > 1:
+            assert f"Page {page.number} of {len(pages)}" in page.footer, page.footer
+            assert demo_report.partnership.name in page.footer
+
+    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    families = {line.split()[0].split("+")[-1] for line in fonts.stdout.splitlines()[2:]}
+    # One family for everything, the page numbers included: the body font and its bold.
+    assert families <= {"DejaVuSans", "DejaVuSans-Bold", "DejaVu-Sans", "DejaVu-Sans-Bold"}, (
+        families
+    )
+
+    for old in ARTIFACTS.glob(f"{engine}-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(path), str(ARTIFACTS / engine)], check=True)
+    images = sorted(ARTIFACTS.glob(f"{engine}-*.png"))
+    assert len(images) == len(pages)
+    for number, image_path in enumerate(images, start=1):
+        image = Image.open(image_path).convert("L")
+        width, height = image.size
+        footer = round(height * FOOTER_POINTS / pages[number - 1].height)
+        body = image.crop((0, 0, width, height - footer))
+        inked = sum(body.histogram()[:200])
+        assert inked > 300, f"page {number} is blank above its footer ({inked} dark pixels)"
+
+
+def test_orphan_check_catches_a_heading_left_at_the_foot() -> None:
+    """The check itself: a page whose lowest row is a heading (or the end of one) fails."""
+    headings = [
+        "Summary of the scales (Table 4)",
+        "q22: Cooperating in the partnership could damage my organisation",
+    ]
+    page = Page(
+        2,
+        842.0,
+        (
+            Line(2, 700, 712, "Some text of a paragraph"),
+            Line(2, 760, 775, "Summary of the scales (Table 4)"),
+            Line(2, 815, 825, "Page 2 of 9"),
+        ),
+    )
+    assert last_row(page) == "Summary of the scales (Table 4)"
+    assert is_heading_end(last_row(page), headings)
+    assert is_heading_end("could damage my organisation", headings)
+    assert not is_heading_end("Valid 1 Strongly disagree 2 5.1", headings)
+
+
+def test_css_strings_cannot_break_out_of_the_stylesheet() -> None:
+    from app.reports.rendering import css_string
+
+    text = str(css_string('North "x"; } </style><script>alert(1)</script> é'))
+    assert text.startswith('"North\\000020\\000022x') and text.endswith('\\0000e9"')
+    assert not set(text[1:-1]) & set("\"'<>;{} ")
+
+
+def test_chromium_failures_are_clean(tmp_path: Path) -> None:
+    """A Chromium that hangs is killed at the timeout; one that fails is reported; ``auto``
+    falls back to WeasyPrint and ``chromium`` answers with the error."""
+    hanging = tmp_path / "hanging-chromium"
+    hanging.write_text("#!/bin/sh\nsleep 30 &\nexec sleep 30\n")
+    hanging.chmod(0o755)
+    failing = tmp_path / "failing-chromium"
+    failing.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    html = "<!DOCTYPE html><html><body><p>Hello</p></body></html>"
+    with pytest.raises(PdfUnavailableError) as timed_out:
+        pdf_engines.chromium_pdf(html, hanging, timeout=1)
+    assert "longer than 1 s" in timed_out.value.reason
+    with pytest.raises(PdfUnavailableError) as failed:
+        pdf_engines.chromium_pdf(html, failing, timeout=10)
+    assert "status 3" in failed.value.reason and "cannot open display" in failed.value.reason
+    with pytest.raises(PdfUnavailableError):
+        pdf_engines.html_to_pdf(html, PdfOptions(engine="chromium", chromium_path=failing))
+    with pytest.raises(PdfUnavailableError):
+        pdf_engines.html_to_pdf(
+            html, PdfOptions(engine="chromium", chromium_path=tmp_path / "missing")
+        )
+    fallback = pdf_engines.html_to_pdf(html, PdfOptions(engine="auto", chromium_path=failing))
+    assert fallback.startswith(b"%PDF")
