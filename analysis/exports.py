@@ -13,7 +13,9 @@ import io
 import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -81,6 +83,51 @@ def spss_variable_name(name: str) -> str:
     return cleaned[:64]
 
 
+SAV_RESPONDENT = "respondent"
+"""The respondent-number column of the row-level files (1..n, in no time order)."""
+
+
+def missing_code(largest: int) -> int:
+    """The code for "no answer" beside codes up to ``largest``: 9, 99, 999, ..."""
+    code = 9
+    while code <= largest:
+        code = code * 10 + 9
+    return code
+
+
+@dataclass
+class _SavVariables:
+    columns: dict[str, pd.Series] = field(default_factory=dict)
+    labels: dict[str, str | None] = field(default_factory=dict)
+    value_labels: dict[str, dict[float | int, str]] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    measures: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, list[Any]] = field(default_factory=dict)  # pyreadstat's missing_ranges
+    widths: dict[str, int] = field(default_factory=dict)
+
+    def coded(
+        self,
+        name: str,
+        label: str,
+        values: pd.Series,
+        value_labels: dict[int, str],
+        measure: str,
+        missing_label: str,
+    ) -> None:
+        """A variable of whole-number codes; a missing answer is the declared missing code."""
+        code = missing_code(max([0, *value_labels]))
+        self.columns[name] = values.astype(float).fillna(float(code))
+        self.labels[name] = label
+        self.value_labels[name] = {
+            **{float(v): text for v, text in value_labels.items()},
+            float(code): missing_label,
+        }
+        self.formats[name] = f"F{len(str(code))}.0"
+        self.measures[name] = measure
+        self.missing[name] = [float(code)]
+        self.widths[name] = max(len(str(code)) + 2, 6)
+
+
 def sav_bytes(
     responses: pd.DataFrame,
     instrument: Instrument,
@@ -88,15 +135,22 @@ def sav_bytes(
 ) -> bytes:
     """An SPSS ``.sav`` file of item answers (and scale scores), fully labelled.
 
-    Item variables carry the item wording as their variable label and the
-    response scale's labels as value labels. Background choice questions are
-    coded 1..k in option order with the option labels as value labels. Scale
-    scores, when given, are labelled with the scale names.
+    * ``respondent`` (when ``responses`` has it): the respondent number, ``F{w}.0``, nominal;
+    * background choice questions coded 1..k in option order, the option labels as value
+      labels, ``F1.0`` (wider only for 9 or more options), nominal; free-text background as
+      strings (nominal);
+    * items: the answer codes with the response scale's labels, ``F1.0`` for a 1-5 scale,
+      ordinal when the response scale is (a Likert scale), nominal otherwise;
+    * a missing answer is written as the declared user-missing code 9 (99 beside codes of 9 or
+      more) labelled "No answer" ("Not stated or withheld" for background questions), so SPSS
+      leaves it out as it did a blank, and says so;
+    * scale scores, when given: ``score_<scale>``, the scale's name as label, ``F5.2``, scale
+      measure; a score that could not be computed is system-missing.
 
     Parameters
     ----------
     responses : pandas.DataFrame
-        Item ids and background ids as columns.
+        Item ids and background ids as columns (and ``respondent``).
     instrument : Instrument
         Wording and labels.
     scores : pandas.DataFrame, optional
@@ -104,14 +158,18 @@ def sav_bytes(
     """
     import pyreadstat
 
-    columns: dict[str, pd.Series] = {}
-    variable_labels: dict[str, str | None] = {}
-    value_labels: dict[str, dict[float | int, str]] = {}
+    variables = _SavVariables()
+    if SAV_RESPONDENT in responses.columns:
+        numbers = responses[SAV_RESPONDENT].astype(float)
+        digits = len(str(int(numbers.max()))) if len(numbers) else 1
+        variables.columns[SAV_RESPONDENT] = numbers
+        variables.labels[SAV_RESPONDENT] = "Respondent number (1 to n, in no time order)"
+        variables.formats[SAV_RESPONDENT] = f"F{max(digits, 1)}.0"
+        variables.measures[SAV_RESPONDENT] = "nominal"
     for question in instrument.background:
         if question.id not in responses.columns:
             continue
         name = spss_variable_name(question.id)
-        variable_labels[name] = question.text
         if question.kind == "choice":
             codes = {option.value: i for i, option in enumerate(question.options, start=1)}
             coded = responses[question.id].map(codes)
@@ -119,35 +177,57 @@ def sav_bytes(
             if unknown.any():
                 bad = responses.loc[unknown, question.id].iloc[0]
                 raise ValueError(f"{question.id}: {bad!r} is not one of its options")
-            columns[name] = coded.astype(float)
-            value_labels[name] = {
-                float(i): option.label for i, option in enumerate(question.options, start=1)
-            }
+            variables.coded(
+                name,
+                question.text,
+                coded,
+                {i: option.label for i, option in enumerate(question.options, start=1)},
+                "nominal",
+                "Not stated or withheld",
+            )
         else:
-            columns[name] = (
+            variables.columns[name] = (
                 responses[question.id].astype(object).where(responses[question.id].notna(), "")
             )
+            variables.labels[name] = question.text
+            variables.measures[name] = "nominal"
     for item_id in item_columns(responses, instrument):
-        name = spss_variable_name(item_id)
         item = instrument.item(item_id)
-        variable_labels[name] = item.text[:256]
-        columns[name] = responses[item_id].astype(float)
-        value_labels[name] = {
-            float(v): label for v, label in instrument.response_scale_of(item.id).labels.items()
-        }
+        response_scale = instrument.response_scale_of(item.id)
+        labels = {int(v): label for v, label in response_scale.labels.items()}
+        variables.coded(
+            spss_variable_name(item_id),
+            item.text[:256],
+            responses[item_id],
+            labels,
+            "ordinal" if _is_ordinal(labels) else "nominal",
+            "No answer",
+        )
     if scores is not None:
         for scale in instrument.scales:
             if scale.id in scores.columns:
                 name = spss_variable_name(f"score_{scale.id}")
-                variable_labels[name] = f"{scale.name} (scale score)"
-                columns[name] = scores[scale.id].astype(float)
-    frame = pd.DataFrame(columns)
+                variables.columns[name] = scores[scale.id].astype(float)
+                variables.labels[name] = f"{scale.name} (scale score)"
+                variables.formats[name] = "F5.2"
+                variables.measures[name] = "scale"
+    frame = pd.DataFrame(variables.columns)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "responses.sav"
         pyreadstat.write_sav(
             frame,
             str(path),
-            column_labels=variable_labels,
-            variable_value_labels=value_labels,
+            column_labels=variables.labels,
+            variable_value_labels=variables.value_labels,
+            missing_ranges=variables.missing,
+            variable_format=variables.formats,
+            variable_measure=variables.measures,
+            variable_display_width=variables.widths,
         )
         return path.read_bytes()
+
+
+def _is_ordinal(labels: Mapping[int, str]) -> bool:
+    """A response scale of consecutive whole codes (1..5 from disagree to agree) is ordinal."""
+    codes = sorted(labels)
+    return len(codes) >= 3 and codes == list(range(codes[0], codes[0] + len(codes)))

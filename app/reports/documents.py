@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from analysis.exports import csv_bytes, sav_bytes, xlsx_bytes
-from analysis.frequencies import FrequencyTable
-from app.services.reports import RESPONDENT_COLUMN, RoundReport
+from analysis.exports import csv_bytes, sav_bytes
+from analysis.xlsx import Column, SheetTable, xlsx_workbook
+from app.services.reports import RESPONDENT_COLUMN, Breakdown, RoundReport
 
 if TYPE_CHECKING:
     from analysis.glance import GlanceScale
@@ -238,80 +238,287 @@ def _count_frame(report: RoundReport) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def table4_frame(table: Table4) -> pd.DataFrame:
-    """Table 4 with unrounded numbers, for spreadsheets."""
-    records = []
-    for s in table.scales:
-        benchmark = s.benchmark
-        records.append(
-            {
-                "scale_id": s.scale_id,
-                "scale": s.name,
-                "items": ", ".join(s.items),
-                "reverse_keyed": ", ".join(s.reverse_keyed),
-                "alpha": s.alpha,
-                "alpha_ci_lower": s.alpha_ci[0] if s.alpha_ci else None,
-                "alpha_ci_upper": s.alpha_ci[1] if s.alpha_ci else None,
-                "mean": s.mean,
-                "median": s.median,
-                "mode": s.mode,
-                "n": s.n,
-                "favourable": s.favourable,
-                "band": s.band,
-                "national_2017_alpha": benchmark.alpha if benchmark else None,
-                "national_2017_mean": benchmark.mean if benchmark else None,
-                "national_2017_median": benchmark.median if benchmark else None,
-                "national_2017_mode": benchmark.mode if benchmark else None,
-            }
-        )
-    return pd.DataFrame.from_records(records)
+def _whole_numbers(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with ``columns`` as nullable integers, so a CSV says ``2``, never ``2.0``."""
+    converted = frame.copy()
+    for column in columns:
+        if column in converted.columns:
+            converted[column] = converted[column].astype("Int64")
+    return converted
 
 
-def _frequencies_frame(tables: tuple[FrequencyTable, ...]) -> pd.DataFrame:
+def answers_csv(report: RoundReport) -> bytes:
+    """Item answers, one row per respondent: the respondent number and every answer code as a
+    whole number, background answers as their option codes (only the count without rows)."""
+    if not report.rows_available:
+        return csv_bytes(_count_frame(report))
+    columns = [RESPONDENT_COLUMN, *report.instrument.item_ids]
+    return csv_bytes(_whole_numbers(report.answers, columns))
+
+
+def scores_csv(report: RoundReport) -> bytes:
+    """Scale scores (unrounded), numbered as in ``answers.csv`` (only the count without rows)."""
+    if not report.rows_available:
+        return csv_bytes(_count_frame(report))
+    return csv_bytes(_whole_numbers(report.scores, [RESPONDENT_COLUMN]))
+
+
+def _background_labels(report: RoundReport, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each choice background answer as its option's label, not its code."""
+    labelled = frame.copy()
+    for question in report.instrument.background:
+        if question.id in labelled.columns and question.kind == "choice":
+            labels = {o.value: o.label for o in question.options}
+            labelled[question.id] = labelled[question.id].map(
+                lambda v, labels=labels: labels.get(v, v) if isinstance(v, str) else None
+            )
+    return labelled
+
+
+def _table4_sheet(table: Table4) -> SheetTable:
+    records = [
+        {
+            "scale": s.name,
+            "items": ", ".join(s.items),
+            "reversed": ", ".join(s.reverse_keyed),
+            "direction": "Higher is better" if s.favourable == "high" else "Lower is better",
+            "alpha": s.alpha,
+            "alpha_low": s.alpha_ci[0] if s.alpha_ci else None,
+            "alpha_high": s.alpha_ci[1] if s.alpha_ci else None,
+            "mean": s.mean,
+            "median": s.median,
+            "mode": s.mode,
+            "several_modes": "Yes" if s.multiple_modes else "",
+            "n": s.n,
+            "band": s.band.capitalize() if s.band else "",
+            "b_alpha": s.benchmark.alpha if s.benchmark else None,
+            "b_mean": s.benchmark.mean if s.benchmark else None,
+            "b_median": s.benchmark.median if s.benchmark else None,
+            "b_mode": s.benchmark.mode if s.benchmark else None,
+        }
+        for s in table.scales
+    ]
+    columns = (
+        Column("scale", "Scale"),
+        Column("items", "Items"),
+        Column("reversed", "Reverse-keyed items"),
+        Column("direction", "Direction"),
+        Column("alpha", "Cronbach's alpha", "number", 3),
+        Column("alpha_low", "Alpha 95% CI lower", "number", 2),
+        Column("alpha_high", "Alpha 95% CI upper", "number", 2),
+        Column("mean", "Mean", "number", 2),
+        Column("median", "Median", "number", 2),
+        Column("mode", "Mode (smallest if several)", "number", 2),
+        Column("several_modes", "Several modes"),
+        Column("n", "n", "number", 0),
+        Column("band", "Band"),
+        Column("b_alpha", "2017 alpha", "number", 3),
+        Column("b_mean", "2017 mean", "number", 1),
+        Column("b_median", "2017 median", "number", 1),
+        Column("b_mode", "2017 mode", "number", 1),
+    )
+    return SheetTable("Table 4", columns, pd.DataFrame.from_records(records), True)
+
+
+def _frequencies_sheet(report: RoundReport) -> SheetTable:
     records = [
         {
             "item": t.item,
+            "question": t.label or "",
             "value": row.value,
-            "label": row.label,
+            "answer": row.label,
             "frequency": row.frequency,
             "percent": row.percent,
             "valid_percent": row.valid_percent,
             "cumulative_percent": row.cumulative_percent,
         }
-        for t in tables
+        for t in report.frequencies
         for row in t.rows
     ]
-    return pd.DataFrame.from_records(records)
+    columns = (
+        Column("item", "Item"),
+        Column("question", "Question", width=60, wrap=True),
+        Column("value", "Answer code", "number", 0),
+        Column("answer", "Answer"),
+        Column("frequency", "Frequency", "number", 0),
+        Column("percent", "Percent", "number", 1),
+        Column("valid_percent", "Valid percent", "number", 1),
+        Column("cumulative_percent", "Cumulative percent", "number", 1),
+    )
+    return SheetTable("Frequencies", columns, pd.DataFrame.from_records(records))
 
 
-def answers_csv(report: RoundReport) -> bytes:
-    return csv_bytes(report.answers if report.rows_available else _count_frame(report))
+def _profile_sheet(report: RoundReport) -> SheetTable:
+    records = [
+        {
+            "bar": bar.label,
+            "mean": bar.mean,
+            "scales": ", ".join(report.instrument.scale(s).name for s in bar.scales),
+        }
+        for bar in report.profile
+    ]
+    columns = (
+        Column("bar", "Pillar or level of trust"),
+        Column("mean", "Mean (higher is better)", "number", 2),
+        Column("scales", "Scales"),
+    )
+    return SheetTable("Trust profile", columns, pd.DataFrame.from_records(records))
 
 
-def scores_csv(report: RoundReport) -> bytes:
-    return csv_bytes(report.scores if report.rows_available else _count_frame(report))
+def _breakdown_sheet(report: RoundReport, breakdown: Breakdown) -> SheetTable | None:
+    shown = breakdown.shown_groups
+    if not shown or report.table is None:
+        return None
+    columns = [Column("scale", "Scale")]
+    records: list[dict[str, object]] = [{"scale": s.name} for s in report.table.scales]
+    for number, group in enumerate(shown):
+        assert group.table is not None
+        key = f"group_{number}"
+        columns.append(
+            Column(key, f"{group.label} (n = {group.table.n_responses})", "number", 2, width=16)
+        )
+        means = {s.scale_id: s.mean for s in group.table.scales}
+        for record, scale in zip(records, report.table.scales, strict=True):
+            record[key] = means.get(scale.scale_id)
+    title = f"By {breakdown.question_id.replace('_', ' ')}"
+    return SheetTable(title, tuple(columns), pd.DataFrame.from_records(records), True)
 
 
-def _notes_frame(report: RoundReport) -> pd.DataFrame:
+def _change_sheet(report: RoundReport) -> SheetTable | None:
+    change = report.change
+    if change is None or not change.changes:
+        return None
+    records = [
+        {
+            "scale": report.instrument.scale(c.scale_id).name,
+            "previous_mean": c.previous_mean,
+            "previous_n": c.previous_n,
+            "current_mean": c.current_mean,
+            "current_n": c.current_n,
+            "difference": c.difference,
+            "ci_low": c.ci[0] if c.ci else None,
+            "ci_high": c.ci[1] if c.ci else None,
+            "clear": "Yes" if c.clear else "No",
+        }
+        for c in change.changes
+    ]
+    columns = (
+        Column("scale", "Scale"),
+        Column("previous_mean", "Before: mean", "number", 2),
+        Column("previous_n", "Before: n", "number", 0),
+        Column("current_mean", "Now: mean", "number", 2),
+        Column("current_n", "Now: n", "number", 0),
+        Column("difference", "Change", "number", 2),
+        Column("ci_low", "95% CI lower", "number", 2),
+        Column("ci_high", "95% CI upper", "number", 2),
+        Column("clear", "Clear change"),
+    )
+    return SheetTable("Change", columns, pd.DataFrame.from_records(records), True)
+
+
+def _answers_sheet(report: RoundReport) -> SheetTable:
+    answers = _background_labels(report, report.answers)
+    columns = [Column(RESPONDENT_COLUMN, "Respondent", "number", 0)]
+    for question in report.instrument.background:
+        if question.id in answers.columns:
+            columns.append(Column(question.id, question.id.replace("_", " ").capitalize()))
+    columns += [
+        Column(item, item, "number", 0, width=6)
+        for item in report.instrument.item_ids
+        if item in answers.columns
+    ]
+    return SheetTable("Item answers", tuple(columns), answers, True)
+
+
+def _scores_sheet(report: RoundReport) -> SheetTable:
+    scores = report.scores
+    columns = [Column(RESPONDENT_COLUMN, "Respondent", "number", 0)]
+    columns += [
+        Column(scale.id, scale.name, "number", 2, width=14)
+        for scale in report.instrument.scales
+        if scale.id in scores.columns
+    ]
+    return SheetTable("Scale scores", tuple(columns), scores, True)
+
+
+def _questions_sheet(report: RoundReport) -> SheetTable:
+    instrument = report.instrument
+    scale_of = {item: scale.name for scale in instrument.scales for item in scale.items}
+    records = []
+    for question in instrument.background:
+        options = "; ".join(o.label for o in question.options)
+        records.append(
+            {"column": question.id, "question": question.text, "scale": "", "answers": options}
+        )
+    for item in instrument.items:
+        labels = instrument.response_scales[item.response_scale].labels
+        codes = "; ".join(f"{_code(v)} = {label}" for v, label in labels.items())
+        records.append(
+            {
+                "column": item.id,
+                "question": item.text,
+                "scale": scale_of.get(item.id, ""),
+                "answers": codes,
+            }
+        )
+    columns = (
+        Column("column", "Column"),
+        Column("question", "Question", width=70, wrap=True),
+        Column("scale", "Scale"),
+        Column("answers", "Answers (code = label)", width=60, wrap=True),
+    )
+    return SheetTable("Questions", columns, pd.DataFrame.from_records(records), True)
+
+
+def _code(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _notes_sheet(report: RoundReport) -> SheetTable:
     publication = report.publication
-    notes = [publication.headline(), publication.left_out(), report.rows_note]
-    notes.append(report.withheld_note)
-    return pd.DataFrame({"Note": [n for n in notes if n]})
+    notes = [
+        f"{report.partnership.name}: {report.survey_round.title} "
+        f"({report.survey_round.opens_on:%-d %B %Y} to {report.survey_round.closes_on:%-d %B %Y}).",
+        publication.headline(),
+        publication.left_out(),
+        f"No figure is shown for fewer than {report.threshold} people.",
+        report.rows_note,
+        report.withheld_note,
+    ]
+    if report.visible:
+        notes += [
+            "Figures are rounded as in the report (half away from zero, as SPSS): means and "
+            "scores to 2 decimals, alpha to 3, percentages to 1; answers.csv, scores.csv and "
+            "answers.sav hold the unrounded scores.",
+            "Each scale's score is the mean of its items in the scale's own direction "
+            "(reverse-keyed items flipped first); the Direction column says whether higher or "
+            "lower is better.",
+            "Item answers are numbered 1 to n in an order that says nothing about when anyone "
+            "answered; background answers are shown by their labels.",
+            *report.cautions,
+        ]
+    frame = pd.DataFrame({"note": [n for n in notes if n]})
+    return SheetTable("Notes", (Column("note", "Note", width=100, wrap=True),), frame)
 
 
 def workbook(report: RoundReport) -> bytes:
-    """XLSX: Table 4, item answers, scale scores, frequencies, change, notes; one sheet each
-    (item answers and scale scores only with a final release)."""
+    """XLSX: Table 4, trust profile, frequencies, breakdowns, change, item answers and scale
+    scores (only with a final release), the questions and their codes, notes; one sheet
+    each, labelled, rounded with number formats, header frozen (only the notes before
+    results are published)."""
     if report.table is None:
-        return xlsx_bytes({"Responses": _count_frame(report)})
-    sheets = {"Table 4": table4_frame(report.table)}
+        return xlsx_workbook([_notes_sheet(report)])
+    sheets: list[SheetTable | None] = [
+        _table4_sheet(report.table),
+        _profile_sheet(report),
+        _frequencies_sheet(report),
+        *(_breakdown_sheet(report, b) for b in report.breakdowns),
+        _change_sheet(report),
+    ]
     if report.rows_available:
-        sheets |= {"Item answers": report.answers, "Scale scores": report.scores}
-    sheets["Frequencies"] = _frequencies_frame(report.frequencies)
-    if report.change and report.change.changes:
-        sheets["Change"] = pd.DataFrame([c.to_dict() for c in report.change.changes])
-    sheets["Notes"] = _notes_frame(report)
-    return xlsx_bytes(sheets)
+        sheets += [_answers_sheet(report), _scores_sheet(report)]
+    sheets += [_questions_sheet(report), _notes_sheet(report)]
+    return xlsx_workbook([sheet for sheet in sheets if sheet is not None])
 
 
 def sav(report: RoundReport) -> bytes:

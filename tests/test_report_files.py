@@ -1,0 +1,334 @@
+"""The report's downloadable files, read back as their users' tools read them: the workbook
+with openpyxl (formats, frozen panes, widths, labels, notes, no formulas), the CSV with the csv
+module (whole-number codes), the .sav with pyreadstat (formats, measures, missing values), the
+file names from Content-Disposition; and which files a round offers at all."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyreadstat
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from analysis.exports import missing_code, sav_bytes
+from analysis.instrument import load_instrument
+from analysis.xlsx import Column, SheetTable, frame_sheet, round_half_away, xlsx_workbook
+from app.models import Partnership, SurveyRound
+from app.services.coordinators import add_coordinator
+from app.services.demo import DEMO_PARTNERSHIP
+from tests.conftest import SurveySetUp, full_answers
+from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
+
+INSTRUMENT = load_instrument("trustworthy-collaboration")
+ROW_FILES = ("answers.csv", "scores.csv", "answers.sav")
+REPORT_FILES = ("report.pdf", "report.html", "report.xlsx")
+
+
+@pytest.fixture
+def demo_round(client: TestClient, session: Session) -> int:
+    round_id = seeded_demo_round(session)
+    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    sign_in(client, "an@example.org")
+    return round_id
+
+
+def _workbook(client: TestClient, round_id: int) -> openpyxl.Workbook:
+    answer = client.get(f"/reports/rounds/{round_id}/report.xlsx")
+    assert answer.status_code == 200
+    return openpyxl.load_workbook(io.BytesIO(answer.content))
+
+
+def _header(sheet: object) -> list[object]:
+    return [cell.value for cell in next(sheet.iter_rows(max_row=1))]  # type: ignore[attr-defined]
+
+
+def _column(sheet: object, title: str) -> list[object]:
+    header = _header(sheet)
+    index = header.index(title)
+    return [row[index].value for row in sheet.iter_rows(min_row=2)]  # type: ignore[attr-defined]
+
+
+def test_workbook_is_labelled_rounded_formatted_and_frozen(
+    client: TestClient, demo_round: int
+) -> None:
+    book = _workbook(client, demo_round)
+    assert book.sheetnames[:3] == ["Table 4", "Trust profile", "Frequencies"]
+    assert {"Item answers", "Scale scores", "Questions", "Notes"} <= set(book.sheetnames)
+    assert "By organisation type" in book.sheetnames
+
+    table4 = book["Table 4"]
+    assert table4.freeze_panes == "B2"
+    assert _header(table4)[:5] == [
+        "Scale",
+        "Items",
+        "Reverse-keyed items",
+        "Direction",
+        "Cronbach's alpha",
+    ]
+    means = _column(table4, "Mean")
+    assert len(means) == len(INSTRUMENT.scales)
+    for mean in means:
+        assert isinstance(mean, int | float) and mean == round(mean, 2)  # no 16-digit floats
+    mean_cell = table4.cell(row=2, column=_header(table4).index("Mean") + 1)
+    assert mean_cell.number_format == "0.00"
+    alpha_cell = table4.cell(row=2, column=5)
+    assert alpha_cell.number_format == "0.000"
+    assert table4.cell(row=2, column=_header(table4).index("n") + 1).number_format == "0"
+    assert table4.column_dimensions["A"].width >= len("Financial and Quality Rating")
+    assert table4.cell(row=1, column=1).font.b  # a bold header
+    names = {scale.name for scale in INSTRUMENT.scales}
+    assert set(_column(table4, "Scale")) == names
+
+    frequencies = book["Frequencies"]
+    assert frequencies.freeze_panes == "A2"
+    percents = [p for p in _column(frequencies, "Valid percent") if p is not None]
+    assert percents and all(p == round(p, 1) for p in percents)
+    assert (
+        frequencies.cell(row=2, column=_header(frequencies).index("Percent") + 1).number_format
+        == "0.0"
+    )
+
+    answers = book["Item answers"]
+    assert answers.freeze_panes == "B2"
+    assert _header(answers)[0] == "Respondent"
+    assert _column(answers, "Respondent") == list(range(1, 40))
+    codes = [c for c in _column(answers, "q10") if c is not None]
+    assert codes and all(isinstance(c, int) and 1 <= c <= 5 for c in codes)
+    assert answers.cell(row=2, column=_header(answers).index("q10") + 1).number_format == "0"
+    organisation_type = next(q for q in INSTRUMENT.background if q.id == "organisation_type")
+    shown = {v for v in _column(answers, "Organisation type") if v is not None}
+    assert shown and shown <= {o.label for o in organisation_type.options}
+    slugs = {o.value for q in INSTRUMENT.background for o in q.options if o.value != o.label}
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                assert cell.value not in slugs, f"{sheet.title}!{cell.coordinate}: {cell.value}"
+
+    scores = book["Scale scores"]
+    assert _header(scores)[1:] == [s.name for s in INSTRUMENT.scales]
+    assert scores.cell(row=2, column=2).number_format == "0.00"
+    questions = _column(book["Questions"], "Question")
+    assert INSTRUMENT.item("q22").text in questions
+
+    notes = [str(n) for n in _column(book["Notes"], "Note")]
+    assert notes[0].startswith(DEMO_PARTNERSHIP)
+    assert any("No figure is shown for fewer than 5 people." in n for n in notes)
+    assert any("rounded as in the report" in n for n in notes)
+
+
+def test_workbook_text_is_neutralised_against_formulas(
+    client: TestClient, session: Session, demo_round: int
+) -> None:
+    survey_round = session.get(SurveyRound, demo_round)
+    assert survey_round is not None
+    partnership = session.get(Partnership, survey_round.partnership_id)
+    assert partnership is not None
+    partnership.name = '=HYPERLINK("http://evil.example","x")'
+    survey_round.title = "@SUM(A1)"
+    session.add_all([partnership, survey_round])
+    session.commit()
+    book = _workbook(client, demo_round)
+    first_note = str(book["Notes"].cell(row=2, column=1).value)
+    assert first_note.startswith("'=HYPERLINK(")
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(("=", "+", "-", "@")), cell.value
+    disposition = client.get(f"/reports/rounds/{demo_round}/report.xlsx").headers[
+        "content-disposition"
+    ]
+    assert re.fullmatch(r'attachment; filename="[a-z0-9_.-]+"', disposition), disposition
+
+
+def test_answers_csv_writes_codes_as_whole_numbers(client: TestClient, demo_round: int) -> None:
+    text = client.get(f"/reports/rounds/{demo_round}/answers.csv").content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 39
+    assert [row["respondent"] for row in rows] == [str(i) for i in range(1, 40)]
+    seen_blank = False
+    for row in rows:
+        for item in INSTRUMENT.item_ids:
+            assert row[item] == "" or re.fullmatch(r"[1-5]", row[item]), (item, row[item])
+            seen_blank |= row[item] == ""
+    assert seen_blank  # the demo has missing answers: blank, not "nan"
+    assert ".0" not in text
+    scores = pd.read_csv(
+        io.StringIO(
+            client.get(f"/reports/rounds/{demo_round}/scores.csv").content.decode("utf-8-sig")
+        )
+    )
+    assert scores["respondent"].dtype.kind == "i"
+
+
+def test_sav_has_integer_formats_ordinal_items_missing_values_and_respondents(
+    client: TestClient, demo_round: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "answers.sav"
+    path.write_bytes(client.get(f"/reports/rounds/{demo_round}/answers.sav").content)
+    frame, _ = pyreadstat.read_sav(str(path))  # as most readers do: user-missing is NaN
+    raw, meta = pyreadstat.read_sav(str(path), user_missing=True)
+    assert frame.columns[0] == "respondent"
+    assert frame["respondent"].tolist() == list(range(1, 40))
+    formats = meta.original_variable_types
+    measures = meta.variable_measure
+    assert formats["respondent"] == "F2.0"
+    for item in INSTRUMENT.item_ids:
+        assert formats[item] == "F1.0", (item, formats[item])
+        assert measures[item] == "ordinal"
+        assert meta.missing_ranges[item] == [{"lo": 9.0, "hi": 9.0}]
+        assert meta.variable_value_labels[item][9.0] == "No answer"
+    for question in INSTRUMENT.background:
+        if question.kind != "choice":
+            continue
+        code = missing_code(len(question.options))  # 9, or 99 beside 9 or more options
+        assert formats[question.id] == f"F{len(str(code))}.0", question.id
+        assert measures[question.id] == "nominal"
+        assert meta.missing_ranges[question.id] == [{"lo": code, "hi": code}]
+        assert meta.variable_value_labels[question.id][code] == "Not stated or withheld"
+    for scale in INSTRUMENT.scales:
+        assert formats[f"score_{scale.id}"] == "F5.2"
+        assert measures[f"score_{scale.id}"] == "scale"
+    blank = frame[INSTRUMENT.item_ids].isna().to_numpy()
+    assert blank.any()  # the demo has unanswered items: missing for SPSS, 9 in the file
+    assert (raw[INSTRUMENT.item_ids].to_numpy()[blank] == 9).all()
+    assert (raw[INSTRUMENT.item_ids].to_numpy()[~blank] <= 5).all()
+
+
+def test_file_names_say_partnership_round_and_date(client: TestClient, demo_round: int) -> None:
+    for name in (*REPORT_FILES, *ROW_FILES):
+        answer = client.get(f"/reports/rounds/{demo_round}/{name}")
+        assert answer.status_code == 200, name
+        disposition = answer.headers["content-disposition"]
+        match = re.fullmatch(r'attachment; filename="([^"]+)"', disposition)
+        assert match, disposition
+        file_name = match.group(1)
+        assert file_name.startswith("northshire-health-and-care-partnership-demo_demo-round")
+        assert re.search(r"_\d{4}-\d{2}-\d{2}_" + re.escape(name) + "$", file_name), file_name
+        assert not file_name.startswith("round-")
+
+
+def test_below_the_threshold_no_file_is_offered(
+    client: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    small = make_round()
+    add_responses(session, small.round_id, [full_answers(2)] * 4, [{}] * 4)
+    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    sign_in(client, "an@example.org")
+    page = client.get(f"/reports/rounds/{small.round_id}").text
+    assert 'id="downloads"' not in page and 'id="no-downloads"' in page
+    for name in (*REPORT_FILES, *ROW_FILES):
+        assert f"/{name}" not in page
+        assert client.get(f"/reports/rounds/{small.round_id}/{name}").status_code == 404, name
+
+
+def test_interim_results_offer_the_report_but_no_row_level_file(
+    client: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    from app.services import releases
+
+    interim = make_round()
+    releases.set_release_policy(session, interim.round_id, "interim")
+    add_responses(
+        session, interim.round_id, [full_answers(v) for v in (1, 2, 3, 4, 5, 4)], [{}] * 6
+    )
+    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    sign_in(client, "an@example.org")
+    page = client.get(f"/reports/rounds/{interim.round_id}").text
+    assert 'id="downloads"' in page
+    for name in REPORT_FILES:
+        assert f"/{name}" in page
+        assert client.get(f"/reports/rounds/{interim.round_id}/{name}").status_code == 200, name
+    for name in ROW_FILES:
+        assert f"/{name}" not in page
+        assert client.get(f"/reports/rounds/{interim.round_id}/{name}").status_code == 404, name
+    book = _workbook(client, interim.round_id)
+    assert "Item answers" not in book.sheetnames and "Scale scores" not in book.sheetnames
+
+
+# The writer itself ------------------------------------------------------------------------
+
+
+def test_rounding_is_half_away_from_zero() -> None:
+    values = np.array([2.675, 2.665, -2.675, 0.125, 1.0, np.nan, 3.335])
+    assert round_half_away(values, 2)[:5].tolist() == [2.68, 2.67, -2.68, 0.13, 1.0]
+    assert np.isnan(round_half_away(values, 2)[5])
+    assert round_half_away(np.array([0.5, 1.5, 2.5, -0.5]), 0).tolist() == [1, 2, 3, -1]
+
+
+def test_writer_keeps_text_safe_and_numbers_numbers(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "name": ["=1+1", "+SUM(A1)", " padded ", "bell\x07and\x00nul", None, "a & <b>"],
+            "value": [1.23456, 2.0, np.nan, -0.005, 1e6, 3.0],
+            "code": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    columns = (
+        Column("name", "=Name"),
+        Column("value", "Value", "number", 2),
+        Column("code", "Code", "number", 0),
+    )
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_workbook([SheetTable("A/B:C", columns, frame)])))
+    sheet = book["A-B-C"]
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[0] == ["'=Name", "Value", "Code"]
+    assert [row[0] for row in values[1:]] == [
+        "'=1+1",
+        "'+SUM(A1)",
+        " padded ",
+        "bellandnul",
+        None,
+        "a & <b>",
+    ]
+    assert [row[1] for row in values[1:]] == [1.23, 2, None, -0.01, 1000000, 3]
+    assert [row[2] for row in values[1:]] == [1, 2, 3, 4, 5, 6]
+    assert sheet.freeze_panes == "A2"
+    with pytest.raises(ValueError, match="at least one table"):
+        xlsx_workbook([])
+    with pytest.raises(ValueError, match="no column missing"):
+        SheetTable("x", (Column("missing", "Missing"),), frame)
+
+
+def test_frame_sheet_chooses_the_fewest_decimals() -> None:
+    frame = pd.DataFrame(
+        {"a": [1.0, 2.0], "b": [43.6, 12.5], "c": [0.123456, 1.0], "d": ["x", "y"]}
+    )
+    sheet = frame_sheet("t", frame)
+    assert [(c.kind, c.decimals) for c in sheet.columns] == [
+        ("number", 0),
+        ("number", 1),
+        ("number", 3),
+        ("text", 0),
+    ]
+
+
+def test_sav_missing_codes_widen_with_the_scale() -> None:
+    assert missing_code(5) == 9
+    assert missing_code(9) == 99
+    assert missing_code(10) == 99
+    assert missing_code(99) == 999
+
+
+def test_sav_of_a_frame_without_respondents(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        np.random.default_rng(3).integers(1, 6, size=(6, len(INSTRUMENT.item_ids))).astype(float),
+        columns=INSTRUMENT.item_ids,
+    )
+    frame.loc[0, "q10"] = np.nan
+    path = tmp_path / "x.sav"
+    path.write_bytes(sav_bytes(frame, INSTRUMENT))
+    back, meta = pyreadstat.read_sav(str(path))
+    assert "respondent" not in back.columns
+    assert np.isnan(back.loc[0, "q10"]) and meta.original_variable_types["q10"] == "F1.0"
