@@ -9,7 +9,6 @@ left as numbers.
 
 from __future__ import annotations
 
-import io
 import re
 import tempfile
 from collections.abc import Mapping
@@ -62,17 +61,14 @@ def sheet_name(title: str, taken: set[str]) -> str:
 
 
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """An XLSX workbook with one sheet per table, every text cell neutralised."""
+    """An XLSX workbook with one sheet per table, every text cell neutralised, written by
+    :mod:`analysis.xlsx` (numbers with the fewest decimals that show them, widths, a frozen
+    header)."""
+    from analysis.xlsx import frame_sheet, xlsx_workbook
+
     if not sheets:
         raise ValueError("a workbook needs at least one table")
-    buffer = io.BytesIO()
-    taken: set[str] = set()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for title, frame in sheets.items():
-            neutralise_frame(frame).to_excel(
-                writer, sheet_name=sheet_name(title, taken), index=False
-            )
-    return buffer.getvalue()
+    return xlsx_workbook([frame_sheet(title, frame) for title, frame in sheets.items()])
 
 
 def spss_variable_name(name: str) -> str:

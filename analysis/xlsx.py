@@ -55,7 +55,8 @@ class Column:
     """One column of a sheet: the DataFrame column ``key``, headed ``label``.
 
     ``kind="number"`` stores numbers rounded to ``decimals`` (0 to 3) and shows them so;
-    ``kind="text"`` stores text (numbers in a text column are written as text too).
+    ``kind="text"`` stores text, and any number in it as a number in the general format (a
+    column of figures and "-" marks stays sortable).
     ``width`` in characters (from the content when ``None``); ``wrap`` wraps long text.
     """
 
@@ -141,7 +142,11 @@ def _column_cells(series: pd.Series, column: Column) -> list[str]:
         key = (type(value), value)
         cell = text_cells.get(key)
         if cell is None:
-            cell = _text_cell(_plain(value), style)
+            plain = _plain(value)
+            if isinstance(plain, int | float) and not isinstance(plain, bool):
+                cell = f"<c><v>{plain!r}</v></c>"
+            else:
+                cell = _text_cell(plain, style)
             text_cells[key] = cell
         out.append(cell)
     return out

@@ -306,10 +306,10 @@ def test_raw_access_is_granted_recorded_and_revoked_by_an_admin(
 
 def _downloads(client: TestClient, round_id: int) -> dict[str, bytes]:
     base = f"/reports/rounds/{round_id}"
-    files = {
-        name: client.get(f"{base}/{name}").content
-        for name in ("answers.csv", "scores.csv", "answers.sav")
-    }
+    files = {}
+    for name in ("answers.csv", "scores.csv", "answers.sav", "report.xlsx", "report.pdf"):
+        answer = client.get(f"{base}/{name}")
+        files[name] = answer.content if answer.status_code == 200 else b"%d" % answer.status_code
     for part in ("", "/answers", "/scores"):
         files[f"JSON{part}"] = client.get(f"/api/v1/reports/rounds/{round_id}{part}").content
     return files
@@ -335,8 +335,11 @@ def test_downloads_of_an_open_round_do_not_change_with_one_more_response(
     _add(session, survey.round_id, [(_who("acute-trust"), 1)])  # the one new person
     after = _downloads(admin, survey.round_id)
     # Only the count of submitted responses moves (as on the coordinator's progress page);
-    # no figure and no row does.
-    for name in ("answers.csv", "scores.csv", "answers.sav", "JSON", "JSON/answers", "JSON/scores"):
+    # no figure and no row does. Files are not offered at all before a release.
+    for name in ("answers.csv", "scores.csv", "answers.sav", "report.xlsx", "report.pdf"):
+        for moment in (before, after):
+            assert moment[name] == b"404", name
+    for name in ("JSON", "JSON/answers", "JSON/scores"):
         assert _without_count(before[name], name) == _without_count(after[name], name), name
     report = _report(admin, survey.round_id)
     assert report["results_visible"] is False and "table4" not in report
