@@ -221,7 +221,8 @@ def test_chromium_failures_are_clean(tmp_path: Path) -> None:
     """A Chromium that hangs is killed at the timeout; one that fails is reported; ``auto``
     falls back to WeasyPrint and ``chromium`` answers with the error."""
     hanging = tmp_path / "hanging-chromium"
-    hanging.write_text("#!/bin/sh\nsleep 30 &\nexec sleep 30\n")
+    helper = tmp_path / "helper.pid"
+    hanging.write_text(f"#!/bin/sh\nsleep 30 &\necho $! > {helper}\nexec sleep 30\n")
     hanging.chmod(0o755)
     failing = tmp_path / "failing-chromium"
     failing.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 3\n")
@@ -230,6 +231,7 @@ def test_chromium_failures_are_clean(tmp_path: Path) -> None:
     with pytest.raises(PdfUnavailableError) as timed_out:
         pdf_engines.chromium_pdf(html, hanging, timeout=1)
     assert "longer than 1 s" in timed_out.value.reason
+    assert not _alive(int(helper.read_text())), "the browser's helper outlived the timeout"
     with pytest.raises(PdfUnavailableError) as failed:
         pdf_engines.chromium_pdf(html, failing, timeout=10)
     assert "status 3" in failed.value.reason and "cannot open display" in failed.value.reason
@@ -241,3 +243,44 @@ def test_chromium_failures_are_clean(tmp_path: Path) -> None:
         )
     fallback = pdf_engines.html_to_pdf(html, PdfOptions(engine="auto", chromium_path=failing))
     assert fallback.startswith(b"%PDF")
+
+
+def _alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return False
+    state = next(line for line in status.read_text().splitlines() if line.startswith("State:"))
+    return "Z" not in state.split()[1]  # a zombie waiting for its reaper is dead
+
+
+def test_prints_take_turns_and_a_print_that_gets_no_turn_fails_cleanly() -> None:
+    import threading
+
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("Chromium is not installed")
+    html = "<!DOCTYPE html><html><body><h1>Turns</h1></body></html>"
+    slots = pdf_engines._print_slots(1)
+    assert slots.acquire(timeout=5)
+    try:
+        with pytest.raises(PdfUnavailableError) as busy:
+            pdf_engines.chromium_pdf(html, executable, timeout=0.3, concurrency=1)
+        assert busy.value.reason == "every PDF printer is busy"
+    finally:
+        slots.release()
+    results: list[bytes] = []
+    failures: list[BaseException] = []
+
+    def print_one() -> None:
+        try:
+            results.append(pdf_engines.chromium_pdf(html, executable, timeout=60, concurrency=2))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=print_one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(results) == 3 and all(r.startswith(b"%PDF") for r in results)
