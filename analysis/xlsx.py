@@ -30,7 +30,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -360,3 +360,37 @@ def _places(values: np.ndarray) -> int:
         if np.allclose(values, np.round(values, places), rtol=0, atol=1e-9):
             return places
     return 3
+
+
+class FrameTable(Protocol):
+    """A table that gives its figures as a DataFrame and each column's number format, as
+    :class:`analysis.report_tables.ReportTable` does."""
+
+    @property
+    def title(self) -> str: ...
+
+    def to_frame(self) -> pd.DataFrame: ...
+
+    def frame_number_formats(self) -> dict[str, str | None]: ...
+
+
+def _decimals_of(number_format: str) -> int:
+    """``"0"`` -> 0, ``"0.00"`` -> 2 (at most 3)."""
+    _, _, places = number_format.partition(".")
+    return min(len(places), 3)
+
+
+def table_sheet(table: FrameTable, title: str | None = None) -> SheetTable:
+    """A report table as a sheet: its unrounded figures rounded to its number formats, its
+    labels as the header, the first column (the row's name) frozen with the header."""
+    frame = table.to_frame()
+    formats = table.frame_number_formats()
+    columns = []
+    for name in frame.columns:
+        number_format = formats.get(str(name))
+        if number_format is None:
+            columns.append(Column(str(name), str(name)))
+        else:
+            columns.append(Column(str(name), str(name), "number", _decimals_of(number_format)))
+    frame.columns = pd.Index([str(c) for c in frame.columns])
+    return SheetTable(title or table.title, tuple(columns), frame, freeze_first_column=True)

@@ -21,7 +21,14 @@ from sqlmodel import Session
 
 from analysis.exports import missing_code, sav_bytes
 from analysis.instrument import load_instrument
-from analysis.xlsx import Column, SheetTable, frame_sheet, round_half_away, xlsx_workbook
+from analysis.xlsx import (
+    Column,
+    SheetTable,
+    frame_sheet,
+    round_half_away,
+    table_sheet,
+    xlsx_workbook,
+)
 from app.models import Partnership, SurveyRound
 from app.services.coordinators import add_coordinator
 from app.services.demo import DEMO_PARTNERSHIP
@@ -332,3 +339,31 @@ def test_sav_of_a_frame_without_respondents(tmp_path: Path) -> None:
     back, meta = pyreadstat.read_sav(str(path))
     assert "respondent" not in back.columns
     assert np.isnan(back.loc[0, "q10"]) and meta.original_variable_types["q10"] == "F1.0"
+
+
+class _ModelTable:
+    """What a report table model gives a workbook (analysis.report_tables.ReportTable)."""
+
+    title = "Scale scores with their 95% confidence intervals"
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"Scale": ["Competition", "Integrity"], "Score": [3.214285, 2.5], "n": [39, 38]}
+        )
+
+    def frame_number_formats(self) -> dict[str, str | None]:
+        return {"Scale": None, "Score": "0.00", "n": "0"}
+
+
+def test_a_report_table_becomes_a_sheet_rounded_to_its_formats() -> None:
+    sheet = table_sheet(_ModelTable())
+    assert [(c.label, c.kind, c.decimals) for c in sheet.columns] == [
+        ("Scale", "text", 0),
+        ("Score", "number", 2),
+        ("n", "number", 0),
+    ]
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_workbook([sheet])))
+    written = book.worksheets[0]
+    assert written.title == "Scale scores with their 95% con"  # Excel's 31 characters
+    assert [c.value for c in written[2]] == ["Competition", 3.21, 39]
+    assert written["B2"].number_format == "0.00" and written.freeze_panes == "B2"
