@@ -238,6 +238,15 @@ def test_below_the_threshold_no_file_is_offered(
     for name in (*REPORT_FILES, *ROW_FILES):
         assert f"/{name}" not in page
         assert client.get(f"/reports/rounds/{small.round_id}/{name}").status_code == 404, name
+    assert "No files to download yet." in page  # open: results come when it closes
+    from app.services import rounds
+
+    rounds.close_round(session, small.round_id)
+    closed = client.get(f"/reports/rounds/{small.round_id}").text
+    assert "Fewer than 5 responses: there are no files to download" in closed
+    for name in (*REPORT_FILES, *ROW_FILES):
+        assert f"/{name}" not in closed
+        assert client.get(f"/reports/rounds/{small.round_id}/{name}").status_code == 404, name
 
 
 def test_interim_results_offer_the_report_but_no_row_level_file(
