@@ -124,6 +124,8 @@ def main() -> int:
             if args.responses:
                 round_id = seed_round(engine, instrument_named(INSTRUMENT), args.responses)
                 with Session(engine, expire_on_commit=False) as session:
+                    rounds.close_round(session, round_id)  # its final release
+                with Session(engine, expire_on_commit=False) as session:
                     generated = reports.round_report(session, rounds.get_round(session, round_id))
                 measure(f"generated ({args.responses})", generated, executable, args.repeats)
         finally:

@@ -75,6 +75,7 @@ def test_downloads_are_listed_and_saved_under_names_people_keep(
         "report.pdf",
         "report.html",
         "report.xlsx",
+        "report.docx",
         "answers.csv",
         "scores.csv",
         "answers.sav",

@@ -37,7 +37,7 @@ from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_roun
 
 INSTRUMENT = load_instrument("trustworthy-collaboration")
 ROW_FILES = ("answers.csv", "scores.csv", "answers.sav")
-REPORT_FILES = ("report.pdf", "report.html", "report.xlsx")
+REPORT_FILES = ("report.pdf", "report.html", "report.xlsx", "report.docx")
 
 
 @pytest.fixture
@@ -271,6 +271,32 @@ def test_interim_results_offer_the_report_but_no_row_level_file(
         assert client.get(f"/reports/rounds/{interim.round_id}/{name}").status_code == 404, name
     book = _workbook(client, interim.round_id)
     assert "Item answers" not in book.sheetnames and "Scale scores" not in book.sheetnames
+
+
+def test_word_document_has_the_cover_the_tables_and_the_figures_as_shown(
+    client: TestClient, demo_round: int
+) -> None:
+    import docx
+
+    answer = client.get(f"/reports/rounds/{demo_round}/report.docx")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    document = docx.Document(io.BytesIO(answer.content))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert DEMO_PARTNERSHIP in text and "Generated: " in text
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    assert "Table 4" in headings and "Trust profile" in headings and "Notes" in headings
+    assert any(h.startswith("q22: ") for h in headings)
+    table4 = document.tables[0]
+    header = [c.text for c in table4.rows[0].cells]
+    assert header[:2] == ["Scale", "Items"]
+    assert table4.rows[0]._tr.trPr.find(docx.oxml.ns.qn("w:tblHeader")) is not None
+    api = client.get(f"/api/v1/reports/rounds/{demo_round}").json()
+    means = {s["name"]: s["mean"] for s in api["table4"]["scales"]}
+    shown = {row.cells[0].text: row.cells[header.index("Mean")].text for row in table4.rows[1:]}
+    from app.reports.rendering import number
+
+    assert shown == {name: number(mean, 2) for name, mean in means.items()}
 
 
 # The writer itself ------------------------------------------------------------------------

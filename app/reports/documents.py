@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ REPORT_FILES = (
     ReportFile("report.pdf", "Report (PDF, A4)", "application/pdf"),
     ReportFile("report.html", "Report (HTML)", "text/html; charset=utf-8"),
     ReportFile("report.xlsx", "Tables (Excel workbook, with a sheet of notes)", XLSX_TYPE),
+    ReportFile("report.docx", "Report tables (Word, to edit)", DOCX_TYPE),
     ReportFile("answers.csv", "Item answers (CSV)", "text/csv; charset=utf-8", row_level=True),
     ReportFile("scores.csv", "Scale scores (CSV)", "text/csv; charset=utf-8", row_level=True),
     ReportFile(
@@ -474,7 +476,8 @@ def _code(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _notes_sheet(report: RoundReport) -> SheetTable:
+def report_notes(report: RoundReport) -> list[str]:
+    """What the workbook's Notes sheet and the Word document's notes say."""
     publication = report.publication
     notes = [
         f"{report.partnership.name}: {report.survey_round.title} "
@@ -497,8 +500,38 @@ def _notes_sheet(report: RoundReport) -> SheetTable:
             "answered; background answers are shown by their labels.",
             *report.cautions,
         ]
-    frame = pd.DataFrame({"note": [n for n in notes if n]})
+    return [n for n in notes if n]
+
+
+def _notes_sheet(report: RoundReport) -> SheetTable:
+    frame = pd.DataFrame({"note": report_notes(report)})
     return SheetTable("Notes", (Column("note", "Note", width=100, wrap=True),), frame)
+
+
+def summary_sheets(report: RoundReport) -> list[SheetTable]:
+    """The report's summary tables as typed tables: Table 4, the trust profile, the
+    breakdowns and the change (what the workbook and the Word document show first)."""
+    if report.table is None:
+        return []
+    sheets: list[SheetTable | None] = [
+        _table4_sheet(report.table),
+        _profile_sheet(report),
+        *(_breakdown_sheet(report, b) for b in report.breakdowns),
+        _change_sheet(report),
+    ]
+    return [sheet for sheet in sheets if sheet is not None]
+
+
+def item_frequency_sheets(report: RoundReport) -> list[SheetTable]:
+    """Every item's frequency table in SPSS's layout, as shown (for the Word document)."""
+    sheets = []
+    for table in report.frequencies:
+        frame = table.to_frame()
+        frame.columns = pd.Index([str(c) for c in frame.columns])
+        columns = tuple(Column(str(c), str(c) or "Cases") for c in frame.columns)
+        title = f"{table.item}: {table.label}" if table.label else table.item
+        sheets.append(SheetTable(title, columns, frame))
+    return sheets
 
 
 def workbook(report: RoundReport) -> bytes:
@@ -508,17 +541,21 @@ def workbook(report: RoundReport) -> bytes:
     results are published)."""
     if report.table is None:
         return xlsx_workbook([_notes_sheet(report)])
-    sheets: list[SheetTable | None] = [
-        _table4_sheet(report.table),
-        _profile_sheet(report),
-        _frequencies_sheet(report),
-        *(_breakdown_sheet(report, b) for b in report.breakdowns),
-        _change_sheet(report),
-    ]
+    summary = summary_sheets(report)
+    sheets: list[SheetTable | None] = [*summary[:2], _frequencies_sheet(report), *summary[2:]]
     if report.rows_available:
         sheets += [_answers_sheet(report), _scores_sheet(report)]
     sheets += [_questions_sheet(report), _notes_sheet(report)]
     return xlsx_workbook([sheet for sheet in sheets if sheet is not None])
+
+
+def docx(report: RoundReport) -> bytes:
+    """Word: the cover, the cautions, the summary tables, every item's frequencies, notes."""
+    from app.reports.word import report_docx
+
+    return report_docx(
+        report, summary_sheets(report), item_frequency_sheets(report), report_notes(report)
+    )
 
 
 def sav(report: RoundReport) -> bytes:

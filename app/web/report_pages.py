@@ -107,13 +107,14 @@ def download(
     viewer: PageViewerDep,
     settings: SettingsDep,
 ) -> Response:
-    """``report.html``, ``report.pdf``, ``report.xlsx``, ``answers.csv``, ``scores.csv`` or
-    ``answers.sav``, when the round's published set offers it (:func:`documents.offered_files`);
-    anything else is not found."""
+    """``report.html``, ``report.pdf``, ``report.xlsx``, ``report.docx``, ``answers.csv``,
+    ``scores.csv`` or ``answers.sav``, when the round's published set offers it
+    (:func:`documents.offered_files`); anything else is not found."""
     makers: dict[str, Callable[[RoundReport], bytes]] = {
         "report.html": lambda r: rendering.report_html(r).encode(),
         "report.pdf": lambda r: rendering.report_pdf(r, rendering.pdf_options(settings)),
         "report.xlsx": documents.workbook,
+        "report.docx": documents.docx,
         "answers.csv": documents.answers_csv,
         "scores.csv": documents.scores_csv,
         "answers.sav": documents.sav,
