@@ -9,6 +9,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -297,6 +298,64 @@ def test_word_document_has_the_cover_the_tables_and_the_figures_as_shown(
     from app.reports.rendering import number
 
     assert shown == {name: number(mean, 2) for name, mean in means.items()}
+
+
+def test_files_work_for_a_round_on_another_instrument(
+    client: TestClient, session: Session, tmp_path: Path
+) -> None:
+    """Another response scale (1-3), other items, scales and background questions."""
+    from app.instruments import instrument_version
+    from app.services import partnerships, rounds
+
+    other = instrument_version("partnership-self-check", "2017.1")
+    partnership = partnerships.create_partnership(session, "Self-check partnership", "other")
+    assert partnership.id is not None
+    survey_round = rounds.open_round(
+        session,
+        partnership.id,
+        title="Autumn self-check",
+        opens_on=date.today() - timedelta(days=1),
+        closes_on=date.today() + timedelta(days=5),
+        anonymity_threshold=5,
+        instrument_id=other.id,
+        instrument_version=other.version,
+    )
+    assert survey_round.id is not None
+    rng = np.random.default_rng(5)
+    answers = []
+    for _ in range(8):
+        given = {}
+        for item in other.items:
+            scale = other.response_scale_of(item.id)
+            given[item.id] = int(rng.integers(scale.min, scale.max + 1))
+        answers.append(given)
+    choice = next(q for q in other.background if q.kind == "choice")
+    background = [{choice.id: choice.options[0].value} for _ in answers]
+    for response, about in zip(answers, background, strict=True):
+        add_responses(session, survey_round.id, [response], [about])
+    assert other.version == "2017.1"  # the version add_responses stores
+    rounds.close_round(session, survey_round.id)
+    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    sign_in(client, "an@example.org")
+    base = f"/reports/rounds/{survey_round.id}"
+    for name in (*REPORT_FILES, *ROW_FILES):
+        answer = client.get(f"{base}/{name}")
+        assert answer.status_code == 200, (name, answer.text[:300])
+        assert "autumn-self-check" in answer.headers["content-disposition"]
+    book = _workbook(client, survey_round.id)
+    assert _column(book["Item answers"], "Respondent") == list(range(1, 9))
+    sav_file = tmp_path / "other.sav"
+    sav_file.write_bytes(client.get(f"{base}/answers.sav").content)
+    _, meta = pyreadstat.read_sav(str(sav_file), user_missing=True)
+    for item in other.items:
+        assert meta.original_variable_types[item.id] == "F1.0"
+        assert meta.variable_measure[item.id] == "ordinal"
+        labels = other.response_scale_of(item.id).labels
+        assert {k: v for k, v in meta.variable_value_labels[item.id].items() if k != 9} == {
+            float(k): v for k, v in labels.items()
+        }
+    text = client.get(f"{base}/answers.csv").content.decode("utf-8-sig")
+    assert ".0" not in text
 
 
 # The writer itself ------------------------------------------------------------------------

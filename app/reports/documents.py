@@ -453,7 +453,7 @@ def _questions_sheet(report: RoundReport) -> SheetTable:
             {"column": question.id, "question": question.text, "scale": "", "answers": options}
         )
     for item in instrument.items:
-        labels = instrument.response_scales[item.response_scale].labels
+        labels = instrument.response_scale_of(item.id).labels
         codes = "; ".join(f"{_code(v)} = {label}" for v, label in labels.items())
         records.append(
             {
