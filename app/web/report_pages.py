@@ -109,7 +109,9 @@ def download(
 ) -> Response:
     """``report.html``, ``report.pdf``, ``report.xlsx``, ``report.docx``, ``answers.csv``,
     ``scores.csv`` or ``answers.sav``, when the round's published set offers it
-    (:func:`documents.offered_files`); anything else is not found."""
+    (:func:`documents.offered_files`); one it does not offer sends the reader to the report's
+    downloads, which say why (no results yet, or fewer than the threshold); any other name
+    is not found."""
     makers: dict[str, Callable[[RoundReport], bytes]] = {
         "report.html": lambda r: rendering.report_html(r).encode(),
         "report.pdf": lambda r: rendering.report_pdf(r, rendering.pdf_options(settings)),
@@ -122,6 +124,8 @@ def download(
     report = _report(session, viewer, round_id)
     offered = {f.name: f for f in documents.offered_files(report)}
     if file_name not in offered:
+        if file_name in makers:  # a file this round does not offer (yet): its report says why
+            return see_other(f"/reports/rounds/{report.survey_round.id}#download")
         raise RecordNotFoundError("file", file_name)
     content = makers[file_name](report)
     name = documents.download_name(report, file_name)
