@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -49,6 +50,7 @@ def css_string(text: object) -> Markup:
 
 
 templates.env.filters["num"] = number
+_DETAILS_CLOSED = re.compile(r"<details(?![^>]*\bopen\b)")
 templates.env.filters["css_string"] = css_string
 
 
@@ -186,7 +188,9 @@ def report_html(report: RoundReport, generated_on: date | None = None) -> str:
     a cover giving the partnership, the round, its dates and ``generated_on`` (today, UTC)."""
     template = templates.env.get_template("reports/document.html")
     generated = generated_on or datetime.now(UTC).date()
-    return template.render({**report_context(report), "generated_on": generated})
+    html = template.render({**report_context(report), "generated_on": generated})
+    # A document to print and keep: every collapsed section (frequency tables) is shown.
+    return _DETAILS_CLOSED.sub("<details open", html)
 
 
 def pdf_options(settings: Settings) -> PdfOptions:
