@@ -162,8 +162,8 @@ def test_evaluator_reads_and_downloads_the_demo_report(
     )
     assert "Inter-Individual Trust (scale score)" in meta.column_labels
     sheets = load_workbook(saved["report.xlsx"]).sheetnames
-    assert sheets[:3] == ["Table 4", "Trust profile", "Frequencies"]
-    assert {"Item answers", "Scale scores", "Notes"} <= set(sheets)
+    assert sheets[:3] == ["Table 4", "Scores", "Trust profile"]
+    assert {"Frequencies", "Item answers", "Scale scores", "Notes"} <= set(sheets)
     assert saved["answers.csv"].read_text(encoding="utf-8-sig").startswith("respondent,")
 
     other = accounts["other_round"]

@@ -69,32 +69,30 @@ def test_workbook_is_labelled_rounded_formatted_and_frozen(
     client: TestClient, demo_round: int
 ) -> None:
     book = _workbook(client, demo_round)
-    assert book.sheetnames[:3] == ["Table 4", "Trust profile", "Frequencies"]
-    assert {"Item answers", "Scale scores", "Questions", "Notes"} <= set(book.sheetnames)
-    assert "By organisation type" in book.sheetnames
+    assert book.sheetnames[:3] == ["Table 4", "Scores", "Trust profile"]
+    assert {"Frequencies", "Item answers", "Scale scores", "Questions", "Notes"} <= set(
+        book.sheetnames
+    )
+    assert "Gaps by organisation type" in book.sheetnames
 
     table4 = book["Table 4"]
     assert table4.freeze_panes == "B2"
-    assert _header(table4)[:5] == [
-        "Scale",
-        "Items",
-        "Reverse-keyed items",
-        "Direction",
-        "Cronbach's alpha",
-    ]
+    header = _header(table4)
+    assert header[:4] == ["Scale", "Items", "Alpha", "Mean"]
     means = _column(table4, "Mean")
     assert len(means) == len(INSTRUMENT.scales)
     for mean in means:
         assert isinstance(mean, int | float) and mean == round(mean, 2)  # no 16-digit floats
-    mean_cell = table4.cell(row=2, column=_header(table4).index("Mean") + 1)
-    assert mean_cell.number_format == "0.00"
-    alpha_cell = table4.cell(row=2, column=5)
-    assert alpha_cell.number_format == "0.000"
-    assert table4.cell(row=2, column=_header(table4).index("n") + 1).number_format == "0"
+    assert table4.cell(row=2, column=header.index("Mean") + 1).number_format == "0.00"
+    assert table4.cell(row=2, column=header.index("Alpha") + 1).number_format == "0.000"
+    assert table4.cell(row=2, column=header.index("n") + 1).number_format == "0"
     assert table4.column_dimensions["A"].width >= len("Financial and Quality Rating")
     assert table4.cell(row=1, column=1).font.b  # a bold header
     names = {scale.name for scale in INSTRUMENT.scales}
     assert set(_column(table4, "Scale")) == names
+    scores = book["Scores"]
+    low = _column(scores, "Score: 95% CI lower")
+    assert all(v is None or v == round(v, 2) for v in low)
 
     frequencies = book["Frequencies"]
     assert frequencies.freeze_panes == "A2"
@@ -122,9 +120,9 @@ def test_workbook_is_labelled_rounded_formatted_and_frozen(
                 assert cell.data_type != "f"
                 assert cell.value not in slugs, f"{sheet.title}!{cell.coordinate}: {cell.value}"
 
-    scores = book["Scale scores"]
-    assert _header(scores)[1:] == [s.name for s in INSTRUMENT.scales]
-    assert scores.cell(row=2, column=2).number_format == "0.00"
+    respondents = book["Scale scores"]
+    assert _header(respondents)[1:] == [s.name for s in INSTRUMENT.scales]
+    assert respondents.cell(row=2, column=2).number_format == "0.00"
     questions = _column(book["Questions"], "Question")
     assert INSTRUMENT.item("q22").text in questions
 
@@ -132,6 +130,7 @@ def test_workbook_is_labelled_rounded_formatted_and_frozen(
     assert notes[0].startswith(DEMO_PARTNERSHIP)
     assert any("No figure is shown for fewer than 5 people." in n for n in notes)
     assert any("rounded as in the report" in n for n in notes)
+    assert any(n.startswith("Table 4: Table 4: reliability") for n in notes)  # its caption
 
 
 def test_workbook_text_is_neutralised_against_formulas(
@@ -296,17 +295,17 @@ def test_word_document_has_the_cover_the_tables_and_the_figures_as_shown(
     assert DEMO_PARTNERSHIP in text and "Generated: " in text
     headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
     assert "Table 4" in headings and "Trust profile" in headings and "Notes" in headings
+    assert "Scores" in headings
     assert any(h.startswith("q22: ") for h in headings)
     table4 = document.tables[0]
     header = [c.text for c in table4.rows[0].cells]
     assert header[:2] == ["Scale", "Items"]
     assert table4.rows[0]._tr.trPr.find(docx.oxml.ns.qn("w:tblHeader")) is not None
     api = client.get(f"/api/v1/reports/rounds/{demo_round}").json()
-    means = {s["name"]: s["mean"] for s in api["table4"]["scales"]}
+    model = next(t for t in api["tables"] if t["id"] == "table4")  # the page's own table
+    expected = {row["text"]["scale"]: row["text"]["mean"] for row in model["rows"]}
     shown = {row.cells[0].text: row.cells[header.index("Mean")].text for row in table4.rows[1:]}
-    from app.reports.rendering import number
-
-    assert shown == {name: number(mean, 2) for name, mean in means.items()}
+    assert shown == expected
 
 
 def test_files_work_for_a_round_on_another_instrument(

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analysis.exports import csv_bytes, sav_bytes
-from analysis.xlsx import Column, SheetTable, xlsx_workbook
-from app.services.reports import RESPONDENT_COLUMN, Breakdown, RoundReport
+from analysis.report_tables import ReportTable
+from analysis.xlsx import Column, SheetTable, table_sheet, xlsx_workbook
+from app.services.reports import RESPONDENT_COLUMN, RoundReport
 
 if TYPE_CHECKING:
     from analysis.glance import GlanceScale
@@ -277,51 +278,6 @@ def _background_labels(report: RoundReport, frame: pd.DataFrame) -> pd.DataFrame
     return labelled
 
 
-def _table4_sheet(table: Table4) -> SheetTable:
-    records = [
-        {
-            "scale": s.name,
-            "items": ", ".join(s.items),
-            "reversed": ", ".join(s.reverse_keyed),
-            "direction": "Higher is better" if s.favourable == "high" else "Lower is better",
-            "alpha": s.alpha,
-            "alpha_low": s.alpha_ci[0] if s.alpha_ci else None,
-            "alpha_high": s.alpha_ci[1] if s.alpha_ci else None,
-            "mean": s.mean,
-            "median": s.median,
-            "mode": s.mode,
-            "several_modes": "Yes" if s.multiple_modes else "",
-            "n": s.n,
-            "band": s.band.capitalize() if s.band else "",
-            "b_alpha": s.benchmark.alpha if s.benchmark else None,
-            "b_mean": s.benchmark.mean if s.benchmark else None,
-            "b_median": s.benchmark.median if s.benchmark else None,
-            "b_mode": s.benchmark.mode if s.benchmark else None,
-        }
-        for s in table.scales
-    ]
-    columns = (
-        Column("scale", "Scale"),
-        Column("items", "Items"),
-        Column("reversed", "Reverse-keyed items"),
-        Column("direction", "Direction"),
-        Column("alpha", "Cronbach's alpha", "number", 3),
-        Column("alpha_low", "Alpha 95% CI lower", "number", 2),
-        Column("alpha_high", "Alpha 95% CI upper", "number", 2),
-        Column("mean", "Mean", "number", 2),
-        Column("median", "Median", "number", 2),
-        Column("mode", "Mode (smallest if several)", "number", 2),
-        Column("several_modes", "Several modes"),
-        Column("n", "n", "number", 0),
-        Column("band", "Band"),
-        Column("b_alpha", "2017 alpha", "number", 3),
-        Column("b_mean", "2017 mean", "number", 1),
-        Column("b_median", "2017 median", "number", 1),
-        Column("b_mode", "2017 mode", "number", 1),
-    )
-    return SheetTable("Table 4", columns, pd.DataFrame.from_records(records), True)
-
-
 def _frequencies_sheet(report: RoundReport) -> SheetTable:
     records = [
         {
@@ -348,74 +304,6 @@ def _frequencies_sheet(report: RoundReport) -> SheetTable:
         Column("cumulative_percent", "Cumulative percent", "number", 1),
     )
     return SheetTable("Frequencies", columns, pd.DataFrame.from_records(records))
-
-
-def _profile_sheet(report: RoundReport) -> SheetTable:
-    records = [
-        {
-            "bar": bar.label,
-            "mean": bar.mean,
-            "scales": ", ".join(report.instrument.scale(s).name for s in bar.scales),
-        }
-        for bar in report.profile
-    ]
-    columns = (
-        Column("bar", "Pillar or level of trust"),
-        Column("mean", "Mean (higher is better)", "number", 2),
-        Column("scales", "Scales"),
-    )
-    return SheetTable("Trust profile", columns, pd.DataFrame.from_records(records))
-
-
-def _breakdown_sheet(report: RoundReport, breakdown: Breakdown) -> SheetTable | None:
-    shown = breakdown.shown_groups
-    if not shown or report.table is None:
-        return None
-    columns = [Column("scale", "Scale")]
-    records: list[dict[str, object]] = [{"scale": s.name} for s in report.table.scales]
-    for number, group in enumerate(shown):
-        assert group.table is not None
-        key = f"group_{number}"
-        columns.append(
-            Column(key, f"{group.label} (n = {group.table.n_responses})", "number", 2, width=16)
-        )
-        means = {s.scale_id: s.mean for s in group.table.scales}
-        for record, scale in zip(records, report.table.scales, strict=True):
-            record[key] = means.get(scale.scale_id)
-    title = f"By {breakdown.question_id.replace('_', ' ')}"
-    return SheetTable(title, tuple(columns), pd.DataFrame.from_records(records), True)
-
-
-def _change_sheet(report: RoundReport) -> SheetTable | None:
-    change = report.change
-    if change is None or not change.changes:
-        return None
-    records = [
-        {
-            "scale": report.instrument.scale(c.scale_id).name,
-            "previous_mean": c.previous_mean,
-            "previous_n": c.previous_n,
-            "current_mean": c.current_mean,
-            "current_n": c.current_n,
-            "difference": c.difference,
-            "ci_low": c.ci[0] if c.ci else None,
-            "ci_high": c.ci[1] if c.ci else None,
-            "clear": "Yes" if c.clear else "No",
-        }
-        for c in change.changes
-    ]
-    columns = (
-        Column("scale", "Scale"),
-        Column("previous_mean", "Before: mean", "number", 2),
-        Column("previous_n", "Before: n", "number", 0),
-        Column("current_mean", "Now: mean", "number", 2),
-        Column("current_n", "Now: n", "number", 0),
-        Column("difference", "Change", "number", 2),
-        Column("ci_low", "95% CI lower", "number", 2),
-        Column("ci_high", "95% CI upper", "number", 2),
-        Column("clear", "Clear change"),
-    )
-    return SheetTable("Change", columns, pd.DataFrame.from_records(records), True)
 
 
 def _answers_sheet(report: RoundReport) -> SheetTable:
@@ -493,12 +381,16 @@ def report_notes(report: RoundReport) -> list[str]:
             "Figures are rounded as in the report (half away from zero, as SPSS): means and "
             "scores to 2 decimals, alpha to 3, percentages to 1; answers.csv, scores.csv and "
             "answers.sav hold the unrounded scores.",
-            "Each scale's score is the mean of its items in the scale's own direction "
-            "(reverse-keyed items flipped first); the Direction column says whether higher or "
-            "lower is better.",
+            "Every score in the summary sheets is favourable-keyed (higher is better), "
+            "except Table 4's mean, median and mode, which reproduce the report as it was "
+            "printed; its last column gives the same mean favourable-keyed. Each "
+            "respondent's scale scores (the Scale scores sheet, scores.csv, answers.sav) are "
+            "the mean of the scale's items in the scale's own direction (reverse-keyed items "
+            "flipped first).",
             "Item answers are numbered 1 to n in an order that says nothing about when anyone "
             "answered; background answers are shown by their labels.",
             *report.cautions,
+            *table_notes(report),
         ]
     return [n for n in notes if n]
 
@@ -508,18 +400,42 @@ def _notes_sheet(report: RoundReport) -> SheetTable:
     return SheetTable("Notes", (Column("note", "Note", width=100, wrap=True),), frame)
 
 
+SHEET_NAMES = {
+    "table4": "Table 4",
+    "scores-table": "Scores",
+    "profile-table": "Trust profile",
+    "change-table": "Change",
+    "trend-table": "Trend",
+    "peers": "Peers",
+}
+
+
+def sheet_title(table: ReportTable) -> str:
+    """A short sheet name for a report table (Excel allows 31 characters); the full caption
+    goes to the Notes sheet."""
+    if table.id in SHEET_NAMES:
+        return SHEET_NAMES[table.id]
+    if table.id.startswith("asymmetry-"):
+        question = table.id.removeprefix("asymmetry-").removesuffix("-largest")
+        words = question.replace("_", " ")
+        return f"Gaps vs largest, {words}" if table.id.endswith("-largest") else f"Gaps by {words}"
+    return table.title
+
+
 def summary_sheets(report: RoundReport) -> list[SheetTable]:
-    """The report's summary tables as typed tables: Table 4, the trust profile, the
-    breakdowns and the change (what the workbook and the Word document show first)."""
+    """The report's tables, from the one table model (:attr:`RoundReport.tables`, the same
+    tables as the page, the PDF and the JSON): rounded to their formats, labelled as shown."""
     if report.table is None:
         return []
-    sheets: list[SheetTable | None] = [
-        _table4_sheet(report.table),
-        _profile_sheet(report),
-        *(_breakdown_sheet(report, b) for b in report.breakdowns),
-        _change_sheet(report),
+    return [table_sheet(table, sheet_title(table)) for table in report.tables]
+
+
+def table_notes(report: RoundReport) -> list[str]:
+    """Each table's caption and notes, for the Notes sheet and the Word document."""
+    return [
+        f"{sheet_title(table)}: {table.title}." + "".join(f" {note}" for note in table.notes)
+        for table in report.tables
     ]
-    return [sheet for sheet in sheets if sheet is not None]
 
 
 def item_frequency_sheets(report: RoundReport) -> list[SheetTable]:
@@ -542,7 +458,7 @@ def workbook(report: RoundReport) -> bytes:
     if report.table is None:
         return xlsx_workbook([_notes_sheet(report)])
     summary = summary_sheets(report)
-    sheets: list[SheetTable | None] = [*summary[:2], _frequencies_sheet(report), *summary[2:]]
+    sheets: list[SheetTable | None] = [*summary, _frequencies_sheet(report)]
     if report.rows_available:
         sheets += [_answers_sheet(report), _scores_sheet(report)]
     sheets += [_questions_sheet(report), _notes_sheet(report)]
