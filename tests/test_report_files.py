@@ -469,3 +469,11 @@ def test_a_report_table_becomes_a_sheet_rounded_to_its_formats() -> None:
     assert written.title == "Scale scores with their 95% con"  # Excel's 31 characters
     assert [c.value for c in written[2]] == ["Competition", 3.21, 39]
     assert written["B2"].number_format == "0.00" and written.freeze_panes == "B2"
+
+
+def test_a_sheet_name_fits_excels_limit_and_says_when_it_was_cut() -> None:
+    from app.reports.documents import _fit_sheet_name
+
+    assert _fit_sheet_name("Gaps by organisation type") == "Gaps by organisation type"
+    cut = _fit_sheet_name("Gaps by the kind of organisation you work for")
+    assert len(cut) <= 31 and cut.endswith("\u2026") and cut.startswith("Gaps by the kind")

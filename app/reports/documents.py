@@ -418,8 +418,17 @@ def sheet_title(table: ReportTable) -> str:
     if table.id.startswith("asymmetry-"):
         question = table.id.removeprefix("asymmetry-").removesuffix("-largest")
         words = question.replace("_", " ")
-        return f"Gaps vs largest, {words}" if table.id.endswith("-largest") else f"Gaps by {words}"
-    return table.title
+        name = f"Vs largest, {words}" if table.id.endswith("-largest") else f"Gaps by {words}"
+        return _fit_sheet_name(name)
+    return _fit_sheet_name(table.title)
+
+
+def _fit_sheet_name(name: str, most: int = 31) -> str:
+    """``name`` cut at a word to fit Excel's limit, with an ellipsis when cut."""
+    if len(name) <= most:
+        return name
+    cut = name[: most - 1].rsplit(" ", 1)[0].rstrip(" ,")
+    return f"{cut}\u2026"
 
 
 def summary_sheets(report: RoundReport) -> list[SheetTable]:
