@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from pathlib import Path
 
+import jinja2
+
 from analysis.asymmetry import AsymmetryView
-from analysis.frequencies import spss_round
 from analysis.report_tables import ReportTable, agreeing_is_favourable, profile_table_id
 from app.reports.charts import (
     ItemBar,
@@ -17,23 +17,13 @@ from app.reports.charts import (
     trust_profile_svg,
 )
 from app.services.reports import RoundReport
-from app.web.templating import templates
+from app.templating import make_environment
 
 BAND_TAGS = {
     "strength": "nhsuk-tag--green",
     "borderline": "nhsuk-tag--yellow",
     "concern": "nhsuk-tag--red",
 }
-
-
-def number(value: object, decimals: int = 2) -> str:
-    """A figure rounded half away from zero (as SPSS and the 2017 report), "-" if none."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        return "-"
-    return spss_round(float(value), decimals)
-
-
-templates.env.filters["num"] = number
 
 
 @cache
@@ -164,15 +154,16 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
     )
 
 
-def report_html(report: RoundReport) -> str:
-    """The standalone report: one HTML file with its styles and charts, printable on A4."""
-    template = templates.env.get_template("reports/document.html")
+def report_html(report: RoundReport, environment: jinja2.Environment | None = None) -> str:
+    """The standalone report: one HTML file with its styles and charts, printable on A4,
+    rendered with ``environment`` (the app's; a new one for the command line)."""
+    template = (environment or make_environment()).get_template("reports/document.html")
     return template.render(report_context(report))
 
 
-def report_pdf(report: RoundReport) -> bytes:
+def report_pdf(report: RoundReport, environment: jinja2.Environment | None = None) -> bytes:
     """The standalone report printed to an A4 PDF."""
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=report_html(report)).write_pdf()
+    pdf: bytes = HTML(string=report_html(report, environment)).write_pdf()
     return pdf

@@ -103,12 +103,18 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/reports/rounds/{round_id}/{file_name}")
-def download(round_id: str, file_name: str, session: SessionDep, viewer: PageViewerDep) -> Response:
+def download(
+    request: Request, round_id: str, file_name: str, session: SessionDep, viewer: PageViewerDep
+) -> Response:
     """``report.html``, ``report.pdf``, ``report.xlsx``, ``answers.csv``, ``scores.csv`` or
     ``answers.sav``; anything else is not found."""
+    environment = request.app.state.templates.env
     makers: dict[str, tuple[str, Callable[[RoundReport], bytes]]] = {
-        "report.html": ("text/html; charset=utf-8", lambda r: rendering.report_html(r).encode()),
-        "report.pdf": ("application/pdf", rendering.report_pdf),
+        "report.html": (
+            "text/html; charset=utf-8",
+            lambda r: rendering.report_html(r, environment).encode(),
+        ),
+        "report.pdf": ("application/pdf", lambda r: rendering.report_pdf(r, environment)),
         "report.xlsx": (XLSX, documents.workbook),
         "answers.csv": ("text/csv; charset=utf-8", documents.answers_csv),
         "scores.csv": ("text/csv; charset=utf-8", documents.scores_csv),

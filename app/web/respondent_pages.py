@@ -29,7 +29,7 @@ from analysis.instrument import Instrument
 from app.database import SessionDep
 from app.models import Invitation, InvitationKind, InvitationStatus, SurveyRound
 from app.services import invitations, partnerships, responses
-from app.services.answers import UNANSWERED, form_value, section_by_id, unanswered_required
+from app.services.answers import UNANSWERED, section_by_id, unanswered_required
 from app.services.errors import (
     FieldValidationError,
     LinkAlreadyUsedError,
@@ -40,19 +40,19 @@ from app.services.errors import (
 from app.services.rate_limits import RateLimiter
 from app.services.responses import NO_CODE, ResumeCode
 from app.services.rounds import require_open
-from app.services.validation import (
+from app.web.deps import link_base, respondent_link
+from app.web.page_problems import (
     PageProblem,
     first_input_id,
+    form_value,
     page_problems,
     submission_problems_shown,
 )
-from app.web.deps import link_base, respondent_link
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
 
 router = APIRouter(prefix="/s", include_in_schema=False)
-templates.env.globals["first_input_id"] = first_input_id
 
 SAVE_FOR_LATER = "save-for-later"
 RESUME_FIELDS = {"resume_code", "then"}
