@@ -331,6 +331,7 @@ def round_page_response(
     """The round page (with the links form's problems, status 422, when given)."""
     survey_round = rounds.get_round(session, round_id)
     token = invitations.current_open_link(session, round_id, settings.signing_key())
+    progress, total = rounds.round_progress_with_total(session, round_id)
     return templates.TemplateResponse(
         request,
         "coordinator/round.html",
@@ -342,7 +343,8 @@ def round_page_response(
             "instrument": instruments.round_instrument(session, survey_round),
             "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
             "organisations": partnerships.list_organisations(session, survey_round.partnership_id),
-            "progress": rounds.round_progress(session, round_id),
+            "progress": progress,
+            "total": total,
             "most_links": settings.max_links_per_request,
             "open_link": respondent_link(base, token) if token else None,
             "has_open_link": invitations.has_open_link(session, round_id),

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
 from app.reports import documents, rendering
-from app.services import coordinators, report_cache, reports
+from app.services import coordinators, report_cache, reports, rounds
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
 from app.web.deps import CsrfProtected, sign_in, sign_out
@@ -24,6 +24,16 @@ from app.web.report_access import (
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+ROUND_STATE_NAMES = {
+    rounds.RoundState.OPEN: "Open: taking answers",
+    rounds.RoundState.NOT_YET_OPEN: "Not open yet",
+    rounds.RoundState.CLOSED: "Closed",
+}
+ROUND_STATE_TAGS = {
+    rounds.RoundState.OPEN: "nhsuk-tag--green",
+    rounds.RoundState.NOT_YET_OPEN: "nhsuk-tag--grey",
+    rounds.RoundState.CLOSED: "nhsuk-tag--white",
+}
 
 
 @router.get("/reports/login", response_class=HTMLResponse)
@@ -65,7 +75,15 @@ def index(request: Request, session: SessionDep) -> Response:
         return see_other("/reports/login")
     listed = reports.readable_rounds(session, viewer)
     return templates.TemplateResponse(
-        request, "reports/index.html", {"viewer": viewer, "listed": listed}
+        request,
+        "reports/index.html",
+        {
+            "viewer": viewer,
+            "listed": listed,
+            "round_state": rounds.round_state,
+            "state_names": ROUND_STATE_NAMES,
+            "state_tags": ROUND_STATE_TAGS,
+        },
     )
 
 

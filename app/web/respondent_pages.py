@@ -20,12 +20,12 @@ from contextlib import suppress
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.datastructures import FormData
 
-from analysis.instrument import Instrument
+from analysis.instrument import Instrument, Section
 from app.database import SessionDep
 from app.models import Invitation, InvitationKind, InvitationStatus, SurveyRound
 from app.services import invitations, partnerships, responses
@@ -56,7 +56,7 @@ router = APIRouter(prefix="/s", include_in_schema=False)
 
 SAVE_FOR_LATER = "save-for-later"
 RESUME_FIELDS = {"resume_code", "then"}
-NOT_FORM_FIELDS = {"change", "csrf_token", "action", *RESUME_FIELDS}
+NOT_FORM_FIELDS = {"change", "question", "csrf_token", "action", *RESUME_FIELDS}
 RETRY_AFTER_SECONDS = "60"
 RESUME_COOKIE = "trust_survey_resume"
 SUBMIT = "submit"
@@ -359,9 +359,11 @@ def _section_page(
     change: bool = False,
     new: bool = False,
     resume: ResumeCode | None = None,
+    question: str = "",
 ) -> Response:
     """One section's page; ``resume`` is the code when the browser has no cookie for it yet
-    (the page drawn by the save that started the link)."""
+    (the page drawn by the save that started the link).  ``question``: the one the respondent
+    came to change (from the check page), whose chosen answer gets the focus."""
     opened = _open_draft(request, session, token, resume)
     if isinstance(opened, Response):
         return opened
@@ -388,11 +390,24 @@ def _section_page(
             "page_problems": shown,
             "problems": {problem.field_id: problem.message for problem in shown},
             "change": change,
+            "focus": question if question in _field_ids(section) else "",
+            # What the link filled in before anything was saved: said so on the page.
+            "prefilled": []
+            if so_far.has_draft
+            else [
+                q.text
+                for q in instrument.background
+                if q.id in section.background and q.id in so_far.background
+            ],
             "new": new,
             "resume_code": _grouped(resume_code.code) if new else None,
         },
         status_code=status.HTTP_400_BAD_REQUEST if shown else status.HTTP_200_OK,
     )
+
+
+def _field_ids(section: Section) -> set[str]:
+    return {*section.background, *section.items}
 
 
 @router.get("/{token}/sections/{section_id}", response_class=HTMLResponse)
@@ -403,8 +418,11 @@ def section_page(
     session: SessionDep,
     change: bool = False,
     new: bool = False,
+    question: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    return _section_page(request, session, token, section_id, change=change, new=new)
+    return _section_page(
+        request, session, token, section_id, change=change, new=new, question=question
+    )
 
 
 @router.post("/{token}/sections/{section_id}")
@@ -475,6 +493,8 @@ def _after_save(
     started the link says so to the next page, which shows the resume code."""
     problems = saved.problems
     new = saved.resume_code is not None
+    asked = form.get("question")
+    question = asked if isinstance(asked, str) else ""
     if for_later:
         problems = {field: text for field, text in problems.items() if text != UNANSWERED}
     if problems:
@@ -490,14 +510,18 @@ def _after_save(
             change=change,
             new=new,
             resume=resume_code,
+            question=question,
         )
     if for_later:
         return see_other(f"/s/{token}/saved")
     invitation = invitations.invitation_for_token(session, token)
     so_far = responses.answers_so_far(session, invitation, resume_code)
     flag = "?new=1" if new else ""
+    _, instrument = responses.round_and_instrument(session, invitation)
+    section = section_by_id(instrument, section_id)
+    anchor = f"#{question}" if section is not None and question in _field_ids(section) else ""
     if change or so_far.next_section is None:
-        return see_other(f"/s/{token}/check{flag}")
+        return see_other(f"/s/{token}/check{flag}{anchor if change else ''}")
     return see_other(f"/s/{token}/sections/{so_far.next_section}{flag}")
 
 
