@@ -36,6 +36,7 @@ from app.web.forms import (
     parse_whole_number,
     problems_of,
 )
+from app.web.pages import CoordinatorRoundPage
 from app.web.redirects import safe_next, see_other
 from app.web.templating import templates
 
@@ -335,22 +336,22 @@ def round_page_response(
     return templates.TemplateResponse(
         request,
         "coordinator/round.html",
-        {
-            "coordinator": coordinator,
-            "round": survey_round,
-            "state": rounds.round_state(survey_round),
-            "closed_on": rounds.closed_on(survey_round),
-            "instrument": instruments.round_instrument(session, survey_round),
-            "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-            "organisations": partnerships.list_organisations(session, survey_round.partnership_id),
-            "progress": progress,
-            "total": total,
-            "most_links": settings.max_links_per_request,
-            "open_link": respondent_link(base, token) if token else None,
-            "has_open_link": invitations.has_open_link(session, round_id),
-            "today": rounds.today(),
-            "form": form,
-        },
+        CoordinatorRoundPage(
+            coordinator=coordinator,
+            round=survey_round,
+            state=rounds.round_state(survey_round),
+            closed_on=rounds.closed_on(survey_round),
+            instrument=instruments.round_instrument(session, survey_round),
+            partnership=partnerships.get_partnership(session, survey_round.partnership_id),
+            organisations=partnerships.list_organisations(session, survey_round.partnership_id),
+            progress=progress,
+            total=total,
+            most_links=settings.max_links_per_request,
+            open_link=respondent_link(base, token) if token else None,
+            has_open_link=invitations.has_open_link(session, round_id),
+            today=rounds.today(),
+            form=form,
+        ),
         status_code=422 if form else 200,
         headers={"Cache-Control": "no-store"},
     )

@@ -27,6 +27,7 @@ from app.services.errors import (
     TooManyResumeCodesError,
 )
 from app.web.deps import LoginRequiredError
+from app.web.pages import NoContext
 from app.web.templating import templates
 
 STATUS_OF: dict[type[SurveyServiceError], int] = {
@@ -68,7 +69,7 @@ def _not_found_page(request: Request, headers: dict[str, str] | None = None) -> 
         "respondent/unknown_link.html" if request.url.path.startswith("/s/") else "not_found.html"
     )
     return templates.TemplateResponse(
-        request, template, {}, status_code=status.HTTP_404_NOT_FOUND, headers=headers
+        request, template, NoContext(), status_code=status.HTTP_404_NOT_FOUND, headers=headers
     )
 
 
@@ -159,7 +160,9 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         return JSONResponse({"detail": "internal server error"}, status_code=code)
     try:
-        return templates.TemplateResponse(request, "server_error.html", {}, status_code=code)
+        return templates.TemplateResponse(
+            request, "server_error.html", NoContext(), status_code=code
+        )
     except Exception:  # the templates themselves failed: still no traceback
         logger.exception("the server error page could not be drawn")
         return Response("Sorry, there is a problem with the service.", status_code=code)

@@ -14,6 +14,7 @@ from app.services import coordinators, report_cache, reports, rounds
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
 from app.web.deps import CsrfProtected, sign_in, sign_out
+from app.web.pages import ReportsIndexPage
 from app.web.redirects import safe_next, see_other
 from app.web.report_access import (
     SESSION_ACCOUNT_KEY,
@@ -77,13 +78,13 @@ def index(request: Request, session: SessionDep) -> Response:
     return templates.TemplateResponse(
         request,
         "reports/index.html",
-        {
-            "viewer": viewer,
-            "listed": listed,
-            "round_state": rounds.round_state,
-            "state_names": ROUND_STATE_NAMES,
-            "state_tags": ROUND_STATE_TAGS,
-        },
+        ReportsIndexPage(
+            viewer=viewer,
+            listed=listed,
+            round_state=rounds.round_state,
+            state_names=ROUND_STATE_NAMES,
+            state_tags=ROUND_STATE_TAGS,
+        ),
     )
 
 

@@ -48,6 +48,7 @@ from app.web.page_problems import (
     page_problems,
     submission_problems_shown,
 )
+from app.web.pages import CheckPage, SectionPage
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
@@ -367,7 +368,7 @@ def _section_page(
     opened = _open_draft(request, session, token, resume)
     if isinstance(opened, Response):
         return opened
-    survey_round, instrument, resume_code, so_far = opened
+    _survey_round, instrument, resume_code, so_far = opened
     section = section_by_id(instrument, section_id)
     if section is None:
         raise RecordNotFoundError("page", section_id)
@@ -376,32 +377,31 @@ def _section_page(
     return templates.TemplateResponse(
         request,
         "respondent/section.html",
-        {
-            "token": token,
-            "round": survey_round,
-            "instrument": instrument,
-            "section": section,
-            "position": position,
-            "back_url": _back_from_section(token, instrument, position, change),
-            "back_text": "Back to check your answers" if change else "Back",
-            "answers": so_far.answers,
-            "background": so_far.background,
-            "posted_text": posted_text or {},
-            "page_problems": shown,
-            "problems": {problem.field_id: problem.message for problem in shown},
-            "change": change,
-            "focus": question if question in _field_ids(section) else "",
+        SectionPage(
+            token=token,
+            instrument=instrument,
+            section=section,
+            position=position,
+            back_url=_back_from_section(token, instrument, position, change),
+            back_text="Back to check your answers" if change else "Back",
+            answers=so_far.answers,
+            background=so_far.background,
+            posted_text=posted_text or {},
+            page_problems=shown,
+            problems={problem.field_id: problem.message for problem in shown},
+            change=change,
+            focus=question if question in _field_ids(section) else "",
             # What the link filled in before anything was saved: said so on the page.
-            "prefilled": []
+            prefilled=[]
             if so_far.has_draft
             else [
                 q.text
                 for q in instrument.background
                 if q.id in section.background and q.id in so_far.background
             ],
-            "new": new,
-            "resume_code": _grouped(resume_code.code) if new else None,
-        },
+            new=new,
+            resume_code=_grouped(resume_code.code) if new else None,
+        ),
         status_code=status.HTTP_400_BAD_REQUEST if shown else status.HTTP_200_OK,
     )
 
@@ -561,7 +561,7 @@ def _check_page(
     opened = _open_draft(request, session, token, resume)
     if isinstance(opened, Response):
         return opened
-    survey_round, instrument, resume_code, so_far = opened
+    _survey_round, instrument, resume_code, so_far = opened
     if not so_far.has_draft:
         return see_other(f"/s/{token}")
     missing = (
@@ -579,18 +579,17 @@ def _check_page(
     return templates.TemplateResponse(
         request,
         "respondent/check.html",
-        {
-            "token": token,
-            "round": survey_round,
-            "instrument": instrument,
-            "answers": so_far.answers,
-            "background": so_far.background,
-            "missing": missing,
-            "page_problems": shown,
-            "back_url": f"/s/{token}/sections/{instrument.sections[-1].id}",
-            "new": new,
-            "resume_code": _grouped(resume_code.code) if new else None,
-        },
+        CheckPage(
+            token=token,
+            instrument=instrument,
+            answers=so_far.answers,
+            background=so_far.background,
+            missing=missing,
+            page_problems=shown,
+            back_url=f"/s/{token}/sections/{instrument.sections[-1].id}",
+            new=new,
+            resume_code=_grouped(resume_code.code) if new else None,
+        ),
         status_code=status.HTTP_400_BAD_REQUEST if shown else status.HTTP_200_OK,
     )
 
