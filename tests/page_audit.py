@@ -139,6 +139,7 @@ class State:
     errors: bool | None = False
     account: str | None = None  # whose browser, when not the page's role (e.g. new-coordinator)
     covers: tuple[Route, ...] = ()
+    expect: Step | None = None  # what this state must show, checked before the audit
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,19 @@ def saved_then_check(page: Any, _world: AuditWorld) -> None:
     page.goto(page.url.replace("/saved", "/check"))
 
 
+def shows(selector: str, text: str = "", count: int | None = None) -> Step:
+    """The page has ``selector`` (``count`` times, if given) and it contains ``text``."""
+
+    def go(page: Any, _world: AuditWorld) -> None:
+        found = page.locator(selector)
+        if count is not None:
+            assert found.count() == count, f"{selector}: {found.count()} on the page, not {count}"
+        if text:
+            assert text in found.first.inner_text(), f"{selector} does not say {text!r}"
+
+    return go
+
+
 def open_link(page: Any, world: AuditWorld) -> None:
     page.goto(world.server.open_link)
 
@@ -320,7 +334,14 @@ COORDINATOR_PAGES = [
         "coordinator",
         "round",
         (
-            State("full", visit("/coordinator/rounds/{report_round}")),
+            State(
+                "full",
+                visit("/coordinator/rounds/{report_round}"),
+                expect=steps(
+                    shows("#progress thead", "In progress"),
+                    shows("#progress tbody tr.app-progress__total", "All organisations", 1),
+                ),
+            ),
             State("open", visit("/coordinator/rounds/{open_round}")),
             State("empty", visit("/coordinator/rounds/{new_round}")),
             State("not-open-yet", visit("/coordinator/rounds/{later_round}")),
@@ -371,8 +392,17 @@ READER_PAGES = [
         "evaluator",
         "reports",
         (
-            State("full", visit("/reports")),
-            State("empty", visit("/reports"), account="new-evaluator"),
+            State(
+                "full",
+                visit("/reports"),
+                expect=steps(shows("main", "Closed"), shows("main", "Open: taking answers")),
+            ),
+            State(
+                "empty",
+                visit("/reports"),
+                account="new-evaluator",
+                expect=shows("main", "Not open yet"),
+            ),
         ),
     ),
     Page(
@@ -380,8 +410,12 @@ READER_PAGES = [
         "evaluator",
         "report",
         (
-            State("full", visit("/reports/rounds/{report_round}")),
-            State("below-threshold", visit("/reports/rounds/{new_round}")),
+            State("full", visit("/reports/rounds/{report_round}"), expect=shows("#downloads a")),
+            State(
+                "below-threshold",
+                visit("/reports/rounds/{new_round}"),
+                expect=steps(shows("#below-threshold"), shows("#downloads", count=0)),
+            ),
         ),
     ),
     Page(("GET", "/reports"), "admin", "reports", (State("full", visit("/reports")),)),
@@ -488,7 +522,11 @@ RESPONDENT_PAGES = [
         "respondent",
         "section",
         (
-            State("first-pre-filled", first_section),
+            State(
+                "first-pre-filled",
+                first_section,
+                expect=shows("#prefilled", "from your survey link"),
+            ),
             State("second-with-resume-code", started_link),
             State(
                 "errors",

@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from tests.browser_support import ARTIFACTS, LiveServer, axe_violations, describe_violations
-from tests.page_audit import ACCOUNTS, PAGES, AuditWorld, Page, State, build_world
+from tests.page_audit import (
+    ACCOUNTS,
+    PAGES,
+    AuditWorld,
+    Page,
+    State,
+    build_world,
+    whole_questionnaire,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -217,6 +225,8 @@ def test_page_state(browsers: Browsers, world: AuditWorld, entry: Page, state: S
         page.remove_listener("response", record)
     if state.status is not None:
         assert answers and answers[-1] == state.status, f"statuses {answers}"
+    if state.expect is not None:
+        state.expect(page, world)
     MEASURED[f"{entry.role}/{entry.name}-{state.name}"] = audit_now(
         page, entry.role, entry.name, state
     )
@@ -255,12 +265,15 @@ def keyboard_sign_in(page: Any, world: AuditWorld, account: str) -> None:
 
 
 def type_date(page: Any, label: str, when: date) -> None:
-    """Type a date into the focused field(s): the NHS.UK date input (day, month, year) or a
-    date field (typed in the en-GB order)."""
+    """Type a date: into the NHS.UK date input (day, month, year), or into the browser's own
+    date field, which Chromium here shows as mm/dd/yyyy whatever the page's language (the
+    reason for the NHS.UK date input)."""
     tab_to(page, label)
     kind = page.evaluate("document.activeElement.type")
     if kind == "date":
-        page.keyboard.type(when.strftime("%d%m%Y"))
+        page.keyboard.type(when.strftime("%m%d%Y"))
+        typed = page.evaluate("document.activeElement.value")
+        assert typed == when.isoformat(), f"{label}: typed {when}, the field holds {typed!r}"
         return
     page.keyboard.type(str(when.day))
     page.keyboard.press("Tab")
@@ -307,4 +320,28 @@ def test_an_evaluator_downloads_a_report_with_the_keyboard_alone(
     assert download.suggested_filename == f"round-{world.ids['report_round']}-report.pdf"
     saved = Path(download.path())
     assert saved.read_bytes()[:5] == b"%PDF-"
+    page.context.close()
+
+
+def test_change_focuses_the_chosen_answer_and_saving_returns_to_that_question(
+    browsers: Browsers, world: AuditWorld
+) -> None:
+    page = browsers.new_context().new_page()
+    whole_questionnaire(page, world)
+    assert page.url.split("?")[0].endswith("/check")
+    row = page.locator(".nhsuk-summary-list__row").nth(6)  # an item of the second section
+    question = row.get_attribute("id")
+    before = row.locator(".nhsuk-summary-list__value").inner_text()
+    row.get_by_role("link", name="Change").click()
+    page.wait_for_load_state()
+    focused = page.evaluate(
+        "({id: document.activeElement.id, checked: document.activeElement.checked})"
+    )
+    assert focused["checked"] and focused["id"].startswith(f"{question}-"), focused
+    page.keyboard.press("ArrowDown")  # the next answer, with the keyboard
+    page.get_by_role("button", name="Save and go back to your answers").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/check#{question}"), page.url
+    after = page.locator(f"[id='{question}'] .nhsuk-summary-list__value").inner_text()
+    assert after != before
     page.context.close()
