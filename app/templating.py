@@ -34,6 +34,14 @@ def long_date(value: date | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+STATE_WORDS = {"open": "open", "not-yet-open": "not open yet", "closed": "closed"}
+
+
+def state_words(state: str) -> str:
+    """A round's state in words ("not open yet", not "not-yet-open")."""
+    return STATE_WORDS.get(str(state), str(state))
+
+
 def question_text(instrument: Instrument, field_id: str) -> str:
     """The wording of an item or background question, for error summaries."""
     return instrument.question_text(field_id)
@@ -56,6 +64,7 @@ def make_environment() -> jinja2.Environment:
     )
     environment.filters["num"] = number
     environment.filters["long_date"] = long_date
+    environment.filters["state_words"] = state_words
     environment.globals["service_name"] = SERVICE_NAME
     environment.globals["question_text"] = question_text
     environment.globals["round_dates"] = round_dates

@@ -395,7 +395,7 @@ READER_PAGES = [
             State(
                 "full",
                 visit("/reports"),
-                expect=steps(shows("main", "Closed"), shows("main", "Open: taking answers")),
+                expect=steps(shows("main", "Closed"), shows("main", "Open")),
             ),
             State(
                 "empty",

@@ -420,7 +420,7 @@ def _total(survey_round: SurveyRound, raw: list[_RawProgress]) -> OrganisationPr
 
     def total(column: str) -> ProgressCount:
         value = sum(int(getattr(row, column)) for row in raw)
-        if value >= threshold or not raw:
+        if value >= threshold or all(row.invited == 0 for row in raw):  # no links: certainly 0
             return ProgressCount(value, None, threshold)
         return ProgressCount(None, "below-threshold", threshold)
 

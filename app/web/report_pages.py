@@ -26,7 +26,7 @@ from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 ROUND_STATE_NAMES = {
-    rounds.RoundState.OPEN: "Open: taking answers",
+    rounds.RoundState.OPEN: "Open",
     rounds.RoundState.NOT_YET_OPEN: "Not open yet",
     rounds.RoundState.CLOSED: "Closed",
 }
