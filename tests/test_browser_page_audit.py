@@ -345,3 +345,22 @@ def test_change_focuses_the_chosen_answer_and_saving_returns_to_that_question(
     after = page.locator(f"[id='{question}'] .nhsuk-summary-list__value").inner_text()
     assert after != before
     page.context.close()
+
+
+def test_the_api_docs_draw_from_the_app_alone(browsers: Browsers, world: AuditWorld) -> None:
+    """Swagger UI comes from the app (npm's swagger-ui-dist): it draws the API's operations
+    with every other host blocked, and the Content-Security-Policy refuses nothing."""
+    context = browsers.chromium.new_context()  # no bypass_csp: the real policy applies
+    outside: list[str] = []
+    context.route(
+        re.compile(r"^https?://(?!127\.0\.0\.1)"),
+        lambda route: (outside.append(route.request.url), route.abort()),
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.goto(world.url("/api/docs"))
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 10
+    assert problems == [] and outside == [], (problems, outside)
+    context.close()
