@@ -109,6 +109,27 @@ def build_world(server: LiveServer) -> AuditWorld:
         assert new_round.id is not None and later.id is not None
         world.ids["new_round"] = new_round.id
         world.ids["later_round"] = later.id
+        for key, title, opens in (
+            ("spare_round", "Round to change", 0),
+            ("draft_round", "Round to open today", 10),
+        ):
+            made = rounds.open_round(
+                session,
+                empty.id,
+                title=title,
+                opens_on=date.today() + timedelta(days=opens),
+                closes_on=date.today() + timedelta(days=60),
+                anonymity_threshold=5,
+                instrument_id="trustworthy-collaboration",
+            )
+            assert made.id is not None
+            world.ids[key] = made.id
+        rounds.close_round(session, world.ids["spare_round"])
+        organisation = partnerships.add_organisation(
+            session, empty.id, "Eastfield District Council", "local-authority"
+        )
+        assert organisation.id is not None
+        world.ids["organisation"] = organisation.id
         coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
         assert coordinator is not None
         coordinators.grant_partnership(session, coordinator, empty.id)
@@ -364,6 +385,134 @@ COORDINATOR_PAGES = [
         "partnerships",
         (State("full", visit("/coordinator")),),
     ),
+    *[
+        Page(
+            ("GET", route),
+            "coordinator",
+            name,
+            (
+                State("clean", visit(path)),
+                *(
+                    [
+                        State(
+                            "errors",
+                            steps(visit(path), *fix, click(button)),
+                            status=422,
+                            errors=True,
+                            covers=(("POST", route),),
+                        )
+                    ]
+                    if button
+                    else []
+                ),
+            ),
+        )
+        for route, path, name, fix, button in [
+            (
+                "/coordinator/rounds/{round_id}/rename",
+                "/coordinator/rounds/{spare_round}/rename",
+                "rename-round",
+                [fill("#name", "")],
+                "Save",
+            ),
+            (
+                "/coordinator/rounds/{round_id}/closing-date",
+                "/coordinator/rounds/{new_round}/closing-date",
+                "closing-date",
+                [fill("#closes_on-day", "31"), fill("#closes_on-month", "2")],
+                "Save the closing date",
+            ),
+            (
+                "/coordinator/rounds/{round_id}/delete",
+                "/coordinator/rounds/{spare_round}/delete",
+                "delete-round",
+                [fill("#confirm_name", "not the name")],
+                "Delete the round",
+            ),
+            (
+                "/coordinator/partnerships/{partnership_id}/rename",
+                "/coordinator/partnerships/{empty_partnership}/rename",
+                "rename-partnership",
+                [fill("#name", "")],
+                "Save",
+            ),
+            (
+                "/coordinator/partnerships/{partnership_id}/delete",
+                "/coordinator/partnerships/{empty_partnership}/delete",
+                "delete-partnership",
+                [fill("#confirm_name", "not the name")],
+                "Delete the partnership",
+            ),
+            (
+                "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/rename",
+                "/coordinator/partnerships/{empty_partnership}/organisations/{organisation}/rename",
+                "rename-organisation",
+                [fill("#name", "")],
+                "Save",
+            ),
+            (
+                "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/remove",
+                "/coordinator/partnerships/{empty_partnership}/organisations/{organisation}/remove",
+                "remove-organisation",
+                [],
+                "",
+            ),
+            (
+                "/coordinator/rounds/{round_id}/close",
+                "/coordinator/rounds/{new_round}/close",
+                "close-round",
+                [],
+                "",
+            ),
+            (
+                "/coordinator/rounds/{round_id}/reopen",
+                "/coordinator/rounds/{spare_round}/reopen",
+                "reopen-round",
+                [],
+                "",
+            ),
+            (
+                "/coordinator/rounds/{round_id}/open-link/replace",
+                "/coordinator/rounds/{open_round}/open-link/replace",
+                "replace-open-link",
+                [],
+                "",
+            ),
+            (
+                "/coordinator/rounds/{round_id}/preview",
+                "/coordinator/rounds/{open_round}/preview",
+                "preview",
+                [],
+                "",
+            ),
+        ]
+    ],
+    Page(
+        ("POST", "/coordinator/rounds/{round_id}/open-now"),
+        "coordinator",
+        "round-opened-today",
+        (
+            State(
+                "opened",
+                steps(visit("/coordinator/rounds/{draft_round}"), click("Open the round today")),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/admin/instruments"),
+        "admin",
+        "instruments",
+        (
+            State("clean", visit("/admin/instruments")),
+            State(
+                "errors",
+                steps(visit("/admin/instruments"), click("Add questionnaire")),
+                status=None,
+                errors=True,
+                covers=(("POST", "/admin/instruments"),),
+            ),
+        ),
+    ),
 ]
 
 READER_PAGES = [
@@ -605,7 +754,11 @@ NOT_PAGES: dict[Route, str] = {
     ("GET", "/api/docs/{versioned}/{name}"): "Swagger UI's files",
     ("GET", "/reports/rounds/{round_id}/{file_name}"): "downloads (PDF, HTML, Excel, CSV, .sav)",
     ("POST", "/coordinator/rounds/{round_id}/links"): "a CSV file of links",
-    ("POST", "/coordinator/rounds/{round_id}/close"): "sends the browser back to the round",
+    ("POST", "/coordinator/rounds/{round_id}/close"): "closes the round, back to its page",
+    ("POST", "/coordinator/rounds/{round_id}/reopen"): "reopens the round, back to its page",
+    ("POST", "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/remove"): (
+        "removes the organisation, back to the partnership"
+    ),
     ("POST", "/coordinator/logout"): "sends the browser to the sign-in page",
     ("POST", "/reports/logout"): "sends the browser to the sign-in page",
 }

@@ -33,8 +33,9 @@ def _parse(environment: jinja2.Environment, name: str) -> nodes.Template:
     return environment.parse(source)
 
 
-def _assigned(tree: nodes.Template) -> set[str]:
-    """Names a template sets itself: {% set %}, {% with %}, loops, macros and imports."""
+def _assigned(tree: nodes.Template, *, macro_arguments: bool = True) -> set[str]:
+    """Names a template sets itself: {% set %}, {% with %}, loops, macros and imports (and
+    the macros' arguments, unless ``macro_arguments`` is false)."""
     names: set[str] = set()
     for node in tree.find_all((nodes.Assign, nodes.AssignBlock, nodes.For, nodes.With)):
         targets = node.targets if isinstance(node, nodes.With) else [node.target]
@@ -44,7 +45,8 @@ def _assigned(tree: nodes.Template) -> set[str]:
                 names.add(target.name)
     for macro in tree.find_all(nodes.Macro):
         names.add(macro.name)
-        names.update(arg.name for arg in macro.args)
+        if macro_arguments:
+            names.update(arg.name for arg in macro.args)
     for imported in tree.find_all((nodes.Import, nodes.FromImport)):
         if isinstance(imported, nodes.Import):
             names.add(imported.target)
@@ -67,7 +69,11 @@ def used_variables(environment: jinja2.Environment, name: str) -> set[str]:
             continue
         seen.add(current)
         tree = _parse(environment, current)
-        (partials_need if partial else needed).update(meta.find_undeclared_variables(tree))
+        found = meta.find_undeclared_variables(tree)
+        if partial:
+            partials_need |= found
+        else:  # names the page sets outside the block that uses them
+            needed |= found - _assigned(tree, macro_arguments=False)
         assigned |= _assigned(tree)
         for extends in tree.find_all(nodes.Extends):
             if isinstance(extends.template, nodes.Const):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from analysis.instrument import Instrument, Section
 from app.models import Coordinator, Organisation, Partnership, SurveyRound
@@ -33,7 +32,6 @@ class CoordinatorRoundPage:
     coordinator: Coordinator
     round: SurveyRound
     state: RoundState
-    closed_on: date | None
     instrument: Instrument
     partnership: Partnership
     organisations: Sequence[Organisation]
@@ -42,7 +40,6 @@ class CoordinatorRoundPage:
     most_links: int
     open_link: str | None  # the round's open link, shown again (None: none, or an old one)
     has_open_link: bool
-    today: date
     form: FormState | None  # the links form's problems and input, when it was sent wrong
 
 
