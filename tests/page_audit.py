@@ -340,9 +340,11 @@ COORDINATOR_PAGES = [
             State("empty", visit("/coordinator/partnerships/{empty_partnership}")),
             State(
                 "errors",
-                steps(visit("/coordinator/partnerships/{empty_partnership}"), click("Open round")),
-                status=None,
-                errors=None,
+                steps(
+                    visit("/coordinator/partnerships/{empty_partnership}"), click("Set up round")
+                ),
+                status=422,
+                errors=True,
                 covers=(
                     ("POST", "/coordinator/partnerships/{partnership_id}/rounds"),
                     ("POST", "/coordinator/partnerships/{partnership_id}/organisations"),

@@ -301,7 +301,7 @@ def test_a_coordinator_opens_a_round_with_the_keyboard_alone(
     page.keyboard.type("Keyboard round")
     type_date(page, "opens_on", date.today())
     type_date(page, "closes_on", date.today() + timedelta(days=21))
-    tab_to(page, "Open round")
+    tab_to(page, "Set up round")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     page.wait_for_url("**/coordinator/rounds/*")
