@@ -741,7 +741,31 @@ RESPONDENT_PAGES = [
     ),
 ]
 
-PAGES: list[Page] = [*COORDINATOR_PAGES, *READER_PAGES, *ANALYST_PAGES, *RESPONDENT_PAGES]
+ACCOUNT_PAGES = [
+    Page(
+        ("GET", "/account/tokens"),
+        "coordinator",
+        "api-tokens",
+        (
+            State("clean", visit("/account/tokens")),
+            State(
+                "errors",
+                steps(visit("/account/tokens"), click("Make a token")),
+                status=None,
+                errors=None,
+                covers=(("POST", "/account/tokens"),),
+            ),
+        ),
+    ),
+]
+
+PAGES: list[Page] = [
+    *COORDINATOR_PAGES,
+    *READER_PAGES,
+    *ANALYST_PAGES,
+    *RESPONDENT_PAGES,
+    *ACCOUNT_PAGES,
+]
 
 # The app's routes under no page entry, and why.
 NOT_PAGES: dict[Route, str] = {
@@ -762,6 +786,7 @@ NOT_PAGES: dict[Route, str] = {
         "removes the organisation, back to the partnership"
     ),
     ("POST", "/coordinator/logout"): "sends the browser to the sign-in page",
+    ("POST", "/account/tokens/{token_id}/revoke"): "revokes the token, back to the list",
     ("POST", "/reports/logout"): "sends the browser to the sign-in page",
 }
 UNKNOWN_ADDRESS: Route = ("GET", "/{path}")
