@@ -741,6 +741,48 @@ RESPONDENT_PAGES = [
     ),
 ]
 
+MAIL_PAGES = [
+    Page(
+        ("GET", "/coordinator/rounds/{round_id}/participants"),
+        "coordinator",
+        "participants",
+        (
+            State("clean", visit("/coordinator/rounds/{new_round}/participants")),
+            State(
+                "errors",
+                steps(
+                    visit("/coordinator/rounds/{new_round}/participants"),
+                    click("Add participants"),
+                ),
+                status=None,
+                errors=None,
+                covers=(("POST", "/coordinator/rounds/{round_id}/participants"),),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/coordinator/rounds/{round_id}/mailing"),
+        "coordinator",
+        "mailing",
+        (
+            State("clean", visit("/coordinator/rounds/{new_round}/mailing")),
+            State(
+                "preview",
+                steps(visit("/coordinator/rounds/{new_round}/mailing"), click("Preview")),
+                status=None,
+                errors=None,
+                covers=(("POST", "/coordinator/rounds/{round_id}/mailing"),),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/mail/opt-out/{token}"),
+        "anonymous",
+        "no-reminders",
+        (State("unknown-link", visit("/mail/opt-out/no-such-token"), status=None),),
+    ),
+]
+
 ACCOUNT_PAGES = [
     Page(
         ("GET", "/account/tokens"),
@@ -765,6 +807,7 @@ PAGES: list[Page] = [
     *ANALYST_PAGES,
     *RESPONDENT_PAGES,
     *ACCOUNT_PAGES,
+    *MAIL_PAGES,
 ]
 
 # The app's routes under no page entry, and why.
@@ -787,6 +830,9 @@ NOT_PAGES: dict[Route, str] = {
     ),
     ("POST", "/coordinator/logout"): "sends the browser to the sign-in page",
     ("POST", "/account/tokens/{token_id}/revoke"): "revokes the token, back to the list",
+    ("POST", "/coordinator/rounds/{round_id}/invitations"): "queues the e-mails, back to the list",
+    ("POST", "/coordinator/rounds/{round_id}/participants/remove"): "back to the list",
+    ("POST", "/mail/opt-out/{token}"): "needs a real e-mail's token: NOT audited yet",
     ("POST", "/reports/logout"): "sends the browser to the sign-in page",
 }
 UNKNOWN_ADDRESS: Route = ("GET", "/{path}")
