@@ -36,6 +36,8 @@ from app.web.security_headers import (
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
 )
+from app.web.site_files import site_files_router
+from app.web.templating import build_templates
 
 logger = logging.getLogger(__name__)
 WORKER_THREADS = 1000
@@ -68,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Trust between the organisations of a health and care partnership.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI is served from npm's swagger-ui-dist: app/web/site_files.py
         redoc_url=None,
     )
     app.state.settings = settings
@@ -93,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedHostMiddleware, hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
-    install_assets(app, find_frontend(settings.nhsuk_frontend_path))
+    frontend = install_assets(app, find_frontend(settings.nhsuk_frontend_path))
+    app.state.templates = build_templates(frontend)
+    app.include_router(site_files_router(frontend, app.title, app.openapi_url or "/openapi.json"))
     app.include_router(health.router)
     app.include_router(respondent_pages.router)
     app.include_router(coordinator_pages.router)

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from app.instruments import instrument_named
 from app.web.assets import find_frontend
+from app.web.site_files import find_swagger_ui
 from tests.conftest import full_answers
 from tests.test_authorisation_support import (
     NAMES,
@@ -329,7 +330,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # Public
     ("GET", "/openapi.json"): Entry(public, get("/openapi.json"), scoped=False),
     ("GET", "/api/docs"): Entry(public, get("/api/docs"), scoped=False),
-    ("GET", "/docs/oauth2-redirect"): Entry(public, get("/docs/oauth2-redirect"), scoped=False),
+    ("GET", "/api/docs/{versioned}/{name}"): Entry(
+        public,
+        get(f"/api/docs/swagger-ui-{find_swagger_ui().version}/swagger-ui.css"),
+        scoped=False,
+    ),
+    ("GET", "/favicon.ico"): Entry(_assets_policy, get("/favicon.ico"), scoped=False),
+    ("GET", "/robots.txt"): Entry(public, get("/robots.txt"), scoped=False),
     ("GET", "/assets/{path:path}"): Entry(_assets_policy, _asset, scoped=False),
     ("GET", "/static/{path:path}"): Entry(public, get("/static/survey.css"), scoped=False),
     ("GET", "/healthz"): Entry(public, get("/healthz"), scoped=False),

@@ -33,7 +33,15 @@ ADMIN_EMAIL = "journeys.admin@example.org"
 ADMIN_PASSWORD = "a long admin password for the journeys"
 THRESHOLD = 3
 FOLDER = ARTIFACTS / "screenshots" / "journeys"
-FILES = {"report.pdf", "report.html", "report.xlsx", "answers.csv", "scores.csv", "answers.sav"}
+FILES = {
+    "report.pdf",
+    "report.html",
+    "report.xlsx",
+    "report.docx",
+    "answers.csv",
+    "scores.csv",
+    "answers.sav",
+}
 
 
 @pytest.fixture(scope="module")
@@ -178,9 +186,12 @@ def test_a_round_on_another_instrument_from_set_up_to_report(
         _answer_by_api(live_server, link.rsplit("/s/", 1)[1], seed=number)
 
     page.goto(f"{live_server.base_url}/coordinator/rounds/{round_id}")
-    submitted = page.locator("#progress tbody tr td:nth-child(4)").all_inner_texts()
+    rows = "#progress tbody tr:not(.app-progress__total)"
+    submitted = page.locator(f"{rows} td:nth-child(4)").all_inner_texts()
     # the two organisations issued no links; the links of no organisation have all come back
     assert submitted == ["0", "0", str(THRESHOLD)], submitted
+    total = page.locator("#progress tr.app-progress__total td:nth-child(4)").inner_text()
+    assert total == str(THRESHOLD)
     page.get_by_role("link", name="Close this round now").click()
     page.get_by_role("button", name="Yes, close the round today").click()
     page.wait_for_url(f"**/coordinator/rounds/{round_id}?done=closed")

@@ -150,7 +150,7 @@ def test_pdf_has_a_cover_no_orphaned_heading_and_no_empty_page(
     )
     pages = text_layer(path)
     assert len(pages) >= 4
-    html = report_html(demo_report, GENERATED)
+    html = report_html(demo_report, generated_on=GENERATED)
     headings = headings_of(html)
     assert any(h.startswith("Summary") for h in headings)
     assert not re.search(r"<details(?![^>]*\bopen\b)", html)  # nothing collapsed in print

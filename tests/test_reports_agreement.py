@@ -19,8 +19,8 @@ from sqlmodel import Session
 from analysis.summary import table4
 from app.cli import main
 from app.instruments import instrument_named
-from app.reports.rendering import number
 from app.services.coordinators import add_coordinator
+from app.templating import number
 from tests.test_reports_support import PASSWORD, seeded_demo_round, sign_in
 
 Figures = dict[str, tuple[str, str, str, str, str]]  # scale -> alpha, mean, median, mode, n

@@ -19,7 +19,7 @@ from app.instruments import instrument_named
 from app.models import Response
 from app.services import invitations
 from app.services.answers import UNANSWERED, unanswered_required
-from app.services.validation import first_input_id, page_problems
+from app.web.page_problems import first_input_id, page_problems
 from tests.conftest import SurveySetUp
 
 INSTRUMENT = instrument_named("trustworthy-collaboration")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
-from markupsafe import Markup
+import jinja2
 
 from analysis.asymmetry import AsymmetryView
-from analysis.frequencies import spss_round
 from analysis.report_tables import ReportTable, agreeing_is_favourable, profile_table_id
 from app.reports.charts import (
     ItemBar,
@@ -24,7 +22,7 @@ from app.reports.documents import offered_files
 from app.reports.pdf import PdfOptions, html_to_pdf
 from app.services.reports import RoundReport
 from app.settings import Settings
-from app.web.templating import templates
+from app.templating import make_environment
 
 BAND_TAGS = {
     "strength": "nhsuk-tag--green",
@@ -33,25 +31,7 @@ BAND_TAGS = {
 }
 
 
-def number(value: object, decimals: int = 2) -> str:
-    """A figure rounded half away from zero (as SPSS and the 2017 report), "-" if none."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        return "-"
-    return spss_round(float(value), decimals)
-
-
-def css_string(text: object) -> Markup:
-    """``text`` as a quoted CSS string (for ``content:`` in ``@page`` boxes): every character
-    but ASCII letters and digits as a six-digit CSS escape (a space too: one right after an
-    escape would be read as the escape's end), so nothing can end the string or the
-    ``<style>`` element."""
-    escaped = "".join(c if c.isascii() and c.isalnum() else f"\\{ord(c):06x}" for c in str(text))
-    return Markup(f'"{escaped}"')  # noqa: S704 - every character outside [A-Za-z0-9] escaped
-
-
-templates.env.filters["num"] = number
 _DETAILS_CLOSED = re.compile(r"<details(?![^>]*\bopen\b)")
-templates.env.filters["css_string"] = css_string
 
 
 @cache
@@ -183,10 +163,15 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
     )
 
 
-def report_html(report: RoundReport, generated_on: date | None = None) -> str:
+def report_html(
+    report: RoundReport,
+    environment: jinja2.Environment | None = None,
+    generated_on: date | None = None,
+) -> str:
     """The standalone report: one HTML file with its styles and charts, printable on A4, with
-    a cover giving the partnership, the round, its dates and ``generated_on`` (today, UTC)."""
-    template = templates.env.get_template("reports/document.html")
+    a cover giving the partnership, the round, its dates and ``generated_on`` (today, UTC);
+    rendered with ``environment`` (the app's; a new one for the command line)."""
+    template = (environment or make_environment()).get_template("reports/document.html")
     generated = generated_on or datetime.now(UTC).date()
     html = template.render({**report_context(report), "generated_on": generated})
     # A document to print and keep: every collapsed section (frequency tables) is shown.
@@ -204,7 +189,10 @@ def pdf_options(settings: Settings) -> PdfOptions:
 
 
 def report_pdf(
-    report: RoundReport, options: PdfOptions | None = None, generated_on: date | None = None
+    report: RoundReport,
+    options: PdfOptions | None = None,
+    generated_on: date | None = None,
+    environment: jinja2.Environment | None = None,
 ) -> bytes:
     """The standalone report printed to an A4 PDF by the engine ``options`` choose."""
-    return html_to_pdf(report_html(report, generated_on), options or PdfOptions())
+    return html_to_pdf(report_html(report, environment, generated_on), options or PdfOptions())

@@ -132,16 +132,6 @@ def unanswered_required(
     return problems
 
 
-def form_value(raw: str | None) -> object:
-    """A radio or text value from a form: whole numbers become ints, blanks None."""
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    if text.lstrip("-").isdigit() and len(text) < 10:
-        return int(text)
-    return text
-
-
 def section_after(instrument: Instrument, section_id: str) -> str | None:
     ids = [section.id for section in instrument.sections]
     position = ids.index(section_id)

@@ -108,13 +108,6 @@ def readable_rounds(
     return listed
 
 
-def parse_id(text: str, kind: str) -> int:
-    """An id from a URL; anything that is not one is simply not found."""
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 2_147_483_647:
-        raise RecordNotFoundError(kind, text)
-    return int(text)
-
-
 def readable_round(session: Session, viewer: Viewer, round_id: int) -> SurveyRound:
     """The round if the viewer may read it; otherwise not found, as if it did not exist."""
     survey_round = session.get(SurveyRound, round_id)

@@ -401,10 +401,38 @@ def _counts(
     return decided
 
 
+ALL_ORGANISATIONS = "All organisations"
+
+
 def round_progress(session: Session, round_id: int) -> list[OrganisationProgress]:
     """Personal links issued, started and submitted per organisation, and the open link's
     arrivals in a row of their own; started and submitted counts below the round's threshold
     are hidden, and so is any count that would give them away by difference."""
+    return round_progress_with_total(session, round_id)[0]
+
+
+def _total(survey_round: SurveyRound, raw: list[_RawProgress]) -> OrganisationProgress:
+    """The round's totals: links issued (personal links sent, not the open link's arrivals),
+    in progress and submitted, each hidden below the threshold like any other count.  The
+    rows' suppression already takes the totals as known, so showing them gives nothing away."""
+    threshold = survey_round.anonymity_threshold
+    invited = sum(row.invited or 0 for row in raw)
+
+    def total(column: str) -> ProgressCount:
+        value = sum(int(getattr(row, column)) for row in raw)
+        if value >= threshold or all(row.invited == 0 for row in raw):  # no links: certainly 0
+            return ProgressCount(value, None, threshold)
+        return ProgressCount(None, "below-threshold", threshold)
+
+    return OrganisationProgress(
+        None, ALL_ORGANISATIONS, False, invited, total("started"), total("submitted")
+    )
+
+
+def round_progress_with_total(
+    session: Session, round_id: int
+) -> tuple[list[OrganisationProgress], OrganisationProgress]:
+    """:func:`round_progress` and the total row under it."""
     survey_round = get_round(session, round_id)
     counts: dict[tuple[int | None, str], int] = {}
     statement = (
@@ -462,7 +490,7 @@ def round_progress(session: Session, round_id: int) -> list[OrganisationProgress
         )
     started = _counts(survey_round, raw, "started")
     submitted = _counts(survey_round, raw, "submitted")
-    return [
+    rows = [
         OrganisationProgress(
             organisation_id=row.organisation_id,
             organisation_name=row.name,
@@ -473,6 +501,7 @@ def round_progress(session: Session, round_id: int) -> list[OrganisationProgress
         )
         for row in raw
     ]
+    return rows, _total(survey_round, raw)
 
 
 def round_items_matrix(

@@ -19,7 +19,7 @@ from app.database import SessionDep
 from app.services import analyst
 from app.services.errors import FieldValidationError
 from app.services.reports import Viewer
-from app.services.validation import PageProblem
+from app.web.page_problems import PageProblem
 from app.web.report_access import AnalystPageDep
 from app.web.schemas import record_id
 from app.web.templating import templates

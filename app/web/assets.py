@@ -20,8 +20,6 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from app.web.templating import templates
-
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +104,7 @@ def assets_router(frontend: FrontendAssets, static_folder: Path = STATIC_FOLDER)
 
 
 def install_assets(app: FastAPI, frontend: FrontendAssets | None = None) -> FrontendAssets:
-    """Serve the assets from ``app`` and tell the templates their URLs."""
+    """Serve the assets from ``app``; the templates are told their URLs by ``create_app``."""
     frontend = frontend or find_frontend()
     if not frontend.available:
         logger.warning(
@@ -114,6 +112,5 @@ def install_assets(app: FastAPI, frontend: FrontendAssets | None = None) -> Fron
             "styles. Run scripts/bootstrap (or `npm ci`) to install it.",
             frontend.dist,
         )
-    templates.env.globals["frontend"] = frontend
     app.include_router(assets_router(frontend))
     return frontend

@@ -36,6 +36,7 @@ from app.web.forms import (
     parse_whole_number,
     problems_of,
 )
+from app.web.pages import CoordinatorRoundPage
 from app.web.redirects import safe_next, see_other
 from app.web.templating import templates
 
@@ -331,24 +332,24 @@ def round_page_response(
     """The round page (with the links form's problems, status 422, when given)."""
     survey_round = rounds.get_round(session, round_id)
     token = invitations.current_open_link(session, round_id, settings.signing_key())
+    progress, total = rounds.round_progress_with_total(session, round_id)
     return templates.TemplateResponse(
         request,
         "coordinator/round.html",
-        {
-            "coordinator": coordinator,
-            "round": survey_round,
-            "state": rounds.round_state(survey_round),
-            "closed_on": rounds.closed_on(survey_round),
-            "instrument": instruments.round_instrument(session, survey_round),
-            "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-            "organisations": partnerships.list_organisations(session, survey_round.partnership_id),
-            "progress": rounds.round_progress(session, round_id),
-            "most_links": settings.max_links_per_request,
-            "open_link": respondent_link(base, token) if token else None,
-            "has_open_link": invitations.has_open_link(session, round_id),
-            "today": rounds.today(),
-            "form": form,
-        },
+        CoordinatorRoundPage(
+            coordinator=coordinator,
+            round=survey_round,
+            state=rounds.round_state(survey_round),
+            instrument=instruments.round_instrument(session, survey_round),
+            partnership=partnerships.get_partnership(session, survey_round.partnership_id),
+            organisations=partnerships.list_organisations(session, survey_round.partnership_id),
+            progress=progress,
+            total=total,
+            most_links=settings.max_links_per_request,
+            open_link=respondent_link(base, token) if token else None,
+            has_open_link=invitations.has_open_link(session, round_id),
+            form=form,
+        ),
         status_code=422 if form else 200,
         headers={"Cache-Control": "no-store"},
     )

@@ -1,14 +1,18 @@
-"""Service errors as HTTP answers: JSON under /api, pages elsewhere."""
+"""Errors as HTTP answers: JSON under /api (and to clients that ask for JSON only), pages
+elsewhere: a "page not found", an unknown survey link (the same page for a link that never
+existed, a mistyped one and a withdrawn one), a server error, and the services' errors."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.services.errors import (
     DuplicateRecordError,
@@ -24,6 +28,7 @@ from app.services.errors import (
     TooManyResumeCodesError,
 )
 from app.web.deps import LoginRequiredError
+from app.web.pages import NoContext
 from app.web.templating import templates
 
 STATUS_OF: dict[type[SurveyServiceError], int] = {
@@ -48,8 +53,26 @@ class _AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
+logger = logging.getLogger(__name__)
+NOT_PAGES = ("/api/", "/assets/", "/static/", "/openapi.json")
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Whether the answer is JSON: the API, files, and clients that accept JSON but not HTML."""
+    if request.url.path.startswith(NOT_PAGES):
+        return True
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _not_found_page(request: Request, headers: dict[str, str] | None = None) -> Response:
+    """Respondents (``/s/...``) are told how to get a working link; others, where to go."""
+    template = (
+        "respondent/unknown_link.html" if request.url.path.startswith("/s/") else "not_found.html"
+    )
+    return templates.TemplateResponse(
+        request, template, NoContext(), status_code=status.HTTP_404_NOT_FOUND, headers=headers
+    )
 
 
 def validation_detail(error: FieldValidationError) -> list[dict[str, object]]:
@@ -73,6 +96,8 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, FieldValidationError):
             return _AsciiJSONResponse({"detail": validation_detail(exc)}, status_code=code)
         return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+    if isinstance(exc, RecordNotFoundError):
+        return _not_found_page(request, headers)
     template = {
         LinkAlreadyUsedError: "respondent/used.html",
         RoundNotOpenError: "respondent/unavailable.html",
@@ -117,7 +142,37 @@ async def _form_invalid(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's errors (no such route, method not allowed): the page or FastAPI's JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    if _is_api(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    if exc.status_code == status.HTTP_404_NOT_FOUND:
+        return _not_found_page(request, headers)
+    message = str(exc.detail) if exc.detail else "the request could not be answered"
+    return templates.TemplateResponse(
+        request, "problem.html", {"message": message}, status_code=exc.status_code, headers=headers
+    )
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """Anything unforeseen: a page that says so, never a traceback (Starlette logs it)."""
+    code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    if _is_api(request):
+        return JSONResponse({"detail": "internal server error"}, status_code=code)
+    try:
+        return templates.TemplateResponse(
+            request, "server_error.html", NoContext(), status_code=code
+        )
+    except Exception:  # the templates themselves failed: still no traceback
+        logger.exception("the server error page could not be drawn")
+        return Response("Sorry, there is a problem with the service.", status_code=code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)
     app.add_exception_handler(RequestValidationError, _form_invalid)
     app.add_exception_handler(SurveyServiceError, _service_error)
     app.add_exception_handler(LoginRequiredError, _login_required)

@@ -13,7 +13,6 @@ from app.database import SessionDep
 from app.services import participants, partnerships, rounds
 from app.services.errors import FieldValidationError
 from app.services.outbox import delivery_counts
-from app.services.validation import PageProblem
 from app.web.deps import (
     CsrfProtected,
     LinkBaseDep,
@@ -21,6 +20,7 @@ from app.web.deps import (
     PageRoundId,
     SettingsDep,
 )
+from app.web.page_problems import PageProblem
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates

@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
 from app.reports import documents, rendering
-from app.services import coordinators, report_cache, reports
+from app.services import coordinators, report_cache, reports, rounds
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
 from app.web.deps import CsrfProtected, SettingsDep, sign_in, sign_out
+from app.web.pages import ReportsIndexPage
 from app.web.redirects import safe_next, see_other
 from app.web.report_access import (
     SESSION_ACCOUNT_KEY,
@@ -24,6 +25,16 @@ from app.web.report_access import (
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
+ROUND_STATE_NAMES = {
+    rounds.RoundState.OPEN: "Open",
+    rounds.RoundState.NOT_YET_OPEN: "Not open yet",
+    rounds.RoundState.CLOSED: "Closed",
+}
+ROUND_STATE_TAGS = {
+    rounds.RoundState.OPEN: "nhsuk-tag--green",
+    rounds.RoundState.NOT_YET_OPEN: "nhsuk-tag--grey",
+    rounds.RoundState.CLOSED: "nhsuk-tag--white",
+}
 
 
 @router.get("/reports/login", response_class=HTMLResponse)
@@ -65,7 +76,15 @@ def index(request: Request, session: SessionDep) -> Response:
         return see_other("/reports/login")
     listed = reports.readable_rounds(session, viewer)
     return templates.TemplateResponse(
-        request, "reports/index.html", {"viewer": viewer, "listed": listed}
+        request,
+        "reports/index.html",
+        ReportsIndexPage(
+            viewer=viewer,
+            listed=listed,
+            round_state=rounds.round_state,
+            state_names=ROUND_STATE_NAMES,
+            state_tags=ROUND_STATE_TAGS,
+        ),
     )
 
 
@@ -101,6 +120,7 @@ def _download(content: bytes, media_type: str, name: str) -> Response:
 
 @router.get("/reports/rounds/{round_id}/{file_name}")
 def download(
+    request: Request,
     round_id: str,
     file_name: str,
     session: SessionDep,
@@ -112,9 +132,12 @@ def download(
     (:func:`documents.offered_files`); one it does not offer sends the reader to the report's
     downloads, which say why (no results yet, or fewer than the threshold); any other name
     is not found."""
+    environment = request.app.state.templates.env
     makers: dict[str, Callable[[RoundReport], bytes]] = {
-        "report.html": lambda r: rendering.report_html(r).encode(),
-        "report.pdf": lambda r: rendering.report_pdf(r, rendering.pdf_options(settings)),
+        "report.html": lambda r: rendering.report_html(r, environment).encode(),
+        "report.pdf": lambda r: rendering.report_pdf(
+            r, rendering.pdf_options(settings), environment=environment
+        ),
         "report.xlsx": documents.workbook,
         "report.docx": documents.docx,
         "answers.csv": documents.answers_csv,

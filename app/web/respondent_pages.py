@@ -20,16 +20,16 @@ from contextlib import suppress
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.datastructures import FormData
 
-from analysis.instrument import Instrument
+from analysis.instrument import Instrument, Section
 from app.database import SessionDep
 from app.models import Invitation, InvitationKind, InvitationStatus, SurveyRound
 from app.services import invitations, partnerships, responses
-from app.services.answers import UNANSWERED, form_value, section_by_id, unanswered_required
+from app.services.answers import UNANSWERED, section_by_id, unanswered_required
 from app.services.errors import (
     FieldValidationError,
     LinkAlreadyUsedError,
@@ -40,23 +40,24 @@ from app.services.errors import (
 from app.services.rate_limits import RateLimiter
 from app.services.responses import NO_CODE, ResumeCode
 from app.services.rounds import require_open
-from app.services.validation import (
+from app.web.deps import link_base, respondent_link
+from app.web.page_problems import (
     PageProblem,
     first_input_id,
+    form_value,
     page_problems,
     submission_problems_shown,
 )
-from app.web.deps import link_base, respondent_link
+from app.web.pages import CheckPage, SectionPage
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
 
 router = APIRouter(prefix="/s", include_in_schema=False)
-templates.env.globals["first_input_id"] = first_input_id
 
 SAVE_FOR_LATER = "save-for-later"
 RESUME_FIELDS = {"resume_code", "then"}
-NOT_FORM_FIELDS = {"change", "csrf_token", "action", *RESUME_FIELDS}
+NOT_FORM_FIELDS = {"change", "question", "csrf_token", "action", *RESUME_FIELDS}
 RETRY_AFTER_SECONDS = "60"
 RESUME_COOKIE = "trust_survey_resume"
 SUBMIT = "submit"
@@ -359,13 +360,15 @@ def _section_page(
     change: bool = False,
     new: bool = False,
     resume: ResumeCode | None = None,
+    question: str = "",
 ) -> Response:
     """One section's page; ``resume`` is the code when the browser has no cookie for it yet
-    (the page drawn by the save that started the link)."""
+    (the page drawn by the save that started the link).  ``question``: the one the respondent
+    came to change (from the check page), whose chosen answer gets the focus."""
     opened = _open_draft(request, session, token, resume)
     if isinstance(opened, Response):
         return opened
-    survey_round, instrument, resume_code, so_far = opened
+    _survey_round, instrument, resume_code, so_far = opened
     section = section_by_id(instrument, section_id)
     if section is None:
         raise RecordNotFoundError("page", section_id)
@@ -374,25 +377,37 @@ def _section_page(
     return templates.TemplateResponse(
         request,
         "respondent/section.html",
-        {
-            "token": token,
-            "round": survey_round,
-            "instrument": instrument,
-            "section": section,
-            "position": position,
-            "back_url": _back_from_section(token, instrument, position, change),
-            "back_text": "Back to check your answers" if change else "Back",
-            "answers": so_far.answers,
-            "background": so_far.background,
-            "posted_text": posted_text or {},
-            "page_problems": shown,
-            "problems": {problem.field_id: problem.message for problem in shown},
-            "change": change,
-            "new": new,
-            "resume_code": _grouped(resume_code.code) if new else None,
-        },
+        SectionPage(
+            token=token,
+            instrument=instrument,
+            section=section,
+            position=position,
+            back_url=_back_from_section(token, instrument, position, change),
+            back_text="Back to check your answers" if change else "Back",
+            answers=so_far.answers,
+            background=so_far.background,
+            posted_text=posted_text or {},
+            page_problems=shown,
+            problems={problem.field_id: problem.message for problem in shown},
+            change=change,
+            focus=question if question in _field_ids(section) else "",
+            # What the link filled in before anything was saved: said so on the page.
+            prefilled=[]
+            if so_far.has_draft
+            else [
+                q.text
+                for q in instrument.background
+                if q.id in section.background and q.id in so_far.background
+            ],
+            new=new,
+            resume_code=_grouped(resume_code.code) if new else None,
+        ),
         status_code=status.HTTP_400_BAD_REQUEST if shown else status.HTTP_200_OK,
     )
+
+
+def _field_ids(section: Section) -> set[str]:
+    return {*section.background, *section.items}
 
 
 @router.get("/{token}/sections/{section_id}", response_class=HTMLResponse)
@@ -403,8 +418,11 @@ def section_page(
     session: SessionDep,
     change: bool = False,
     new: bool = False,
+    question: Annotated[str, Query(max_length=100)] = "",
 ) -> Response:
-    return _section_page(request, session, token, section_id, change=change, new=new)
+    return _section_page(
+        request, session, token, section_id, change=change, new=new, question=question
+    )
 
 
 @router.post("/{token}/sections/{section_id}")
@@ -475,6 +493,8 @@ def _after_save(
     started the link says so to the next page, which shows the resume code."""
     problems = saved.problems
     new = saved.resume_code is not None
+    asked = form.get("question")
+    question = asked if isinstance(asked, str) else ""
     if for_later:
         problems = {field: text for field, text in problems.items() if text != UNANSWERED}
     if problems:
@@ -490,14 +510,18 @@ def _after_save(
             change=change,
             new=new,
             resume=resume_code,
+            question=question,
         )
     if for_later:
         return see_other(f"/s/{token}/saved")
     invitation = invitations.invitation_for_token(session, token)
     so_far = responses.answers_so_far(session, invitation, resume_code)
     flag = "?new=1" if new else ""
+    _, instrument = responses.round_and_instrument(session, invitation)
+    section = section_by_id(instrument, section_id)
+    anchor = f"#{question}" if section is not None and question in _field_ids(section) else ""
     if change or so_far.next_section is None:
-        return see_other(f"/s/{token}/check{flag}")
+        return see_other(f"/s/{token}/check{flag}{anchor if change else ''}")
     return see_other(f"/s/{token}/sections/{so_far.next_section}{flag}")
 
 
@@ -537,7 +561,7 @@ def _check_page(
     opened = _open_draft(request, session, token, resume)
     if isinstance(opened, Response):
         return opened
-    survey_round, instrument, resume_code, so_far = opened
+    _survey_round, instrument, resume_code, so_far = opened
     if not so_far.has_draft:
         return see_other(f"/s/{token}")
     missing = (
@@ -555,18 +579,17 @@ def _check_page(
     return templates.TemplateResponse(
         request,
         "respondent/check.html",
-        {
-            "token": token,
-            "round": survey_round,
-            "instrument": instrument,
-            "answers": so_far.answers,
-            "background": so_far.background,
-            "missing": missing,
-            "page_problems": shown,
-            "back_url": f"/s/{token}/sections/{instrument.sections[-1].id}",
-            "new": new,
-            "resume_code": _grouped(resume_code.code) if new else None,
-        },
+        CheckPage(
+            token=token,
+            instrument=instrument,
+            answers=so_far.answers,
+            background=so_far.background,
+            missing=missing,
+            page_problems=shown,
+            back_url=f"/s/{token}/sections/{instrument.sections[-1].id}",
+            new=new,
+            resume_code=_grouped(resume_code.code) if new else None,
+        ),
         status_code=status.HTTP_400_BAD_REQUEST if shown else status.HTTP_200_OK,
     )
 

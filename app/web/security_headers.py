@@ -5,7 +5,7 @@ Headers (set on every HTTP answer unless the app already set them):
 * ``Content-Security-Policy``: this site only.  Scripts, styles, images and fonts come from the
   app itself (the NHS.UK frontend assets are served by the app); the report charts are inline
   SVG elements, which need no exception.  ``frame-ancestors 'none'`` forbids framing.  The API
-  docs page (Swagger UI, from a CDN with an inline script) gets a policy of its own.
+  docs page (Swagger UI, served by the app) may also set inline styles.
 * ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` (for old browsers).
 * ``Referrer-Policy: no-referrer``: respondents' links carry their token in the path.
 * ``Strict-Transport-Security`` only when the request came over HTTPS (the request's scheme, or
@@ -46,13 +46,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 API_DOCS_PATH = "/api/docs"
-API_DOCS_CDN = "https://cdn.jsdelivr.net"
+# Swagger UI (served by the app, app/web/site_files.py) sets styles from its script.
 API_DOCS_CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        f"script-src 'self' 'unsafe-inline' {API_DOCS_CDN}",
-        f"style-src 'self' {API_DOCS_CDN}",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
         "object-src 'none'",
         "base-uri 'self'",
         "frame-ancestors 'none'",

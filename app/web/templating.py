@@ -1,16 +1,27 @@
-"""Jinja2 templates, with a lazy ``csrf_token()`` so respondent pages set no cookie."""
+"""The app's templates: one environment per app, built by :func:`build_templates` in
+``create_app`` and kept on ``app.state.templates``.
+
+Routes answer with ``templates.TemplateResponse(request, name, context)``: ``templates`` holds
+no environment of its own, it renders with the app that is answering ``request``.  A context
+is a dict or, for the pages listed in ``app.web.pages``, a typed page context (a dataclass);
+either way a lazy ``csrf_token()`` is added, so respondent pages set no cookie.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
+from starlette.responses import Response
 
-from analysis.instrument import Instrument
-from app.models import SurveyRound
 from app.security import csrf_token_for
+from app.templating import make_environment
+from app.web.assets import FrontendAssets
+from app.web.page_problems import first_input_id
 
 
 def _context(request: Request) -> dict[str, Callable[[], str]]:
@@ -20,26 +31,50 @@ def _context(request: Request) -> dict[str, Callable[[], str]]:
     return {"csrf_token": csrf_token}
 
 
-templates = Jinja2Templates(
-    directory=Path(__file__).resolve().parent.parent / "templates",
-    context_processors=[_context],
-)
+def build_templates(frontend: FrontendAssets) -> Jinja2Templates:
+    """The templates of one app: the shared filters and globals, the pages' own globals
+    (``first_input_id`` for error summaries, the frontend's asset URLs)."""
+    environment = make_environment()
+    environment.globals["first_input_id"] = first_input_id
+    environment.globals["frontend"] = frontend
+    return Jinja2Templates(env=environment, context_processors=[_context])
 
 
-def question_text(instrument: Instrument, field_id: str) -> str:
-    """The wording of an item or background question, for error summaries."""
-    return instrument.question_text(field_id)
+def context_dict(context: object) -> dict[str, Any]:
+    """A page context as the template's variables: a dataclass's fields (not copied), or a
+    dict as it is."""
+    if context is None:
+        return {}
+    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+        return {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
+    if isinstance(context, Mapping):
+        return dict(context)
+    raise TypeError(f"a page context is a dataclass or a dict, not {type(context).__name__}")
 
 
-templates.env.globals["service_name"] = "Partnership Trust Survey"
-templates.env.globals["question_text"] = question_text
+class AppTemplates:
+    """Renders with the templates of the app answering the request."""
+
+    def TemplateResponse(  # noqa: N802 (the name Starlette's templates use)
+        self,
+        request: Request,
+        name: str,
+        context: object = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> Response:
+        app_templates: Jinja2Templates = request.app.state.templates
+        return app_templates.TemplateResponse(
+            request,
+            name,
+            context_dict(context),
+            status_code=status_code,
+            headers=headers,
+            media_type=media_type,
+            background=background,
+        )
 
 
-def _round_dates(survey_round: object) -> str:
-    from app.services.rounds import dates_text  # services import nothing of the web layer
-
-    assert isinstance(survey_round, SurveyRound)
-    return dates_text(survey_round)
-
-
-templates.env.globals["round_dates"] = _round_dates
+templates = AppTemplates()

@@ -1,4 +1,5 @@
-"""What the respondent is told about missing or invalid answers (pure; no database).
+"""What the respondent is told about missing or invalid answers (pure; no database), and the
+form fields read from their pages.
 
 The services report problems by field with short messages (``answer this question``, ``must
 be from 1 to 5, not 9``).  Pages show each one twice, as the NHS.UK error pattern asks: inline
@@ -116,3 +117,13 @@ def submission_problems_shown(
             )
         )
     return shown
+
+
+def form_value(raw: str | None) -> object:
+    """A radio or text value from a form: whole numbers become ints, blanks None."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if text.lstrip("-").isdigit() and len(text) < 10:
+        return int(text)
+    return text

@@ -1,0 +1,82 @@
+"""The Jinja2 environment for the app's templates: its filters and globals, set in one place.
+
+Pages (``app/web/templating.py``) and the standalone report (``app/reports/rendering.py``)
+each build their environment with :func:`make_environment`; nothing sets a filter or a global
+on an environment anywhere else, and no environment is shared between apps.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from analysis.frequencies import spss_round
+from analysis.instrument import Instrument
+
+TEMPLATE_FOLDER = Path(__file__).resolve().parent / "templates"
+SERVICE_NAME = "Partnership Trust Survey"
+
+
+def number(value: object, decimals: int = 2) -> str:
+    """A figure rounded half away from zero (as SPSS and the 2017 report), "-" if none."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return "-"
+    return spss_round(float(value), decimals)
+
+
+def css_string(text: object) -> Markup:
+    """``text`` as a quoted CSS string (for ``content:`` in ``@page`` boxes): every character
+    but ASCII letters and digits as a six-digit CSS escape (a space too: one right after an
+    escape would be read as the escape's end), so nothing can end the string or the
+    ``<style>`` element."""
+    escaped = "".join(c if c.isascii() and c.isalnum() else f"\\{ord(c):06x}" for c in str(text))
+    return Markup(f'"{escaped}"')  # noqa: S704 - every character outside [A-Za-z0-9] escaped
+
+
+def long_date(value: date | None) -> str:
+    """A date as people write it: 17 November 2026 ("-" if none)."""
+    if value is None:
+        return "-"
+    return f"{value.day} {value:%B %Y}"
+
+
+STATE_WORDS = {"open": "open", "not-yet-open": "not open yet", "closed": "closed"}
+
+
+def state_words(state: str) -> str:
+    """A round's state in words ("not open yet", not "not-yet-open")."""
+    return STATE_WORDS.get(str(state), str(state))
+
+
+def question_text(instrument: Instrument, field_id: str) -> str:
+    """The wording of an item or background question, for error summaries."""
+    return instrument.question_text(field_id)
+
+
+def round_dates(survey_round: object) -> str:
+    """A round's dates in words (a closed round by the day it actually closed)."""
+    from app.models import SurveyRound
+    from app.services.rounds import dates_text  # imported late: services load templates
+
+    assert isinstance(survey_round, SurveyRound)
+    return dates_text(survey_round)
+
+
+def make_environment() -> jinja2.Environment:
+    """A new environment over ``app/templates`` with the app's filters and globals."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_FOLDER),
+        autoescape=jinja2.select_autoescape(("html", "xml"), default_for_string=True),
+    )
+    environment.filters["num"] = number
+    environment.filters["css_string"] = css_string
+    environment.filters["long_date"] = long_date
+    environment.filters["state_words"] = state_words
+    environment.globals["service_name"] = SERVICE_NAME
+    environment.globals["question_text"] = question_text
+    environment.globals["round_dates"] = round_dates
+    return environment

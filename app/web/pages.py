@@ -1,0 +1,102 @@
+"""Typed page contexts: what each page's template is given, as a frozen dataclass.
+
+A route builds one of these and hands it to ``templates.TemplateResponse``; mypy checks the
+route, and ``tests/test_page_contexts.py`` checks the template against it (as datasette's
+documented template contexts are tested): every variable the template and its partials use
+is a field here or a global of the environment, and every field here is used.  A page not
+listed in ``PAGE_CONTEXTS`` still takes a plain dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from analysis.instrument import Instrument, Section
+from app.models import Coordinator, Organisation, Partnership, SurveyRound
+from app.services.reports import Viewer
+from app.services.rounds import OrganisationProgress, RoundState
+from app.web.forms import FormState
+from app.web.page_problems import PageProblem
+
+
+@dataclass(frozen=True)
+class NoContext:
+    """A page that needs nothing but the environment's globals."""
+
+
+@dataclass(frozen=True)
+class CoordinatorRoundPage:
+    """``coordinator/round.html``: a round, its progress (counts only), links and closing."""
+
+    coordinator: Coordinator
+    round: SurveyRound
+    state: RoundState
+    instrument: Instrument
+    partnership: Partnership
+    organisations: Sequence[Organisation]
+    progress: Sequence[OrganisationProgress]
+    total: OrganisationProgress | None
+    most_links: int
+    open_link: str | None  # the round's open link, shown again (None: none, or an old one)
+    has_open_link: bool
+    form: FormState | None  # the links form's problems and input, when it was sent wrong
+
+
+@dataclass(frozen=True)
+class ReportsIndexPage:
+    """``reports/index.html``: the partnerships a reader may read, each with its rounds."""
+
+    viewer: Viewer
+    listed: Sequence[tuple[Partnership, Sequence[SurveyRound]]]
+    round_state: Callable[[SurveyRound], RoundState]
+    state_names: Mapping[RoundState, str]
+    state_tags: Mapping[RoundState, str]
+
+
+@dataclass(frozen=True)
+class SectionPage:
+    """``respondent/section.html``: one section of the questionnaire."""
+
+    token: str
+    instrument: Instrument
+    section: Section
+    position: int
+    back_url: str
+    back_text: str
+    answers: Mapping[str, int]
+    background: Mapping[str, str]
+    posted_text: Mapping[str, str]
+    page_problems: Sequence[PageProblem]
+    problems: Mapping[str, str]
+    change: bool
+    focus: str  # the question the respondent came to change: its chosen answer is focused
+    prefilled: Sequence[str]  # the questions the link filled in, before anything was saved
+    new: bool
+    resume_code: str | None
+
+
+@dataclass(frozen=True)
+class CheckPage:
+    """``respondent/check.html``: every answer, with a Change link to each question."""
+
+    token: str
+    instrument: Instrument
+    answers: Mapping[str, int]
+    background: Mapping[str, str]
+    missing: Mapping[str, str]
+    page_problems: Sequence[PageProblem]
+    back_url: str
+    new: bool
+    resume_code: str | None
+
+
+PAGE_CONTEXTS: dict[str, type] = {
+    "coordinator/round.html": CoordinatorRoundPage,
+    "reports/index.html": ReportsIndexPage,
+    "respondent/section.html": SectionPage,
+    "respondent/check.html": CheckPage,
+    "not_found.html": NoContext,
+    "server_error.html": NoContext,
+    "respondent/unknown_link.html": NoContext,
+}
