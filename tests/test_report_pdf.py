@@ -221,7 +221,7 @@ def test_orphan_check_catches_a_heading_left_at_the_foot() -> None:
 
 
 def test_css_strings_cannot_break_out_of_the_stylesheet() -> None:
-    from app.reports.rendering import css_string
+    from app.templating import css_string
 
     text = str(css_string('North "x"; } </style><script>alert(1)</script> é'))
     assert text.startswith('"North\\000020\\000022x') and text.endswith('\\0000e9"')
