@@ -34,7 +34,8 @@ def css_string(text: object) -> Markup:
     escape would be read as the escape's end), so nothing can end the string or the
     ``<style>`` element."""
     escaped = "".join(c if c.isascii() and c.isalnum() else f"\\{ord(c):06x}" for c in str(text))
-    return Markup(f'"{escaped}"')  # noqa: S704 - every character outside [A-Za-z0-9] escaped
+    # Safe: every character outside [A-Za-z0-9] is escaped above.
+    return Markup(f'"{escaped}"')  # noqa: S704  # nosec B704
 
 
 def long_date(value: date | None) -> str:
