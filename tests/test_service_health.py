@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app.database import make_engine
+from app.database import AsyncDatabase, make_engine
 from app.models import Response
 from app.services import rounds
 from app.services.demo import seed_demo
@@ -24,16 +24,22 @@ def test_healthz_is_200_when_the_database_is_up(client: TestClient) -> None:
 def test_healthz_is_503_when_the_database_is_down(client: TestClient) -> None:
     app = client.app
     working = app.state.engine  # type: ignore[attr-defined]
+    working_async = app.state.async_database  # type: ignore[attr-defined]
+    down = "postgresql+psycopg://nobody@127.0.0.1:9/none"
     app.state.engine = sa.create_engine(  # type: ignore[attr-defined]
-        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
+        down, connect_args={"connect_timeout": 1}
     )
+    # The respondents' API runs on the async engine: it is down too.
+    app.state.async_database = AsyncDatabase(down)  # type: ignore[attr-defined]
     try:
         answer = client.get("/healthz")
         assert answer.status_code == 503
         assert answer.json()["database"] == "down"
-        assert client.get("/api/v1/survey/whatever").status_code == 503
+        # A well-formed token, so that answering it needs the database.
+        assert client.get(f"/api/v1/survey/{'a' * 43}").status_code == 503
     finally:
         app.state.engine = working  # type: ignore[attr-defined]
+        app.state.async_database = working_async  # type: ignore[attr-defined]
 
 
 def test_production_refuses_the_default_secret() -> None:
