@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -243,13 +244,8 @@ class RateLimiter:
     ) -> None:
         """:meth:`count_failure` on ``connection``, committed at once (ends its transaction)."""
         moment = time.time() if now is None else now
-        async with database.writing():
-            try:
-                for statement in self._failure_statements(connection.dialect.name, checks, moment):
-                    await connection.execute(statement)
-                await connection.commit()
-            finally:
-                await connection.rollback()
+        statements = self._failure_statements(connection.dialect.name, checks, moment)
+        await _execute_committed(database, connection, statements)
 
     async def take_on(
         self,
@@ -285,13 +281,7 @@ class RateLimiter:
     ) -> None:
         """:meth:`give_back` on ``connection``, committed at once."""
         moment = time.time() if now is None else now
-        async with database.writing():
-            try:
-                for statement in self._give_back_statements(checks, moment):
-                    await connection.execute(statement)
-                await connection.commit()
-            finally:
-                await connection.rollback()
+        await _execute_committed(database, connection, self._give_back_statements(checks, moment))
 
     def _upsert(
         self, connection: Connection, limit: Limit, value: str, moment: float, step: int
@@ -422,3 +412,16 @@ def prune_statement(policy: RateLimitPolicy, now: float) -> sa.Delete:
     """Delete the windows that ended before now (the longest window of the policy)."""
     longest = max(limit.window_seconds for limit in policy.limits())
     return sa.delete(_COUNTERS).where(_COUNTERS.c.window_start < int(now) - longest)
+
+
+async def _execute_committed(
+    database: AsyncDatabase, connection: AsyncConnection, statements: Iterable[sa.Executable]
+) -> None:
+    """``statements`` on ``connection`` as one committed write (ends its transaction)."""
+    async with database.writing():
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+            await connection.commit()
+        finally:
+            await connection.rollback()

@@ -153,8 +153,8 @@ class SummaryOut(_Out):
     first_questions: list[str]
 
 
-class RoundReportOut(_Out):
-    """A round's report. Only the first group of fields when no results are published."""
+class _PublishedRoundOut(_Out):
+    """What every report answer starts with: the round, its count and what is published."""
 
     partnership: str
     round: str
@@ -168,6 +168,11 @@ class RoundReportOut(_Out):
     publication: str
     not_included: int | None
     not_included_because: str | None
+
+
+class RoundReportOut(_PublishedRoundOut):
+    """A round's report. Only the first group of fields when no results are published."""
+
     instrument: InstrumentOut | None = None
     summary: SummaryOut | None = None
     table4: dict[str, JsonValue] | None = Field(
@@ -198,21 +203,9 @@ class RoundListedOut(_Out):
     closes_on: str
 
 
-class RecordsOut(_Out):
+class RecordsOut(_PublishedRoundOut):
     """Row-level records (only with a final release), else the count fields and why not."""
 
-    partnership: str
-    round: str
-    round_id: int | None
-    responses: int
-    anonymity_threshold: int
-    results_visible: bool
-    note: str | None
-    release_policy: str
-    release: ReleaseOut | None
-    publication: str
-    not_included: int | None
-    not_included_because: str | None
     row_level_note: str | None = None
     withheld: str | None = None
     records: list[dict[str, JsonValue]] | None = None

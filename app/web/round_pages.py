@@ -8,6 +8,8 @@ that page repeats nothing; one that does not renders its page again with the pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -100,6 +102,30 @@ def _posted_date(day: str, month: str, year: str) -> dict[str, str]:
     return {"closes_on-day": day, "closes_on-month": month, "closes_on-year": year}
 
 
+def _post_closing_date(
+    request: Request,
+    session: Session,
+    coordinator: Coordinator,
+    round_id: int,
+    posted: dict[str, str],
+    change: Callable[[Session, int, date], object],
+    template: str,
+    done: str,
+) -> Response:
+    """A posted closing date handed to ``change`` (extend or reopen): its page again with the
+    problems and the typed date kept, or the round's page (post-redirect-get)."""
+    form = FormState(posted)
+    closes_on = parse_date(posted, "closes_on", form)
+    if closes_on is not None:
+        try:
+            change(session, round_id, closes_on)
+        except SurveyServiceError as error:
+            form.problems = problems_of(error, "closes_on")
+    if form or closes_on is None:
+        return _date_page(request, session, coordinator, round_id, template, form)
+    return see_other(f"/coordinator/rounds/{round_id}?done={done}")
+
+
 DayPart = Annotated[str, Form(alias="closes_on-day", max_length=10)]
 MonthPart = Annotated[str, Form(alias="closes_on-month", max_length=10)]
 YearPart = Annotated[str, Form(alias="closes_on-year", max_length=10)]
@@ -115,18 +141,16 @@ def change_closing_date(
     month: MonthPart = "",
     year: YearPart = "",
 ) -> Response:
-    posted = _posted_date(day, month, year)
-    form = FormState(posted)
-    closes_on = parse_date(posted, "closes_on", form)
-    if closes_on is not None:
-        try:
-            rounds.change_closing_date(session, round_id, closes_on)
-        except SurveyServiceError as error:
-            form.problems = problems_of(error, "closes_on")
-    if form or closes_on is None:
-        template = "coordinator/closing_date.html"
-        return _date_page(request, session, coordinator, round_id, template, form)
-    return see_other(f"/coordinator/rounds/{round_id}?done=closing-date")
+    return _post_closing_date(
+        request,
+        session,
+        coordinator,
+        round_id,
+        _posted_date(day, month, year),
+        rounds.change_closing_date,
+        "coordinator/closing_date.html",
+        "closing-date",
+    )
 
 
 @router.get("/coordinator/rounds/{round_id}/reopen", response_class=HTMLResponse)
@@ -146,17 +170,16 @@ def reopen(
     month: MonthPart = "",
     year: YearPart = "",
 ) -> Response:
-    posted = _posted_date(day, month, year)
-    form = FormState(posted)
-    closes_on = parse_date(posted, "closes_on", form)
-    if closes_on is not None:
-        try:
-            rounds.reopen_round(session, round_id, closes_on)
-        except SurveyServiceError as error:
-            form.problems = problems_of(error, "closes_on")
-    if form or closes_on is None:
-        return _date_page(request, session, coordinator, round_id, "coordinator/reopen.html", form)
-    return see_other(f"/coordinator/rounds/{round_id}?done=reopened")
+    return _post_closing_date(
+        request,
+        session,
+        coordinator,
+        round_id,
+        _posted_date(day, month, year),
+        rounds.reopen_round,
+        "coordinator/reopen.html",
+        "reopened",
+    )
 
 
 @router.get("/coordinator/rounds/{round_id}/open-link/replace", response_class=HTMLResponse)
