@@ -27,6 +27,7 @@ from app.web import (
     report_pages,
     respondent_pages,
     round_pages,
+    sign_in_pages,
 )
 from app.web.assets import find_frontend, install_assets
 from app.web.errors import install_error_handlers
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = build_templates(frontend)
     app.include_router(site_files_router(frontend, app.title, app.openapi_url or "/openapi.json"))
     app.include_router(health.router)
+    app.include_router(sign_in_pages.router)
     app.include_router(respondent_pages.router)
     app.include_router(coordinator_pages.router)
     app.include_router(round_pages.router)

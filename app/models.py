@@ -9,6 +9,7 @@ the invitation that led to it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -82,22 +83,51 @@ class AccountRole(StrEnum):
     ANALYST = "analyst"
 
 
-CoordinatorRole = AccountRole  # the name the survey service's code uses
+ROLE_ORDER = (
+    AccountRole.ADMIN,
+    AccountRole.COORDINATOR,
+    AccountRole.ANALYST,
+    AccountRole.EVALUATOR,
+)
 
 
-class Coordinator(SQLModel, table=True):
-    """A person with an account (coordinator, evaluator, analyst or admin; never a respondent).
+class Account(SQLModel, table=True):
+    """A person with an account: one or more roles (never a respondent).
 
-    The table keeps its first name, ``coordinator``; ``role`` says what the account may do.
+    ``roles`` holds the account's role names, space-separated in :data:`ROLE_ORDER`
+    (``"coordinator evaluator"``); read it through :attr:`role_set`.  ``password_hash`` is
+    ``None`` until an invited person sets a password.  A disabled account (``disabled_at``)
+    cannot sign in, and its sessions and API tokens stop working at once.  ``totp_secret``
+    is set once the person has set up a second factor (an authenticator app).
     """
 
-    __tablename__ = "coordinator"
+    __tablename__ = "account"
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True)
-    password_hash: str = Field(max_length=255)
-    role: str = Field(default=CoordinatorRole.COORDINATOR, max_length=32)
+    password_hash: str | None = Field(default=None, max_length=255)
+    roles: str = Field(default=AccountRole.COORDINATOR, max_length=100)
+    disabled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    totp_secret: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles.split())
+
+    def has_any_role(self, roles: Collection[str]) -> bool:
+        return not self.role_set.isdisjoint(roles)
+
+    @property
+    def role_words(self) -> str:
+        """The roles for a page: "coordinator and evaluator"."""
+        names = [role for role in ROLE_ORDER if role in self.role_set]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def role_text(roles: Collection[str]) -> str:
+    """``roles`` as stored in :attr:`Account.roles`: known roles only, in :data:`ROLE_ORDER`."""
+    return " ".join(role for role in ROLE_ORDER if role in set(roles))
 
 
 class Partnership(SQLModel, table=True):
@@ -258,7 +288,7 @@ class PartnershipGrant(SQLModel, table=True):
 
     __tablename__ = "partnership_grant"
 
-    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", primary_key=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", primary_key=True)
     partnership_id: int = Field(
         foreign_key="partnership.id", ondelete="CASCADE", primary_key=True, index=True
     )
@@ -300,9 +330,14 @@ class AccountSession(SQLModel, table=True):
     __tablename__ = "account_session"
 
     token_hash: str = Field(max_length=64, primary_key=True)
-    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", index=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     expires_at: datetime = Field(sa_column=_timestamp())
+    # Signed in with a password, waiting for the second factor: no page treats such a session
+    # as signed in except the one that asks for the code.
+    pending_factor: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
 
 
 class RawAccessGrant(SQLModel, table=True):
@@ -310,10 +345,8 @@ class RawAccessGrant(SQLModel, table=True):
 
     __tablename__ = "raw_access_grant"
 
-    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", primary_key=True)
-    granted_by_id: int | None = Field(
-        default=None, foreign_key="coordinator.id", ondelete="SET NULL"
-    )
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", primary_key=True)
+    granted_by_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     reason: str = Field(max_length=500)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
@@ -438,9 +471,68 @@ class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="coordinator.id", ondelete="CASCADE", index=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", index=True)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class AccountLinkPurpose(StrEnum):
+    INVITATION = "invitation"  # an invited person sets their first password
+    PASSWORD_RESET = "reset"  # noqa: S105 (a purpose, not a password): "forgot password"
+
+
+class AccountLink(SQLModel, table=True):
+    """A set-your-password link sent by e-mail: works once, until ``expires_at``.
+
+    Only the SHA-256 of the link's secret is stored.
+    """
+
+    __tablename__ = "account_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", index=True)
+    purpose: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())
+    used_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class RolePolicy(SQLModel, table=True):
+    """What an admin requires of every account holding ``role``: a second factor (TOTP)."""
+
+    __tablename__ = "role_policy"
+
+    role: str = Field(max_length=32, primary_key=True)
+    totp_required: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+
+
+class AuditEvent(SQLModel, table=True):
+    """One line of the append-only audit trail: who did what, to what, when.
+
+    ``actor_id`` is not a foreign key, so that the line outlives the account; ``actor`` keeps
+    the e-mail address the account had (or ``"worker"``, ``"command line"``).  ``target``
+    names what was acted on (``"round 3"``, ``"account ann@example.nhs.uk"``,
+    ``"report.xlsx of round 3"``); ``partnership_id`` (not a foreign key either) lets an admin
+    filter by partnership.  Never an answer, a link, a password or a token.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurred_at: datetime = Field(
+        default_factory=utc_now,
+        sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True),
+    )
+    actor_id: int | None = Field(default=None, index=True)
+    actor: str = Field(max_length=254)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=300)
+    partnership_id: int | None = Field(default=None, index=True)
+    outcome: str = Field(default="done", max_length=16)  # "done", "refused", "failed"
+    detail: str = Field(default="", max_length=500)

@@ -35,7 +35,7 @@ from app.database import make_engine
 from app.instruments import instrument_named
 from app.main import create_app
 from app.services import rounds
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.settings import Settings
 from bench.bench_analysis import best_times
 from bench.bench_report import bare_select, seed_round
@@ -45,11 +45,11 @@ PASSWORD = "bench admin password"
 
 
 def _signed_in(client: TestClient) -> None:
-    page = client.get("/reports/login").text
+    page = client.get("/sign-in").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
     answer = client.post(
-        "/reports/login",
+        "/sign-in",
         data={"email": "admin@example.org", "password": PASSWORD, "csrf_token": token.group(1)},
         follow_redirects=False,
     )
@@ -63,7 +63,7 @@ def run(backend: str, size: int, repeats: int) -> None:
         round_id = seed_round(engine, instrument, size)
         with Session(engine) as session:
             rounds.close_round(session, round_id)
-            add_coordinator(session, "admin@example.org", PASSWORD, "admin")
+            add_account(session, "admin@example.org", PASSWORD, "admin")
         settings = Settings(environment="test", database_url=url, secret_key=SECRET_KEY)
         with TestClient(create_app(settings)) as client:
             _signed_in(client)

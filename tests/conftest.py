@@ -52,7 +52,7 @@ COORDINATOR_PASSWORD = "correct horse battery staple"
 # argon2id at its smallest cost (8 KiB, one pass) for every hash made in the test process:
 # about 0.1 ms instead of about 150 ms and 64 MiB.  Verifying reads the cost from the hash
 # itself, so hashes made here verify cheaply in the live servers too, and production hashes
-# still verify here.  Set before any test module imports app.services.coordinators, whose
+# still verify here.  Set before any test module imports app.services.accounts, whose
 # module-level dummy hash is made on import.
 app.security._password_hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
@@ -352,9 +352,9 @@ def make_round(session: Session) -> Callable[..., SurveySetUp]:
 
 @pytest.fixture
 def coordinator(session: Session) -> str:
-    from app.services.coordinators import add_coordinator
+    from app.services.accounts import add_account
 
-    add_coordinator(session, COORDINATOR_EMAIL, COORDINATOR_PASSWORD)
+    add_account(session, COORDINATOR_EMAIL, COORDINATOR_PASSWORD)
     return COORDINATOR_EMAIL
 
 

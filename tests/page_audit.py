@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.services import coordinators, invitations, partnerships, rounds
+from app.services import accounts, invitations, partnerships, rounds
 from app.services.demo import DEMO_COORDINATOR, DEMO_OPEN_ROUND, DEMO_PARTNERSHIP, DEMO_REPORT_ROUND
 from tests.browser_support import LiveServer
 
@@ -34,13 +34,13 @@ PASSWORD = "page audit password 123"
 ROLES = ("anonymous", "respondent", "coordinator", "evaluator", "analyst", "admin")
 # Who signs in where (the sign-in page and the account), by the audit's account names.
 ACCOUNTS = {
-    "coordinator": ("/coordinator/login", DEMO_COORDINATOR),
-    "new-coordinator": ("/coordinator/login", "new.coordinator@example.org"),
-    "evaluator": ("/reports/login", "evaluator@example.org"),
-    "new-evaluator": ("/reports/login", "new.evaluator@example.org"),
-    "analyst": ("/reports/login", "analyst@example.org"),
-    "admin": ("/coordinator/login", "admin@example.org"),
-    "admin-reports": ("/reports/login", "admin@example.org"),
+    "coordinator": ("/sign-in", DEMO_COORDINATOR),
+    "new-coordinator": ("/sign-in", "new.coordinator@example.org"),
+    "evaluator": ("/sign-in", "evaluator@example.org"),
+    "new-evaluator": ("/sign-in", "new.evaluator@example.org"),
+    "analyst": ("/sign-in", "analyst@example.org"),
+    "admin": ("/sign-in", "admin@example.org"),
+    "admin-reports": ("/sign-in", "admin@example.org"),
 }
 
 
@@ -130,18 +130,18 @@ def build_world(server: LiveServer) -> AuditWorld:
         )
         assert organisation.id is not None
         world.ids["organisation"] = organisation.id
-        coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
+        coordinator = accounts.coordinator_by_email(session, DEMO_COORDINATOR)
         assert coordinator is not None
-        coordinators.grant_partnership(session, coordinator, empty.id)
-        coordinators.add_coordinator(session, "new.coordinator@example.org", PASSWORD)
-        coordinators.add_coordinator(
+        accounts.grant_partnership(session, coordinator, empty.id)
+        accounts.add_account(session, "new.coordinator@example.org", PASSWORD)
+        accounts.add_account(
             session, "evaluator@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP]
         )
-        coordinators.add_coordinator(  # granted only a partnership with no report yet
+        accounts.add_account(  # granted only a partnership with no report yet
             session, "new.evaluator@example.org", PASSWORD, "evaluator", [empty.name]
         )
-        coordinators.add_coordinator(session, "analyst@example.org", PASSWORD, "analyst")
-        coordinators.add_coordinator(session, "admin@example.org", PASSWORD, "admin")
+        accounts.add_account(session, "analyst@example.org", PASSWORD, "analyst")
+        accounts.add_account(session, "admin@example.org", PASSWORD, "admin")
         session.commit()
     return world
 
@@ -296,22 +296,22 @@ def open_link(page: Any, world: AuditWorld) -> None:
 
 COORDINATOR_PAGES = [
     Page(
-        ("GET", "/coordinator/login"),
+        ("GET", "/sign-in"),
         "anonymous",
-        "coordinator-sign-in",
+        "sign-in",
         (
-            State("clean", visit("/coordinator/login")),
+            State("clean", visit("/sign-in")),
             State(
                 "errors",
                 steps(
-                    visit("/coordinator/login"),
+                    visit("/sign-in"),
                     fill("#email", "someone@example.org"),
                     fill("#password", "not the password"),
                     click("Sign in"),
                 ),
                 status=None,
                 errors=None,
-                covers=(("POST", "/coordinator/login"),),
+                covers=(("POST", "/sign-in"),),
             ),
         ),
     ),
@@ -518,26 +518,6 @@ COORDINATOR_PAGES = [
 ]
 
 READER_PAGES = [
-    Page(
-        ("GET", "/reports/login"),
-        "anonymous",
-        "reports-sign-in",
-        (
-            State("clean", visit("/reports/login")),
-            State(
-                "errors",
-                steps(
-                    visit("/reports/login"),
-                    fill("#email", "someone@example.org"),
-                    fill("#password", "not the password"),
-                    click("Sign in"),
-                ),
-                status=None,
-                errors=None,
-                covers=(("POST", "/reports/login"),),
-            ),
-        ),
-    ),
     Page(
         ("GET", "/reports"),
         "evaluator",
@@ -828,12 +808,13 @@ NOT_PAGES: dict[Route, str] = {
     ("POST", "/coordinator/partnerships/{partnership_id}/organisations/{organisation_id}/remove"): (
         "removes the organisation, back to the partnership"
     ),
-    ("POST", "/coordinator/logout"): "sends the browser to the sign-in page",
+    ("POST", "/sign-out"): "sends the browser to the sign-in page",
     ("POST", "/account/tokens/{token_id}/revoke"): "revokes the token, back to the list",
     ("POST", "/coordinator/rounds/{round_id}/invitations"): "queues the e-mails, back to the list",
     ("POST", "/coordinator/rounds/{round_id}/participants/remove"): "back to the list",
     ("POST", "/mail/opt-out/{token}"): "needs a real e-mail's token: NOT audited yet",
-    ("POST", "/reports/logout"): "sends the browser to the sign-in page",
+    ("GET", "/coordinator/login"): "a permanent redirect to /sign-in (earlier versions' page)",
+    ("GET", "/reports/login"): "a permanent redirect to /sign-in (earlier versions' page)",
 }
 UNKNOWN_ADDRESS: Route = ("GET", "/{path}")
 

@@ -24,7 +24,7 @@ from app.cli import main
 from app.instruments import instrument_named
 from app.models import Response
 from app.services import analyst
-from app.services.coordinators import add_coordinator, coordinator_by_email
+from app.services.accounts import add_account, coordinator_by_email
 from app.services.reports import viewer_for
 from app.services.rounds import close_round
 from tests.conftest import SurveySetUp
@@ -82,7 +82,7 @@ def pooled(
         close_round(session, survey_round.round_id)
     still_open = make_round()
     add_responses(session, still_open.round_id, [_answers(rng, 1.0, 0)] * 6, [{}] * 6)
-    add_coordinator(session, ANALYST[0], PASSWORD, "analyst")
+    add_account(session, ANALYST[0], PASSWORD, "analyst")
     account = coordinator_by_email(session, ANALYST[0])
     assert account is not None
     viewer = viewer_for(session, account)

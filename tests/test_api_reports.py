@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.instruments import instrument_named
-from app.services.coordinators import add_coordinator, coordinator_by_email, grant_partnership
+from app.services.accounts import add_account, coordinator_by_email, grant_partnership
 from app.services.demo import DEMO_PARTNERSHIP
 from app.services.rounds import close_round
 from tests.conftest import COORDINATOR_PASSWORD, SurveySetUp, full_answers
@@ -19,8 +19,8 @@ from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_roun
 @pytest.fixture
 def readers(session: Session) -> int:
     round_id = seeded_demo_round(session)
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
-    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    add_account(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
     return round_id
 
 

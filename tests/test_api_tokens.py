@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from app.models import ApiToken
 from app.services import api_tokens
-from app.services.coordinators import add_coordinator, coordinator_by_email
+from app.services.accounts import add_account, coordinator_by_email
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from tests.conftest import COORDINATOR_PASSWORD, TEST_SECRET, csrf_from
 
@@ -23,7 +23,7 @@ TOKEN = re.compile(r"tsp_[A-Za-z0-9_-]{43}")
 
 
 def _account(session: Session, email: str, role: str = "coordinator") -> None:
-    add_coordinator(session, email, COORDINATOR_PASSWORD, role)
+    add_account(session, email, COORDINATOR_PASSWORD, role)
 
 
 def _made(session: Session, email: str, name: str = "script") -> str:
@@ -113,9 +113,9 @@ def test_a_token_needs_a_plain_name(session: Session, name: str) -> None:
 
 
 def _sign_in(client: TestClient, email: str) -> None:
-    token = csrf_from(client.get("/coordinator/login").text)
+    token = csrf_from(client.get("/sign-in").text)
     answer = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": email, "password": COORDINATOR_PASSWORD, "csrf_token": token},
         follow_redirects=False,
     )

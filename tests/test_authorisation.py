@@ -59,6 +59,11 @@ def signing_out(_role: str, _which: str | None) -> str:
     return SIGN_IN
 
 
+def any_account(role: str, _which: str | None) -> str:
+    """Every signed-in account (it lands where its roles lead); signed out, the sign-in page."""
+    return SIGN_IN if role in ("anonymous", "respondent") else ALLOWED
+
+
 def link_holder(_role: str, which: str | None) -> str:
     """A link works for whoever holds it (A: a real link); an unknown one (B) is not found."""
     return ALLOWED if which == "A" else NOT_FOUND
@@ -340,15 +345,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/assets/{path:path}"): Entry(_assets_policy, _asset, scoped=False),
     ("GET", "/static/{path:path}"): Entry(public, get("/static/survey.css"), scoped=False),
     ("GET", "/healthz"): Entry(public, get("/healthz"), scoped=False),
-    ("GET", "/"): Entry(public, get("/"), scoped=False),
+    ("GET", "/"): Entry(any_account, get("/"), scoped=False),
+    ("GET", "/sign-in"): Entry(public, get("/sign-in"), scoped=False),
+    ("POST", "/sign-in"): Entry(
+        wrong_password, post("/sign-in", lambda w: LOGIN), scoped=False
+    ),
+    # The sign-in pages of earlier versions: a permanent redirect to /sign-in, for everyone
     ("GET", "/coordinator/login"): Entry(public, get("/coordinator/login"), scoped=False),
     ("GET", "/reports/login"): Entry(public, get("/reports/login"), scoped=False),
-    ("POST", "/coordinator/login"): Entry(
-        wrong_password, post("/coordinator/login", lambda w: LOGIN), scoped=False
-    ),
-    ("POST", "/reports/login"): Entry(
-        wrong_password, post("/reports/login", lambda w: LOGIN), scoped=False
-    ),
     # Respondents: the link is the key
     ("GET", "/s/{token}"): Entry(link_holder, get("/s/{t}")),
     ("POST", "/s/{token}/start"): Entry(link_holder, post("/s/{t}/start")),
@@ -635,10 +639,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         analysing, get("/api/v1/analyst/agreement"), scoped=False
     ),
     # Signing out (tried last: it ends the session)
-    ("POST", "/coordinator/logout"): Entry(signing_out, post("/coordinator/logout"), False),
-    ("POST", "/reports/logout"): Entry(signing_out, post("/reports/logout"), scoped=False),
+    ("POST", "/sign-out"): Entry(signing_out, post("/sign-out"), scoped=False),
 }
-SIGN_OUT = {("POST", "/coordinator/logout"), ("POST", "/reports/logout")}
+SIGN_OUT = {("POST", "/sign-out")}
 
 
 def test_every_route_has_a_matrix_entry(client: TestClient) -> None:
@@ -650,7 +653,7 @@ def test_every_route_has_a_matrix_entry(client: TestClient) -> None:
 def _outcome(answer: httpx.Response, path: str) -> str:
     code = answer.status_code
     location = answer.headers.get("location", "")
-    if code in (302, 303, 307) and location.startswith(("/coordinator/login", "/reports/login")):
+    if code in (302, 303, 307) and location.startswith("/sign-in"):
         return SIGN_IN
     if code == 401 and path.startswith("/api/"):
         return SIGN_IN

@@ -13,7 +13,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.services import coordinators, invitations, partnerships, rounds
+from app.services import accounts, invitations, partnerships, rounds
 from app.services.rate_limits import Limit, RateLimiter, RateLimitPolicy
 from tests.conftest import TEST_SECRET, csrf_from, full_answers
 from tests.test_reports_support import add_responses
@@ -106,7 +106,7 @@ class World:
 
     def csrf(self, role: str) -> str | None:
         """The CSRF token of ``role``'s browser session (``None``: send none)."""
-        return csrf_from(self.clients[role].get("/coordinator/login").text)
+        return csrf_from(self.clients[role].get("/sign-in").text)
 
 
 def _sign_in(client: TestClient, path: str, email: str) -> None:
@@ -162,18 +162,18 @@ def build_world(client: TestClient, session: Session) -> World:
         assert earlier.id is not None
         add_responses(session, earlier.id, varied, [{}] * 6)
     world = World(session, client, partnership_ids, round_ids)
-    accounts = {
-        "coord_a": ("coordinator", [NAMES["A"]], "/coordinator/login"),
-        "coord_b": ("coordinator", [NAMES["B"]], "/coordinator/login"),
-        "eval_a": ("evaluator", [NAMES["A"]], "/reports/login"),
-        "eval_b": ("evaluator", [NAMES["B"]], "/reports/login"),
-        "analyst": ("analyst", [], "/reports/login"),
-        "admin": ("admin", [], "/coordinator/login"),
+    people = {
+        "coord_a": ("coordinator", [NAMES["A"]], "/sign-in"),
+        "coord_b": ("coordinator", [NAMES["B"]], "/sign-in"),
+        "eval_a": ("evaluator", [NAMES["A"]], "/sign-in"),
+        "eval_b": ("evaluator", [NAMES["B"]], "/sign-in"),
+        "analyst": ("analyst", [], "/sign-in"),
+        "admin": ("admin", [], "/sign-in"),
     }
     for role in ROLES:
         world.clients[role] = TestClient(client.app)
-    for role, (kind, granted, login_path) in accounts.items():
+    for role, (kind, granted, login_path) in people.items():
         email = f"{role.replace('_', '.')}@example.org"
-        coordinators.add_coordinator(session, email, PASSWORD, kind, granted)
+        accounts.add_account(session, email, PASSWORD, kind, granted)
         _sign_in(world.clients[role], login_path, email)
     return world

@@ -106,7 +106,7 @@ def test_coordinator_api_and_forms_refuse_oversized_bodies(
     assert answer.status_code == 413
     assert client.get("/api/v1/partnerships", auth=auth).json() == []
     form = client.post(
-        "/coordinator/login",
+        "/sign-in",
         content=b"email=" + b"a" * TOO_LARGE,
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
@@ -239,7 +239,7 @@ def test_coordinator_api_names_each_bad_field(
     body: dict[str, object],
     fields: set[str],
 ) -> None:
-    from app.services.coordinators import coordinator_by_email, grant_partnership
+    from app.services.accounts import coordinator_by_email, grant_partnership
 
     setup = make_round()
     auth = (coordinator, COORDINATOR_PASSWORD)

@@ -19,7 +19,7 @@ TOKEN = re.compile(r"tsp_[A-Za-z0-9_-]{43}")
 def test_a_coordinator_makes_and_revokes_a_token(chromium: Any, live_server: LiveServer) -> None:
     context = chromium.new_context(bypass_csp=True)  # for axe-core
     page = context.new_page()
-    page.goto(live_server.base_url + "/coordinator/login")
+    page.goto(live_server.base_url + "/sign-in")
     page.fill("#email", live_server.coordinator_email)
     page.fill("#password", live_server.coordinator_password)
     page.click("button[type=submit]")

@@ -56,12 +56,12 @@ def place(live_server: LiveServer) -> Place:
     newest main instrument, a draft, a closed round and a round on the self-check."""
     from app.database import make_engine
     from app.models import Invitation, InvitationStatus
-    from app.services import coordinators, invitations, partnerships, rounds
+    from app.services import accounts, invitations, partnerships, rounds
 
     engine = make_engine(live_server.database_url)
     today = date.today()
     with Session(engine, expire_on_commit=False) as session:
-        coordinators.add_coordinator(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
+        accounts.add_account(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
         partnership = partnerships.create_partnership(
             session, "Riverside and Hillshire Integrated Care Partnership", "other"
         )
@@ -118,7 +118,7 @@ def place(live_server: LiveServer) -> Place:
 def page(chromium: Any, live_server: LiveServer, place: Place) -> Iterator[Any]:
     context = chromium.new_context(bypass_csp=True)  # for axe-core
     signed_in = context.new_page()
-    signed_in.goto(live_server.base_url + "/coordinator/login")
+    signed_in.goto(live_server.base_url + "/sign-in")
     signed_in.fill("#email", ADMIN_EMAIL)
     signed_in.fill("#password", ADMIN_PASSWORD)
     signed_in.click("main button[type=submit]")

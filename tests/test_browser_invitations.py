@@ -203,7 +203,7 @@ def test_a_coordinator_invites_20_people_and_reminds_exactly_those_who_have_not_
 
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
-    page.goto(server.base_url + "/coordinator/login")
+    page.goto(server.base_url + "/sign-in")
     page.fill("#email", server.coordinator_email)
     page.fill("#password", server.coordinator_password)
     page.click("button[type=submit]")

@@ -64,7 +64,7 @@ def test_the_app_runs_without_node_modules_and_says_why_pages_are_plain(
     assert "scripts/bootstrap" in caplog.text
     try:
         with TestClient(app) as client:
-            page = client.get("/coordinator/login")
+            page = client.get("/sign-in")
             assert page.status_code == 200
             assert "nhsuk-frontend-" not in page.text  # no link to a missing stylesheet
             assert "/static/survey.css" in page.text

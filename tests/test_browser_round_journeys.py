@@ -47,11 +47,11 @@ FILES = {
 @pytest.fixture(scope="module")
 def partnership(live_server: LiveServer) -> int:
     from app.database import make_engine
-    from app.services import coordinators, partnerships
+    from app.services import accounts, partnerships
 
     engine = make_engine(live_server.database_url)
     with Session(engine, expire_on_commit=False) as session:
-        coordinators.add_coordinator(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
+        accounts.add_account(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
         made = partnerships.create_partnership(session, "Estuary Care Partnership", "other")
         for name, kind in (
             ("Estuary Hospital", "acute-trust"),

@@ -68,7 +68,7 @@ def test_form_posts_without_the_right_token_are_refused(
 
 def test_form_posts_with_the_right_token_work(client: TestClient, session: Session) -> None:
     world = build_world(client, session)
-    signing_out = {("POST", "/coordinator/logout"), ("POST", "/reports/logout")}
+    signing_out = {("POST", "/sign-out"), ("POST", "/sign-out")}
     routes = sorted(_form_routes(client), key=lambda route: route in signing_out)
     for method, path in routes:
         entry = MATRIX[(method, path)]
@@ -105,6 +105,6 @@ def test_exempt_respondent_forms_set_only_the_links_own_lax_cookie(
 def test_the_session_cookie_is_lax_and_http_only(client: TestClient) -> None:
     """Browsers do not send it on another site's POST, so the JSON API's cookie sign-in
     cannot be driven from another site either."""
-    page = client.get("/coordinator/login")
+    page = client.get("/sign-in")
     cookie = page.headers["set-cookie"].lower()
     assert "samesite=lax" in cookie and "httponly" in cookie

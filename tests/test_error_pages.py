@@ -29,7 +29,7 @@ def test_an_unknown_page_is_a_page_for_a_browser_and_json_for_the_api(client: Te
 
 
 def test_a_wrong_method_on_a_page_is_a_page(client: TestClient) -> None:
-    answer = client.delete("/coordinator/login", headers=BROWSER)
+    answer = client.delete("/sign-in", headers=BROWSER)
     assert answer.status_code == 405
     assert answer.headers["content-type"].startswith("text/html")
     assert "Sorry, there is a problem" in answer.text

@@ -80,9 +80,9 @@ def _submit(client: TestClient, token: str, value: int) -> None:
 @pytest.fixture
 def seeded(client: TestClient, session: Session) -> Seeded:
     from app.services import invitations, partnerships, rounds
-    from app.services.coordinators import add_coordinator
+    from app.services.accounts import add_account
 
-    admin = add_coordinator(session, EMAIL, PASSWORD, role="admin")
+    admin = add_account(session, EMAIL, PASSWORD, role="admin")
     assert admin.id is not None and admin.email == EMAIL
     partnership = partnerships.create_partnership(
         session, PARTNERSHIP, "other", granted_to=admin.id
@@ -198,8 +198,8 @@ def test_report_and_analyst_pages_escape_names_and_the_email(
     [
         f"/s/{quote(SCRIPT + IMAGE, safe='')}",
         f"/s/{quote(SCRIPT, safe='')}/sections/{quote(IMAGE, safe='')}",
-        f"/coordinator/login?next={quote(IMAGE + SCRIPT, safe='')}",
-        f"/reports/login?next={quote(IMAGE + SCRIPT, safe='')}",
+        f"/sign-in?next={quote(IMAGE + SCRIPT, safe='')}",
+        f"/sign-in?next={quote(IMAGE + SCRIPT, safe='')}",
         f"/reports/rounds/{quote(SCRIPT, safe='')}",
         f"/coordinator/partnerships/{quote(IMAGE, safe='')}",
     ],

@@ -47,7 +47,7 @@ def seeded(migrated_url: str) -> Iterator[Seeded]:
     from app.database import make_engine
     from app.main import create_app
     from app.services import demo, invitations
-    from app.services.coordinators import add_coordinator
+    from app.services.accounts import add_account
     from app.services.rate_limits import Limit, RateLimitPolicy
     from app.settings import Settings
 
@@ -59,7 +59,7 @@ def seeded(migrated_url: str) -> Iterator[Seeded]:
             instrument_id=app_settings.instrument,
             anonymity_threshold=5,
         )
-        add_coordinator(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
+        add_account(session, ADMIN_EMAIL, ADMIN_PASSWORD, role="admin")
         from app.services.rounds import get_round
 
         partnership_id = get_round(session, seed.round_id).partnership_id

@@ -213,8 +213,8 @@ def _sign_in(client: TestClient, path: str, email: str) -> None:
 @pytest.mark.parametrize(
     ("login", "email", "reads"),
     [
-        ("/coordinator/login", "coord.a@example.org", "/api/v1/rounds/{r}"),
-        ("/reports/login", "eval.a@example.org", "/api/v1/reports/rounds/{r}/answers"),
+        ("/sign-in", "coord.a@example.org", "/api/v1/rounds/{r}"),
+        ("/sign-in", "eval.a@example.org", "/api/v1/reports/rounds/{r}/answers"),
     ],
 )
 def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(
@@ -257,7 +257,7 @@ def test_an_expired_session_is_signed_out(client: TestClient, session: Session) 
         session.add(row)
     session.commit()
     answer = coordinator.get("/coordinator", follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"].startswith("/coordinator/login")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/sign-in")
 
 
 def test_a_cookie_forged_with_the_signing_key_reads_nothing(

@@ -28,7 +28,7 @@ from app.cli import main
 from app.instruments import instrument_named
 from app.models import RawAccessGrant, Response, ResponseStatus
 from app.services import rounds
-from app.services.coordinators import add_coordinator, coordinator_by_email, grant_partnership
+from app.services.accounts import add_account, coordinator_by_email, grant_partnership
 from tests.conftest import COORDINATOR_PASSWORD, SurveySetUp, full_answers
 from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
 
@@ -72,7 +72,7 @@ def _add(
 
 @pytest.fixture
 def admin(client: TestClient, session: Session) -> TestClient:
-    add_coordinator(session, "admin@example.org", PASSWORD, "admin")
+    add_account(session, "admin@example.org", PASSWORD, "admin")
     sign_in(client, "admin@example.org")
     return client
 
@@ -261,9 +261,9 @@ def test_raw_access_is_granted_recorded_and_revoked_by_an_admin(
     _add(session, survey.round_id, people)
     rounds.close_round(session, survey.round_id)
     _add(session, survey.round_id, [(_who("acute-trust"), 2)])  # too late: never published
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
-    add_coordinator(session, "boss@example.org", PASSWORD, "admin")
-    add_coordinator(session, "co@example.org", PASSWORD, "coordinator")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "boss@example.org", PASSWORD, "admin")
+    add_account(session, "co@example.org", PASSWORD, "coordinator")
     sign_in(client, "an@example.org")
 
     def pair_rows() -> int:
@@ -490,7 +490,7 @@ def test_coordinators_choose_the_release_policy_until_the_first_release(
     assert client.put(url, json={"release_policy": "interim"}, auth=auth).status_code == 200
     assert client.put(url, json={"release_policy": "sometimes"}, auth=auth).status_code == 422
     add_responses(session, survey.round_id, [full_answers()] * 5, [{}] * 5)
-    add_coordinator(session, "ad@example.org", PASSWORD, "admin")
+    add_account(session, "ad@example.org", PASSWORD, "admin")
     reader = ("ad@example.org", PASSWORD)
     report = client.get(f"/api/v1/reports/rounds/{survey.round_id}", auth=reader).json()
     assert report["release"]["number"] == 1
@@ -507,9 +507,9 @@ def test_the_coordinator_form_offers_the_release_policy(
     account = coordinator_by_email(session, coordinator)
     assert account is not None
     grant_partnership(session, account, survey.partnership_id)
-    login = client.get("/coordinator/login")
+    login = client.get("/sign-in")
     signed_in = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={
             "email": coordinator,
             "password": COORDINATOR_PASSWORD,

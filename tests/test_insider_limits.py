@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from app.instruments import instrument_named
 from app.models import Invitation, InvitationKind, Partnership, Response
 from app.services import invitations
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.services.rate_limits import Limit, RateLimiter, RateLimitPolicy
 from app.settings import Settings
 from app.web.rate_limits import wait_text
@@ -209,7 +209,7 @@ def test_the_address_and_round_ceilings_refuse_with_a_page_naming_them(
 # Locking an account out -------------------------------------------------------------------
 
 
-def _login(browser: TestClient, email: str, password: str, path: str = "/coordinator/login") -> int:
+def _login(browser: TestClient, email: str, password: str, path: str = "/sign-in") -> int:
     token = csrf_from(browser.get(path).text)
     answer = browser.post(
         path,
@@ -247,7 +247,7 @@ def test_a_browser_trusted_for_one_account_is_not_trusted_for_another(
     client: TestClient, session: Session, coordinator: str
 ) -> None:
     _use(client, RateLimitPolicy(login_per_email_address=Limit("login-email-address", 3, 3600)))
-    add_coordinator(session, "insider@example.org", COORDINATOR_PASSWORD)
+    add_account(session, "insider@example.org", COORDINATOR_PASSWORD)
     insider = _client(client)
     assert _login(insider, "insider@example.org", COORDINATOR_PASSWORD) == 303
     cookie = next(c for c in insider.cookies.jar if c.name == "trust_survey_device")
@@ -281,10 +281,10 @@ def test_the_wait_doubles_with_each_failure_beyond_a_few_up_to_a_cap(engine: Eng
 def test_a_duplicated_email_field_is_refused(client: TestClient, coordinator: str) -> None:
     _use(client, RateLimitPolicy(login_per_email=Limit("login-email", 3, 900)))
     browser = _client(client)
-    token = csrf_from(browser.get("/coordinator/login").text)
+    token = csrf_from(browser.get("/sign-in").text)
     for n in range(6):
         answer = browser.post(
-            "/coordinator/login",
+            "/sign-in",
             content=(
                 f"email=decoy{n}%40example.org&email={coordinator}"
                 f"&password=wrong+guess&csrf_token={token}"
@@ -300,9 +300,9 @@ def test_the_email_counted_is_the_one_the_app_reads(client: TestClient, coordina
     # A multipart form is read by the app like any other; so it is counted like any other.
     for n in range(3):
         browser = _client(client, (f"192.0.2.{n + 1}", 1))
-        token = csrf_from(browser.get("/coordinator/login").text)
+        token = csrf_from(browser.get("/sign-in").text)
         answer = browser.post(
-            "/coordinator/login",
+            "/sign-in",
             data={"email": coordinator, "password": "wrong guess", "csrf_token": token},
             files={"attachment": ("a.txt", b"x")},
             follow_redirects=False,
@@ -328,9 +328,9 @@ def test_a_basic_header_written_another_way_is_counted_for_its_account(
 
 def test_a_login_form_too_large_to_count_is_refused(client: TestClient, coordinator: str) -> None:
     browser = _client(client)
-    token = csrf_from(browser.get("/coordinator/login").text)
+    token = csrf_from(browser.get("/sign-in").text)
     answer = browser.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"padding": "x" * 20_000, "email": coordinator, "password": "p", "csrf_token": token},
     )
     assert answer.status_code == 413
@@ -441,7 +441,7 @@ def test_control_characters_in_api_text_are_a_422_naming_the_field(
     answer = quiet_client.put(f"/api/v1/survey/{token}/draft", content=body, headers=JSON)
     assert answer.status_code == 422
     # Names of partnerships, organisations and rounds.
-    add_coordinator(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
+    add_account(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
     auth = ("admin@example.org", COORDINATOR_PASSWORD)
     for path, fields in [
         ("/api/v1/partnerships", {"name": bad, "care_model": "other"}),
@@ -492,7 +492,7 @@ def test_control_characters_in_forms_are_an_inline_error_keeping_the_input(
     # Sign-in and the coordinator's forms: a clear answer, never a 500.
     browser = quiet_client
     assert _login(browser, bad + "@example.org", "whatever it is") == 401
-    add_coordinator(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
+    add_account(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
     assert _login(browser, "admin@example.org", COORDINATOR_PASSWORD) == 303
     csrf = csrf_from(browser.get("/coordinator").text)
     for path, fields in [

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from app.instruments import instrument_named
 from app.models import Invitation, Response
 from app.services import invitations, partnerships, rounds
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from tests.conftest import (
     COORDINATOR_PASSWORD,
     SurveySetUp,
@@ -62,7 +62,7 @@ def insider(client: TestClient) -> Iterator[TestClient]:
 @pytest.fixture
 def admin(session: Session) -> str:
     """An admin account (runs every partnership)."""
-    add_coordinator(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
+    add_account(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
     return "admin@example.org"
 
 
@@ -422,9 +422,9 @@ def test_progress_does_not_say_that_a_named_person_answered(
     # every started count is 0 here: none is shown for a group that had links
     assert all(row["started"] is None for row in progress if row["invited"])
 
-    form = client.get("/coordinator/login")
+    form = client.get("/sign-in")
     client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={
             "email": admin,
             "password": COORDINATOR_PASSWORD,

@@ -431,14 +431,14 @@ def test_an_unknown_opt_out_link_is_not_found(session: Session) -> None:
 
 
 def sign_in(client: TestClient, session: Session, coordinator: str, setup: SurveySetUp) -> str:
-    from app.services import coordinators
+    from app.services import accounts
 
-    account = coordinators.coordinator_by_email(session, coordinator)
+    account = accounts.coordinator_by_email(session, coordinator)
     assert account is not None
-    coordinators.grant_partnership(session, account, setup.partnership_id)
-    page = client.get("/coordinator/login")
+    accounts.grant_partnership(session, account, setup.partnership_id)
+    page = client.get("/sign-in")
     answer = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={
             "email": coordinator,
             "password": COORDINATOR_PASSWORD,

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.models import RateLimitCounter
 from app.services import invitations
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.services.rate_limits import Limit, RateLimiter, RateLimitPolicy, prune_statement
 from tests.conftest import (
     COORDINATOR_PASSWORD,
@@ -35,7 +35,7 @@ def _use(client: TestClient, policy: RateLimitPolicy = SMALL) -> RateLimiter:
     return limiter
 
 
-def _login(client: TestClient, email: str, password: str, path: str = "/coordinator/login") -> int:
+def _login(client: TestClient, email: str, password: str, path: str = "/sign-in") -> int:
     token = csrf_from(client.get(path).text)
     answer = client.post(
         path,
@@ -49,7 +49,7 @@ def test_login_is_limited_per_email_with_a_clear_page(client: TestClient, coordi
     _use(client)
     assert [_login(client, coordinator, "wrong password!") for _ in range(3)] == [401] * 3
     refused = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": coordinator, "password": COORDINATOR_PASSWORD, "csrf_token": "x"},
     )
     assert refused.status_code == 429
@@ -58,15 +58,15 @@ def test_login_is_limited_per_email_with_a_clear_page(client: TestClient, coordi
     assert "too many failed attempts to sign in" in refused.text
     assert "<html" in refused.text
     # The same e-mail in other spellings is the same account; the reports sign-in counts too.
-    assert _login(client, " Coordinator@Example.ORG ", COORDINATOR_PASSWORD) == 429
-    assert _login(client, coordinator, COORDINATOR_PASSWORD, "/reports/login") == 429
+    assert _login(client, " Account@Example.ORG ", COORDINATOR_PASSWORD) == 429
+    assert _login(client, coordinator, COORDINATOR_PASSWORD, "/sign-in") == 429
     # Another account from the same address is not locked out by this one's failures.
     assert _login(client, "someone.else@example.org", "whatever it is") == 401
 
 
 def test_login_is_limited_per_client_address(client: TestClient, session: Session) -> None:
     _use(client)
-    add_coordinator(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
+    add_account(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
     statuses = [_login(client, f"guess{n}@example.org", "not it at all") for n in range(5)]
     assert statuses == [401] * 5
     assert _login(client, "admin@example.org", COORDINATOR_PASSWORD) == 429

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.services import releases, report_cache, reports, rounds
-from app.services.coordinators import add_coordinator, coordinator_by_email
+from app.services.accounts import add_account, coordinator_by_email
 from app.services.demo import DEMO_PARTNERSHIP
 from app.services.raw_access import grant_raw_access
 from app.services.report_cache import BoundedCache
@@ -39,7 +39,7 @@ def test_page_json_and_files_compute_the_report_once(
     client: TestClient, session: Session, computed: list[int]
 ) -> None:
     round_id = seeded_demo_round(session)
-    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    add_account(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
     sign_in(client, "ev@example.org")
     page = client.get(f"/reports/rounds/{round_id}")
     assert page.status_code == 200
@@ -112,9 +112,9 @@ def test_another_round_published_anywhere_is_a_new_report(
 
 def test_raw_rows_are_the_readers_own(session: Session) -> None:
     round_id = seeded_demo_round(session)
-    add_coordinator(session, "raw@example.org", PASSWORD, "analyst")
-    add_coordinator(session, "plain@example.org", PASSWORD, "analyst")
-    add_coordinator(session, "admin@example.org", PASSWORD, "admin")
+    add_account(session, "raw@example.org", PASSWORD, "analyst")
+    add_account(session, "plain@example.org", PASSWORD, "analyst")
+    add_account(session, "admin@example.org", PASSWORD, "admin")
     grant_raw_access(
         session, "raw@example.org", reason="linkage study", granted_by="admin@example.org"
     )

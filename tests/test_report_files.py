@@ -31,7 +31,7 @@ from analysis.xlsx import (
     xlsx_workbook,
 )
 from app.models import Partnership, SurveyRound
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.services.demo import DEMO_PARTNERSHIP
 from tests.conftest import SurveySetUp, full_answers
 from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
@@ -44,7 +44,7 @@ REPORT_FILES = ("report.pdf", "report.html", "report.xlsx", "report.docx")
 @pytest.fixture
 def demo_round(client: TestClient, session: Session) -> int:
     round_id = seeded_demo_round(session)
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
     sign_in(client, "an@example.org")
     return round_id
 
@@ -239,7 +239,7 @@ def test_below_the_threshold_no_file_is_offered(
 ) -> None:
     small = make_round()
     add_responses(session, small.round_id, [full_answers(2)] * 4, [{}] * 4)
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
     sign_in(client, "an@example.org")
     page = client.get(f"/reports/rounds/{small.round_id}").text
     assert 'id="downloads"' not in page and 'id="no-downloads"' in page
@@ -268,7 +268,7 @@ def test_interim_results_offer_the_report_but_no_row_level_file(
     add_responses(
         session, interim.round_id, [full_answers(v) for v in (1, 2, 3, 4, 5, 4)], [{}] * 6
     )
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
     sign_in(client, "an@example.org")
     page = client.get(f"/reports/rounds/{interim.round_id}").text
     assert 'id="downloads"' in page
@@ -343,7 +343,7 @@ def test_files_work_for_a_round_on_another_instrument(
         add_responses(session, survey_round.id, [response], [about])
     assert other.version == "2017.1"  # the version add_responses stores
     rounds.close_round(session, survey_round.id)
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
     sign_in(client, "an@example.org")
     base = f"/reports/rounds/{survey_round.id}"
     for name in (*REPORT_FILES, *ROW_FILES):

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.services import reports
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.services.demo import DEMO_PARTNERSHIP
 from app.services.errors import FieldValidationError, InvalidRequestError
 from app.services.partnerships import get_partnership
@@ -34,8 +34,8 @@ def test_evaluator_reads_granted_partnership_and_nothing_else(
 ) -> None:
     other = make_round()
     other_name = get_partnership(session, other.partnership_id).name
-    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
-    add_coordinator(session, "other@example.org", PASSWORD, "evaluator", [other_name])
+    add_account(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    add_account(session, "other@example.org", PASSWORD, "evaluator", [other_name])
     sign_in(client, "ev@example.org")
     page = client.get(f"/reports/rounds/{demo_round}")
     assert page.status_code == 200
@@ -65,20 +65,20 @@ def test_evaluator_reads_granted_partnership_and_nothing_else(
 def test_coordinators_read_no_reports_and_evaluators_no_coordinator_screens(
     client: TestClient, session: Session, demo_round: int
 ) -> None:
-    add_coordinator(session, "co@example.org", PASSWORD, "coordinator")
-    add_coordinator(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
-    refused = client.post("/reports/login", data={"email": "co@example.org", "password": PASSWORD})
+    add_account(session, "co@example.org", PASSWORD, "coordinator")
+    add_account(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    refused = client.post("/sign-in", data={"email": "co@example.org", "password": PASSWORD})
     assert refused.status_code == 403  # no CSRF token
-    page = client.get("/coordinator/login")
+    page = client.get("/sign-in")
     from tests.conftest import csrf_from
 
     answer = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": "ev@example.org", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
     )
     assert answer.status_code == 401  # an evaluator cannot use the coordinator screens
     answer = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": "co@example.org", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
         follow_redirects=False,
     )
@@ -91,7 +91,7 @@ def test_coordinators_read_no_reports_and_evaluators_no_coordinator_screens(
 def test_signed_out_readers_are_sent_to_sign_in(client: TestClient, demo_round: int) -> None:
     answer = client.get(f"/reports/rounds/{demo_round}", follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"].startswith("/reports/login?next=")
+    assert answer.headers["location"].startswith("/sign-in?next=")
     assert client.get(f"/api/v1/reports/rounds/{demo_round}").status_code == 401
 
 
@@ -100,7 +100,7 @@ def test_below_the_threshold_only_the_count_is_given_everywhere(
 ) -> None:
     small = make_round()
     add_responses(session, small.round_id, [full_answers(2)] * 4, [{}] * 4)
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
     sign_in(client, "an@example.org")
     page = client.get(f"/reports/rounds/{small.round_id}").text
     assert 'id="below-threshold"' in page and 'id="table4"' not in page
@@ -134,7 +134,7 @@ def test_threshold_is_at_least_3_and_fixed_once_answers_arrive(
 def test_breakdowns_hide_small_groups_and_match_the_k_anonymous_files(
     client: TestClient, session: Session, demo_round: int
 ) -> None:
-    add_coordinator(session, "ad@example.org", PASSWORD, "admin")
+    add_account(session, "ad@example.org", PASSWORD, "admin")
     sign_in(client, "ad@example.org")
     data = client.get(f"/api/v1/reports/rounds/{demo_round}").json()
     answers = pd.read_csv(
@@ -195,7 +195,7 @@ def test_change_since_the_previous_round(
     add_responses(session, first.round_id, [full_answers(v) for v in (2, 3, 2, 3, 2, 3)], [{}] * 6)
     add_responses(session, second.id, [full_answers(v) for v in (4, 5, 4, 5, 4, 5)], [{}] * 6)
     rounds.close_round(session, second.id)  # results are published when a round closes
-    add_coordinator(session, "ad@example.org", PASSWORD, "admin")
+    add_account(session, "ad@example.org", PASSWORD, "admin")
     sign_in(client, "ad@example.org")
     change = client.get(f"/api/v1/reports/rounds/{second.id}").json()["change"]
     assert change["previous_round_id"] == first.round_id

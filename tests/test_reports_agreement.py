@@ -19,7 +19,7 @@ from sqlmodel import Session
 from analysis.summary import table4
 from app.cli import main
 from app.instruments import instrument_named
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.templating import number
 from tests.test_reports_support import PASSWORD, seeded_demo_round, sign_in
 
@@ -63,7 +63,7 @@ def _model_figures(data: dict[str, object], table_id: str = "table4") -> dict[st
 @pytest.fixture
 def admin_client(client: TestClient, session: Session) -> tuple[TestClient, int]:
     round_id = seeded_demo_round(session)
-    add_coordinator(session, "admin@example.org", PASSWORD, "admin")
+    add_account(session, "admin@example.org", PASSWORD, "admin")
     sign_in(client, "admin@example.org")
     return client, round_id
 

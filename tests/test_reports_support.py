@@ -40,11 +40,11 @@ def add_responses(
 
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
-    page = client.get("/reports/login")
+    page = client.get("/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
     answer = client.post(
-        "/reports/login",
+        "/sign-in",
         data={"email": email, "password": password, "csrf_token": token.group(1)},
         follow_redirects=False,
     )

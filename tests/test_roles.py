@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import Session
 
 from app.cli import main
-from app.services.coordinators import (
+from app.services.accounts import (
     authenticate,
     coordinator_by_email,
     granted_partnership_ids,

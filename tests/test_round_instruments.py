@@ -17,7 +17,7 @@ from sqlmodel import Session
 from analysis.instrument import instruments_dir
 from app.models import Response, ResponseStatus, utc_now
 from app.services import instruments, partnerships, rounds
-from app.services.coordinators import add_coordinator
+from app.services.accounts import add_account
 from app.services.errors import InstrumentRejectedError
 from tests.conftest import csrf_from
 from tests.test_reports_support import PASSWORD, sign_in
@@ -82,7 +82,7 @@ def test_three_instrument_versions_report_in_every_format(
     check = _round_on(session, partnership.id, "partnership-self-check", None, "Self-check")
     _answer_all(session, check, 12, 3)
     assert rounds.get_round(session, newer).instrument_version == "2026.1"  # the default
-    add_coordinator(session, "an@example.org", PASSWORD, "analyst")
+    add_account(session, "an@example.org", PASSWORD, "analyst")
     sign_in(client, "an@example.org")
     for round_id in (older, newer, check):
         page = client.get(f"/reports/rounds/{round_id}")
@@ -152,10 +152,10 @@ def test_bad_instrument_files_get_one_line_naming_the_field(
 def test_an_admin_adds_an_instrument_on_the_page_and_rounds_can_use_it(
     client: TestClient, session: Session, tmp_path: Path
 ) -> None:
-    add_coordinator(session, "admin@example.org", PASSWORD, "admin")
-    page = client.get("/coordinator/login")
+    add_account(session, "admin@example.org", PASSWORD, "admin")
+    page = client.get("/sign-in")
     client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={
             "email": "admin@example.org",
             "password": PASSWORD,

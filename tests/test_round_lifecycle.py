@@ -27,9 +27,9 @@ def _submit(client: TestClient, round_id: int, session: Session, value: int) -> 
 
 
 def _sign_in(client: TestClient, email: str) -> str:
-    page = client.get("/coordinator/login")
+    page = client.get("/sign-in")
     signed = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": email, "password": COORDINATOR_PASSWORD, "csrf_token": csrf_from(page.text)},
         follow_redirects=False,
     )
@@ -192,7 +192,7 @@ def test_reopening_never_lets_anyone_subtract(
 def test_pages_follow_post_redirect_get_and_show_the_open_link_again(
     client: TestClient, session: Session, coordinator: str, make_round: Callable[..., SurveySetUp]
 ) -> None:
-    from app.services.coordinators import coordinator_by_email, grant_partnership
+    from app.services.accounts import coordinator_by_email, grant_partnership
 
     survey = make_round()
     account = coordinator_by_email(session, coordinator)
@@ -265,7 +265,7 @@ def test_pages_follow_post_redirect_get_and_show_the_open_link_again(
 def test_the_round_form_answers_in_plain_words_with_input_kept(
     client: TestClient, session: Session, coordinator: str, make_round: Callable[..., SurveySetUp]
 ) -> None:
-    from app.services.coordinators import coordinator_by_email, grant_partnership
+    from app.services.accounts import coordinator_by_email, grant_partnership
 
     survey = make_round()
     account = coordinator_by_email(session, coordinator)

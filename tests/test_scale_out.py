@@ -24,7 +24,7 @@ from sqlmodel import Session
 from app import migrating
 from app.database import make_engine
 from app.instruments import instrument_named
-from app.services import coordinators, invitations, partnerships, rounds
+from app.services import accounts, invitations, partnerships, rounds
 from app.services.rate_limits import RateLimitPolicy
 from tests.conftest import TEST_SECRET, _postgres_url_for_schema
 
@@ -53,9 +53,7 @@ def _seed(url: str) -> tuple[int, list[str]]:
                 session, "Scale Out Partnership", "urgent-and-emergency-care"
             )
             assert partnership.id is not None
-            coordinators.add_coordinator(
-                session, EMAIL, PASSWORD, "coordinator", [partnership.name]
-            )
+            accounts.add_account(session, EMAIL, PASSWORD, "coordinator", [partnership.name])
             survey_round = rounds.open_round(
                 session,
                 partnership.id,
@@ -160,11 +158,11 @@ def _many(
 def _check_workers(base: str, round_id: int, tokens: list[str]) -> None:
     # Sessions: sign in (the CSRF token from one worker, the post maybe to another) ...
     with _fresh(base) as browser:
-        page = browser.get("/coordinator/login")
+        page = browser.get("/sign-in")
         found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert found
         signed_in = browser.post(
-            "/coordinator/login",
+            "/sign-in",
             data={"email": EMAIL, "password": PASSWORD, "csrf_token": found.group(1)},
         )
         assert signed_in.status_code == 303, signed_in.text

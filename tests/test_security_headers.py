@@ -55,7 +55,7 @@ def test_pages_api_errors_and_redirects_carry_the_headers(
         client.get("/api/v1/survey/no-such-link"),
         client.put(f"/api/v1/survey/{token}/draft", json={"answers": {"q10": 9}}),
         client.get("/coordinator", follow_redirects=False),
-        client.get("/coordinator/login"),
+        client.get("/sign-in"),
         client.get("/openapi.json"),
     ]
     assert [a.status_code for a in answers] == [200, 200, 404, 200, 404, 422, 303, 200, 200]

@@ -12,10 +12,10 @@ from tests.conftest import COORDINATOR_PASSWORD, csrf_from, full_answers, token_
 
 
 def _sign_in(client: TestClient, email: str) -> str:
-    page = client.get("/coordinator/login")
+    page = client.get("/sign-in")
     token = csrf_from(page.text)
     signed_in = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": email, "password": COORDINATOR_PASSWORD, "csrf_token": token},
         follow_redirects=False,
     )
@@ -26,13 +26,13 @@ def _sign_in(client: TestClient, email: str) -> str:
 def test_pages_need_a_login(client: TestClient) -> None:
     answer = client.get("/coordinator", follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"].startswith("/coordinator/login")
+    assert answer.headers["location"].startswith("/sign-in")
 
 
 def test_wrong_password_is_refused(client: TestClient, coordinator: str) -> None:
-    token = csrf_from(client.get("/coordinator/login").text)
+    token = csrf_from(client.get("/sign-in").text)
     answer = client.post(
-        "/coordinator/login",
+        "/sign-in",
         data={"email": coordinator, "password": "not the password", "csrf_token": token},
     )
     assert answer.status_code == 401 and "not right" in answer.text
@@ -40,7 +40,7 @@ def test_wrong_password_is_refused(client: TestClient, coordinator: str) -> None
 
 def test_forms_without_the_csrf_token_are_refused(client: TestClient, coordinator: str) -> None:
     refused = client.post(
-        "/coordinator/login", data={"email": coordinator, "password": COORDINATOR_PASSWORD}
+        "/sign-in", data={"email": coordinator, "password": COORDINATOR_PASSWORD}
     )
     assert refused.status_code == 403
     _sign_in(client, coordinator)
@@ -126,7 +126,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
     assert client.get(f"/s/{tokens[6]}").status_code == 403
 
     signed_out = client.post(
-        "/coordinator/logout", data={"csrf_token": csrf}, follow_redirects=False
+        "/sign-out", data={"csrf_token": csrf}, follow_redirects=False
     )
     assert signed_out.status_code == 303
     assert client.get("/coordinator", follow_redirects=False).status_code == 303

@@ -19,7 +19,10 @@ from app.settings import Settings
 from tests.conftest import TEST_SECRET
 
 TABLES = {
-    "coordinator",
+    "account",
+    "account_link",
+    "role_policy",
+    "audit_event",
     "instrument_document",
     "partnership",
     "organisation",
@@ -66,6 +69,84 @@ def test_upgrade_from_empty_downgrade_to_base_and_upgrade_again(database_url: st
     migrating.upgrade(database_url)
     assert _tables(database_url) == TABLES
     assert _drift(database_url) == []
+
+
+def test_accounts_of_the_old_coordinator_table_keep_everything(database_url: str) -> None:
+    """Upgrading from 0009 (one ``role`` per row of ``coordinator``) keeps every account's id,
+    address, password, role, grants, sessions and API tokens; new accounts get new ids."""
+    from app.security import hash_password, verify_password
+
+    migrating.upgrade(database_url, "0009")
+    engine = make_engine(database_url)
+    password_hash = hash_password("an old coordinator password")
+    now = "2026-11-30 09:00:00+00:00"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO coordinator (id, email, password_hash, role, created_at) "
+                    "VALUES (7, 'eve@example.org', :hash, 'evaluator', :now), "
+                    "(9, 'ann@example.org', :hash, 'admin', :now)"
+                ),
+                {"hash": password_hash, "now": now},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO partnership (id, name, care_model, created_at) "
+                    "VALUES (3, 'North Vale', 'mcp', :now)"
+                ),
+                {"now": now},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO partnership_grant (account_id, partnership_id, created_at) "
+                    "VALUES (7, 3, :now)"
+                ),
+                {"now": now},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO api_token (account_id, name, prefix, token_hash, created_at) "
+                    "VALUES (9, 'script', 'ts_abc', 'h1', :now)"
+                ),
+                {"now": now},
+            )
+        engine.dispose()
+        migrating.upgrade(database_url)
+        with engine.begin() as connection:
+            rows = connection.execute(
+                sa.text("SELECT id, email, password_hash, roles FROM account ORDER BY id")
+            ).all()
+            grants = connection.execute(
+                sa.text("SELECT account_id, partnership_id FROM partnership_grant")
+            ).all()
+            tokens = connection.execute(sa.text("SELECT account_id FROM api_token")).all()
+            connection.execute(
+                sa.text(
+                    "INSERT INTO account (email, password_hash, roles, created_at) "
+                    "VALUES ('new@example.org', NULL, 'coordinator', :now)"
+                ),
+                {"now": now},
+            )
+            new_id = connection.execute(
+                sa.text("SELECT id FROM account WHERE email = 'new@example.org'")
+            ).scalar_one()
+            # the grant still refers to the account: deleting it deletes the grant
+            connection.execute(sa.text("DELETE FROM account WHERE id = 7"))
+            grants_after = connection.execute(
+                sa.text("SELECT count(*) FROM partnership_grant")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert [(r.id, r.email, r.roles) for r in rows] == [
+        (7, "eve@example.org", "evaluator"),
+        (9, "ann@example.org", "admin"),
+    ]
+    assert all(verify_password(r.password_hash, "an old coordinator password") for r in rows)
+    assert [tuple(g) for g in grants] == [(7, 3)]
+    assert [tuple(t) for t in tokens] == [(9,)]
+    assert new_id == 10
+    assert grants_after == 0
 
 
 def test_migrated_database_matches_the_models(migrated_url: str) -> None:

@@ -63,13 +63,13 @@ def _print_demo(seed: DemoSeed, base: str) -> None:
     print(f" with {seed.responses} submitted responses.")
     renew = "trust-survey serve --demo --new-demo-secrets"
     if seed.respondent_token is None or seed.coordinator_password is None:
-        print(f"  Coordinator login: {base}/coordinator/login  (e-mail {seed.coordinator_email})")
+        print(f"  Account login: {base}/coordinator/login  (e-mail {seed.coordinator_email})")
         print("  Its links and password are random and were printed once, when they were made")
         print(f"  (only their hashes are kept). For new ones: {renew}")
     else:
         print(f"  Respondent link:   {base}/s/{seed.respondent_token}")
         print(f"  Open link:         {base}/s/{seed.open_token}")
-        print(f"  Coordinator login: {base}/coordinator/login")
+        print(f"  Account login: {base}/coordinator/login")
         print(f"    e-mail {seed.coordinator_email}  password {seed.coordinator_password}")
         print("  Random, and shown only this once. For new ones (the old open link and password")
         print(f"  then stop working): {renew}")
@@ -126,7 +126,7 @@ def _token(args: argparse.Namespace) -> int:
     from app.database import make_engine
     from app.models import AccountRole
     from app.services import api_tokens
-    from app.services.coordinators import authenticate
+    from app.services.accounts import authenticate
     from app.services.errors import SurveyServiceError
 
     settings = _settings()
@@ -163,18 +163,22 @@ def _user_add(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from app.database import make_engine
-    from app.services.coordinators import add_coordinator
+    from app.services.accounts import add_account
     from app.services.errors import SurveyServiceError
 
     password = _password(args, "Password (12 characters or more): ")
     engine = make_engine(_settings().database_url)
     try:
         with Session(engine) as session:
-            coordinator = add_coordinator(
-                session, args.email, password, args.role, partnership_names=args.partnership
+            account = add_account(
+                session,
+                args.email,
+                password,
+                args.role or ["coordinator"],
+                partnership_names=args.partnership,
             )
             granted = f"; partnerships: {', '.join(args.partnership)}" if args.partnership else ""
-            print(f"trust-survey user add: added {coordinator.email} ({coordinator.role}{granted})")
+            print(f"trust-survey user add: added {account.email} ({account.role_words}{granted})")
     except SurveyServiceError as error:
         raise CommandError(str(error)) from None
     finally:
@@ -252,11 +256,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("email")
     add.add_argument(
         "--role",
-        default="coordinator",
+        action="append",
         choices=["admin", "coordinator", "evaluator", "analyst"],
-        help="admin: everything; coordinator: runs rounds; evaluator: reads the reports of the "
-        "partnerships granted with --partnership; analyst: every partnership's reports, pooled "
-        "figures and (once granted with grant-raw-access) raw row-level exports",
+        help="repeat for more than one (default: coordinator). admin: everything; "
+        "coordinator: runs rounds; evaluator: reads the reports of the partnerships granted "
+        "with --partnership; analyst: every partnership's reports, pooled figures and (once "
+        "granted with grant-raw-access) raw row-level exports",
     )
     add.add_argument(
         "--partnership",

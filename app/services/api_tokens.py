@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.models import ApiToken, Coordinator, utc_now
+from app.models import Account, ApiToken, utc_now
 from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError, RecordNotFoundError
 
@@ -44,7 +44,7 @@ class NewToken:
     token: str
 
 
-def create_token(session: Session, account: Coordinator, name: str, secret_key: str) -> NewToken:
+def create_token(session: Session, account: Account, name: str, secret_key: str) -> NewToken:
     """Make a token for ``account`` named ``name`` (to tell it apart: "weekly export")."""
     label = name.strip()
     problem = control_character_problem(label)
@@ -66,7 +66,7 @@ def create_token(session: Session, account: Coordinator, name: str, secret_key: 
     return NewToken(record, token)
 
 
-def list_tokens(session: Session, account: Coordinator) -> list[ApiToken]:
+def list_tokens(session: Session, account: Account) -> list[ApiToken]:
     """The account's tokens, newest first (revoked ones too, marked)."""
     return list(
         session.exec(
@@ -77,7 +77,7 @@ def list_tokens(session: Session, account: Coordinator) -> list[ApiToken]:
     )
 
 
-def revoke_token(session: Session, account: Coordinator, token_id: int) -> ApiToken:
+def revoke_token(session: Session, account: Account, token_id: int) -> ApiToken:
     """Revoke one of the account's own tokens (another account's is "not found")."""
     record = session.get(ApiToken, token_id)
     if record is None or record.account_id != account.id:
@@ -91,16 +91,17 @@ def revoke_token(session: Session, account: Coordinator, token_id: int) -> ApiTo
 
 def account_for_token(
     session: Session, secret_key: str, token: str, roles: Collection[str]
-) -> Coordinator | None:
-    """The account of a live token, if it has one of ``roles``; else ``None``."""
+) -> Account | None:
+    """The enabled account of a live token, if it has one of ``roles``; else ``None``."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > LONGEST_TOKEN:
         return None
     found = session.exec(
-        select(Coordinator)
-        .join(ApiToken, col(ApiToken.account_id) == col(Coordinator.id))
+        select(Account)
+        .join(ApiToken, col(ApiToken.account_id) == col(Account.id))
         .where(
             ApiToken.token_hash == hash_api_token(secret_key, token),
             col(ApiToken.revoked_at).is_(None),
+            col(Account.disabled_at).is_(None),
         )
     ).first()
-    return found if found is not None and found.role in roles else None
+    return found if found is not None and found.has_any_role(roles) else None

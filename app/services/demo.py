@@ -24,7 +24,7 @@ from app.models import (
     SurveyRound,
 )
 from app.security import hash_link_token, new_link_token, new_password
-from app.services import coordinators, invitations, partnerships, rounds
+from app.services import accounts, invitations, partnerships, rounds
 from app.services.responses import stored_hour
 
 DEMO_PARTNERSHIP = "Northshire Health and Care Partnership (demo)"
@@ -215,12 +215,12 @@ def seed_demo(
     )[0]
     open_token = invitations.create_open_link(session, open_round_id)
     password = new_password()
-    coordinator = coordinators.coordinator_by_email(session, DEMO_COORDINATOR)
+    coordinator = accounts.coordinator_by_email(session, DEMO_COORDINATOR)
     if coordinator is None:
-        coordinator = coordinators.add_coordinator(session, DEMO_COORDINATOR, password)
+        coordinator = accounts.add_account(session, DEMO_COORDINATOR, password)
     else:
-        coordinators.set_password(session, coordinator, password)
-    coordinators.grant_partnership(session, coordinator, report_round.partnership_id)
+        accounts.set_password(session, coordinator, password)
+    accounts.grant_partnership(session, coordinator, report_round.partnership_id)
     return DemoSeed(
         round_id=round_id,
         respondent_token=respondent_token,

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from app.models import AccountRole, Coordinator, RawAccessGrant, utc_now
-from app.services import coordinators
+from app.models import Account, AccountRole, RawAccessGrant, utc_now
+from app.services import accounts
 from app.services.errors import FieldValidationError, RecordNotFoundError
 
 RAW_ACCESS_ROLES = frozenset({AccountRole.ANALYST, AccountRole.ADMIN})
 
 
-def has_raw_access(session: Session, account: Coordinator) -> bool:
+def has_raw_access(session: Session, account: Account) -> bool:
     """Whether this account's row-level downloads skip the k-anonymity generalisation."""
-    if account.id is None or account.role not in RAW_ACCESS_ROLES:
+    if account.id is None or not account.has_any_role(RAW_ACCESS_ROLES):
         return False
     return session.get(RawAccessGrant, account.id) is not None
 
 
-def _account(session: Session, email: str) -> Coordinator:
-    account = coordinators.coordinator_by_email(session, email)
+def _account(session: Session, email: str) -> Account:
+    account = accounts.coordinator_by_email(session, email)
     if account is None:
         raise RecordNotFoundError("account", email)
     return account
@@ -49,9 +49,9 @@ def grant_raw_access(
     account = _account(session, email)
     admin = _account(session, granted_by)
     problems: dict[str, str] = {}
-    if account.role not in RAW_ACCESS_ROLES:
-        problems["email"] = f"{account.email} is a {account.role}: only analysts and admins"
-    if admin.role != AccountRole.ADMIN:
+    if not account.has_any_role(RAW_ACCESS_ROLES):
+        problems["email"] = f"{account.email} is {account.role_words}: only analysts and admins"
+    if AccountRole.ADMIN not in admin.role_set:
         problems["by"] = f"{admin.email} is not an admin"
     if not reason.strip():
         problems["reason"] = "say why raw access is needed"

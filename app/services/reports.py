@@ -58,8 +58,8 @@ from analysis.summary import (
     trust_profile,
 )
 from analysis.trend import Trend, TrendRound, trend
-from app.models import AccountRole, Coordinator, Partnership, Response, SurveyRound
-from app.services import coordinators, peers, raw_access, releases, rounds
+from app.models import Account, AccountRole, Partnership, Response, SurveyRound
+from app.services import accounts, peers, raw_access, releases, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError, RecordNotFoundError
 from app.services.instruments import round_instrument
 from app.services.peers import PeerBenchmark
@@ -74,25 +74,25 @@ RESPONDENT_COLUMN = "respondent"
 class Viewer:
     """A signed-in reader of reports; ``partnership_ids`` is ``None`` for every partnership."""
 
-    account: Coordinator
+    account: Account
     partnership_ids: frozenset[int] | None
     raw_access: bool = False
 
     @property
     def is_analyst(self) -> bool:
-        return self.account.role in ANALYST_ROLES
+        return self.account.has_any_role(ANALYST_ROLES)
 
     def may_read(self, partnership_id: int) -> bool:
         return self.partnership_ids is None or partnership_id in self.partnership_ids
 
 
-def viewer_for(session: Session, account: Coordinator | None) -> Viewer | None:
+def viewer_for(session: Session, account: Account | None) -> Viewer | None:
     """The viewer an account is, or ``None`` when it may read no reports."""
-    if account is None or account.role not in REPORT_ROLES:
+    if account is None or not account.has_any_role(REPORT_ROLES):
         return None
-    if account.role in ANALYST_ROLES:
+    if account.has_any_role(ANALYST_ROLES):
         return Viewer(account, None, raw_access.has_raw_access(session, account))
-    return Viewer(account, frozenset(coordinators.granted_partnership_ids(session, account)))
+    return Viewer(account, frozenset(accounts.granted_partnership_ids(session, account)))
 
 
 def readable_rounds(

@@ -12,41 +12,41 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.database import SessionDep
-from app.models import Coordinator
-from app.services import api_tokens, coordinators
+from app.models import Account
+from app.services import accounts, api_tokens
 from app.services.api_tokens import NewToken
 from app.services.errors import FieldValidationError
-from app.web.deps import SESSION_KEYS, CsrfProtected, path_id, signed_in_account
+from app.web.deps import CsrfProtected, path_id, signed_in_account
 from app.web.templating import templates
 
 router = APIRouter(tags=["account"], include_in_schema=False)
 TOKENS_PATH = "/account/tokens"
 
 
-def account_holder(request: Request, session: SessionDep) -> Coordinator:
-    account = signed_in_account(request, session, SESSION_KEYS)
+def account_holder(request: Request, session: SessionDep) -> Account:
+    account = signed_in_account(request, session)
     if account is None:
         raise HTTPException(
             status_code=status.HTTP_303_SEE_OTHER,
-            headers={"Location": f"/reports/login?next={TOKENS_PATH}"},
+            headers={"Location": f"/sign-in?next={TOKENS_PATH}"},
         )
     return account
 
 
-AccountDep = Annotated[Coordinator, Depends(account_holder)]
+AccountDep = Annotated[Account, Depends(account_holder)]
 
 
 def _page(
     request: Request,
     session: SessionDep,
-    account: Coordinator,
+    account: Account,
     *,
     new_token: NewToken | None = None,
     problem: str | None = None,
     name: str = "",
     status_code: int = 200,
 ) -> Response:
-    home = "/coordinator" if account.role in coordinators.COORDINATING_ROLES else "/reports"
+    home = "/coordinator" if account.has_any_role(accounts.COORDINATING_ROLES) else "/reports"
     return templates.TemplateResponse(
         request,
         "account/tokens.html",

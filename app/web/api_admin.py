@@ -12,7 +12,7 @@ from fastapi import APIRouter, status
 
 from app.database import SessionDep
 from app.models import Organisation, Partnership, SurveyRound
-from app.services import coordinators, instruments, invitations, partnerships, rounds
+from app.services import accounts, instruments, invitations, partnerships, rounds
 from app.services.errors import DuplicateRecordError
 from app.web.deps import (
     ApiCoordinatorDep,
@@ -83,7 +83,7 @@ def list_instruments(session: SessionDep, coordinator: ApiCoordinatorDep) -> lis
 @router.get("/partnerships")
 def list_partnerships(session: SessionDep, coordinator: ApiCoordinatorDep) -> list[PartnershipOut]:
     """The partnerships you run: those granted to you (admins: all)."""
-    scope = coordinators.coordinating_scope(session, coordinator)
+    scope = accounts.coordinating_scope(session, coordinator)
     return [_partnership(p) for p in partnerships.list_partnerships(session, scope)]
 
 

@@ -6,18 +6,17 @@ import csv
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from analysis.instrument import Instrument
 from app.database import SessionDep
-from app.models import Coordinator
-from app.services import coordinators, instruments, invitations, partnerships, rounds
+from app.models import Account
+from app.services import accounts, instruments, invitations, partnerships, rounds
 from app.services.errors import SurveyServiceError
 from app.settings import MINIMUM_ANONYMITY_THRESHOLD, Settings
 from app.web.deps import (
-    SESSION_COORDINATOR_KEY,
     CsrfProtected,
     LinkBaseDep,
     PageCoordinatorDep,
@@ -25,8 +24,6 @@ from app.web.deps import (
     PageRoundId,
     SettingsDep,
     respondent_link,
-    sign_in,
-    sign_out,
 )
 from app.web.forms import (
     FormState,
@@ -37,7 +34,7 @@ from app.web.forms import (
     problems_of,
 )
 from app.web.pages import CoordinatorRoundPage
-from app.web.redirects import safe_next, see_other
+from app.web.redirects import see_other
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -50,42 +47,6 @@ def spreadsheet_safe(cell: str) -> str:
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
 
 
-@router.get("/")
-def home() -> RedirectResponse:
-    return see_other("/coordinator")
-
-
-@router.get("/coordinator/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/coordinator") -> Response:
-    return templates.TemplateResponse(request, "coordinator/login.html", {"next": next})
-
-
-@router.post("/coordinator/login", dependencies=[CsrfProtected])
-def login(
-    request: Request,
-    session: SessionDep,
-    email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=1024)],
-    next: Annotated[str, Form()] = "/coordinator",
-) -> Response:
-    coordinator = coordinators.authenticate(session, email, password)
-    if coordinator is None:
-        return templates.TemplateResponse(
-            request,
-            "coordinator/login.html",
-            {"next": next, "email": email, "failed": True},
-            status_code=status.HTTP_401_UNAUTHORIZED,
-        )
-    sign_in(request, session, coordinator, SESSION_COORDINATOR_KEY)
-    return see_other(safe_next(next, ("/coordinator",), "/coordinator"))
-
-
-@router.post("/coordinator/logout", dependencies=[CsrfProtected])
-def logout(request: Request, session: SessionDep) -> Response:
-    sign_out(request, session)
-    return see_other("/coordinator/login")
-
-
 def _default_instrument(session: Session, settings: Settings) -> Instrument:
     """The newest version of the INSTRUMENT setting's instrument (partnership and
     organisation descriptions, new rounds' default)."""
@@ -96,7 +57,7 @@ def _default_instrument(session: Session, settings: Settings) -> Instrument:
 def _dashboard(
     request: Request,
     session: Session,
-    coordinator: Coordinator,
+    coordinator: Account,
     settings: Settings,
     form: FormState | None = None,
 ) -> Response:
@@ -107,7 +68,7 @@ def _dashboard(
         {
             "coordinator": coordinator,
             "partnerships": partnerships.list_partnerships(
-                session, coordinators.coordinating_scope(session, coordinator)
+                session, accounts.coordinating_scope(session, coordinator)
             ),
             "care_models": instruments.attribute_choices(session, "partnership_attribute", default),
             "care_model_labels": instruments.attribute_labels(session, "partnership_attribute"),
@@ -147,7 +108,7 @@ def create_partnership(
 def partnership_page_response(
     request: Request,
     session: Session,
-    coordinator: Coordinator,
+    coordinator: Account,
     settings: Settings,
     partnership_id: int,
     form: FormState | None = None,
@@ -269,7 +230,7 @@ def _open_round(
     request: Request,
     partnership_id: int,
     session: Session,
-    coordinator: Coordinator,
+    coordinator: Account,
     settings: Settings,
     posted: dict[str, str],
 ) -> Response:
@@ -323,7 +284,7 @@ def _open_round(
 def round_page_response(
     request: Request,
     session: Session,
-    coordinator: Coordinator,
+    coordinator: Account,
     settings: Settings,
     round_id: int,
     base: str,

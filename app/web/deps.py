@@ -2,10 +2,10 @@
 bases.
 
 Signing in stores a row (:class:`app.models.AccountSession`) holding the SHA-256 of a random
-secret; the signed session cookie carries only that secret, under the key of the sign-in page
-used.  Every request finds its account through the row, so signing out (which deletes it) ends
-the session at once, wherever the cookie was copied to, and a cookie forged with the signing
-key names no account.
+secret; the signed session cookie carries only that secret (one sign-in, at ``/sign-in``,
+for every role).  Every request finds its account through the row, so signing out (which
+deletes it) or disabling the account ends the session at once, wherever the cookie was
+copied to, and a cookie forged with the signing key names no account.
 
 Ids in a path are read once, by the dependencies below (``PagePartnershipId``, ``ApiRoundId``,
 ...): canonical digits only, else 404; the partnership scope is checked on that parsed id, and
@@ -28,23 +28,22 @@ from fastapi.security import (
 from sqlmodel import Session
 
 from app.database import SessionDep
-from app.models import Coordinator
+from app.models import Account
 from app.security import csrf_token_matches
-from app.services import api_tokens, coordinators, partnerships
-from app.services.coordinators import authenticate
+from app.services import accounts, api_tokens, partnerships
+from app.services.accounts import authenticate
 from app.services.errors import RecordNotFoundError
 from app.settings import Settings
 from app.web.schemas import ID_PATTERN, canonical_id
 
-SESSION_COORDINATOR_KEY = "coordinator_session"
-SESSION_READER_KEY = "reader_session"
-SESSION_KEYS = (SESSION_COORDINATOR_KEY, SESSION_READER_KEY)
+SESSION_KEY = "account_session"
+SIGN_IN_PATH = "/sign-in"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-csrf-token"
 
 
 class LoginRequiredError(Exception):
-    """A coordinator page was asked for without signing in."""
+    """A page behind the sign-in was asked for without signing in."""
 
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
@@ -59,53 +58,56 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def signed_in_account(
-    request: Request, session: Session, keys: tuple[str, ...] = SESSION_KEYS
-) -> Coordinator | None:
-    """The account of this browser's live sign-in (under one of ``keys``), else ``None``."""
-    for key in keys:
-        secret = request.session.get(key)
-        if isinstance(secret, str):
-            account = coordinators.account_for_session(session, secret)
-            if account is not None:
-                return account
+def signed_in_account(request: Request, session: Session) -> Account | None:
+    """The account of this browser's live, enabled sign-in, else ``None``."""
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        return accounts.account_for_session(session, secret)
     return None
 
 
-def sign_in(request: Request, session: Session, account: Coordinator, key: str) -> None:
-    """Start a server-side session for ``account``; the cookie holds only its secret."""
+def sign_in(request: Request, session: Session, account: Account, *, pending: bool = False) -> None:
+    """Start a server-side session for ``account``; the cookie holds only its secret.
+
+    ``pending``: the password was right but a second factor is still to come; the session
+    counts as signed in only once :func:`app.services.accounts.complete_session` says so.
+    """
     sign_out(request, session)
-    request.session[key] = coordinators.start_session(session, account)
+    request.session[SESSION_KEY] = accounts.start_session(session, account, pending=pending)
 
 
 def sign_out(request: Request, session: Session) -> None:
-    """End this browser's sessions on the server and empty its cookie."""
-    for key in SESSION_KEYS:
-        secret = request.session.get(key)
-        if isinstance(secret, str):
-            coordinators.end_session(session, secret)
+    """End this browser's session on the server and empty its cookie."""
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        accounts.end_session(session, secret)
     request.session.clear()
 
 
-def _signed_in_coordinator(request: Request, session: SessionDep) -> Coordinator | None:
-    return signed_in_account(request, session, (SESSION_COORDINATOR_KEY,))
+def session_secret(request: Request) -> str | None:
+    secret = request.session.get(SESSION_KEY)
+    return secret if isinstance(secret, str) else None
 
 
-def _coordinating(request: Request, coordinator: Coordinator) -> Coordinator:
+def _signed_in_coordinator(request: Request, session: SessionDep) -> Account | None:
+    return signed_in_account(request, session)
+
+
+def _coordinating(request: Request, coordinator: Account) -> Account:
     """Any account that is not a coordinator or an admin is "not found", as an unknown id is."""
-    if coordinator.role not in coordinators.COORDINATING_ROLES:
+    if not coordinator.has_any_role(accounts.COORDINATING_ROLES):
         raise RecordNotFoundError("page", request.url.path)
     return coordinator
 
 
-def page_coordinator(request: Request, session: SessionDep) -> Coordinator:
+def page_coordinator(request: Request, session: SessionDep) -> Account:
     coordinator = _signed_in_coordinator(request, session)
     if coordinator is None:
         raise LoginRequiredError(request.url.path)
     return _coordinating(request, coordinator)
 
 
-PageCoordinatorDep = Annotated[Coordinator, Depends(page_coordinator)]
+PageCoordinatorDep = Annotated[Account, Depends(page_coordinator)]
 
 _basic = HTTPBasic(auto_error=False, description="A coordinator's e-mail and password")
 
@@ -120,7 +122,7 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 def token_account(
     request: Request, session: Session, bearer: HTTPAuthorizationCredentials, roles: frozenset[str]
-) -> Coordinator | None:
+) -> Account | None:
     """The account of a live personal API token with one of ``roles``, else ``None``."""
     secret_key: str = request.app.state.secret_key
     return api_tokens.account_for_token(session, secret_key, bearer.credentials, roles)
@@ -167,13 +169,13 @@ def api_coordinator(
     settings: SettingsDep,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
     bearer: BearerDep,
-) -> Coordinator:
+) -> Account:
     """The coordinator of a signed-in browser session, of a personal API token (Bearer), or
     of HTTP Basic credentials."""
     coordinator = _signed_in_coordinator(request, session)
     by_cookie = coordinator is not None
     if coordinator is None and bearer is not None:
-        coordinator = token_account(request, session, bearer, coordinators.COORDINATING_ROLES)
+        coordinator = token_account(request, session, bearer, accounts.COORDINATING_ROLES)
     elif coordinator is None and credentials is not None:
         coordinator = authenticate(session, credentials.username, credentials.password)
     if coordinator is None:
@@ -187,7 +189,7 @@ def api_coordinator(
     return _coordinating(request, coordinator)
 
 
-ApiCoordinatorDep = Annotated[Coordinator, Depends(api_coordinator)]
+ApiCoordinatorDep = Annotated[Account, Depends(api_coordinator)]
 
 _ID_SCHEMA = {"pattern": f"^{ID_PATTERN.pattern}$"}
 PartnershipPath = Annotated[
@@ -197,7 +199,7 @@ RoundPath = Annotated[str, Path(description="A round's id (digits)", json_schema
 OrganisationPath = Annotated[
     str, Path(description="An organisation's id (digits)", json_schema_extra=_ID_SCHEMA)
 ]
-ScopeCheck = Callable[[Session, Coordinator, int], None]
+ScopeCheck = Callable[[Session, Account, int], None]
 
 
 def path_id(text: str, kind: str) -> int:
@@ -208,9 +210,7 @@ def path_id(text: str, kind: str) -> int:
     return parsed
 
 
-def _scoped(
-    session: Session, coordinator: Coordinator, text: str, kind: str, check: ScopeCheck
-) -> int:
+def _scoped(session: Session, coordinator: Account, text: str, kind: str, check: ScopeCheck) -> int:
     parsed = path_id(text, kind)
     check(session, coordinator, parsed)
     return parsed
@@ -220,24 +220,24 @@ def page_partnership_id(
     partnership_id: PartnershipPath, session: SessionDep, coordinator: PageCoordinatorDep
 ) -> int:
     """The path's partnership, if the signed-in coordinator runs it (else 404)."""
-    check = coordinators.coordinated_partnership
+    check = accounts.coordinated_partnership
     return _scoped(session, coordinator, partnership_id, "partnership", check)
 
 
 def page_round_id(round_id: RoundPath, session: SessionDep, coordinator: PageCoordinatorDep) -> int:
     """The path's round, if the signed-in coordinator runs its partnership (else 404)."""
-    return _scoped(session, coordinator, round_id, "round", coordinators.coordinated_round)
+    return _scoped(session, coordinator, round_id, "round", accounts.coordinated_round)
 
 
 def api_partnership_id(
     partnership_id: PartnershipPath, session: SessionDep, coordinator: ApiCoordinatorDep
 ) -> int:
-    check = coordinators.coordinated_partnership
+    check = accounts.coordinated_partnership
     return _scoped(session, coordinator, partnership_id, "partnership", check)
 
 
 def api_round_id(round_id: RoundPath, session: SessionDep, coordinator: ApiCoordinatorDep) -> int:
-    return _scoped(session, coordinator, round_id, "round", coordinators.coordinated_round)
+    return _scoped(session, coordinator, round_id, "round", accounts.coordinated_round)
 
 
 PagePartnershipId = Annotated[int, Depends(page_partnership_id)]

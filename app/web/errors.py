@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -110,7 +111,7 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequiredError)
     return RedirectResponse(
-        f"/coordinator/login?next={exc.next_path}", status_code=status.HTTP_303_SEE_OTHER
+        f"/sign-in?next={quote(exc.next_path)}", status_code=status.HTTP_303_SEE_OTHER
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from analysis.instrument import Instrument, Section
-from app.models import Coordinator, Organisation, Partnership, SurveyRound
+from app.models import Account, Organisation, Partnership, SurveyRound
 from app.services.reports import Viewer
 from app.services.rounds import OrganisationProgress, RoundState
 from app.web.forms import FormState
@@ -29,7 +29,7 @@ class NoContext:
 class CoordinatorRoundPage:
     """``coordinator/round.html``: a round, its progress (counts only), links and closing."""
 
-    coordinator: Coordinator
+    coordinator: Account
     round: SurveyRound
     state: RoundState
     instrument: Instrument

@@ -1,6 +1,6 @@
 """Rate limits on signing in, on link tokens and on open links, as pure ASGI middleware.
 
-* **Signing in** (``POST /coordinator/login``, ``POST /reports/login``, and HTTP Basic on the
+* **Signing in** (``POST /sign-in``, and HTTP Basic on the
   API): failed attempts (answers 401) are counted.  A browser that has signed in to the
   account before carries a signed device cookie for it and is limited only by its own
   failures, so an attacker's failures never lock the real person's usual browser out.  Any
@@ -59,14 +59,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.database import AsyncDatabase
 from app.models import InvitationKind
+from app.services.accounts import normalised_email
 from app.services.answering import Link, find_link
-from app.services.coordinators import normalised_email
 from app.services.rate_limits import Limit, RateLimiter, Refusal
 from app.web.templating import templates
 
 logger = logging.getLogger(__name__)
 
-LOGIN_PATHS = frozenset({"/coordinator/login", "/reports/login"})
+LOGIN_PATHS = frozenset({"/sign-in"})
 LINK_PATH = re.compile(r"^/(?P<area>s|api/v1/survey)/(?P<token>[^/]+)(?P<rest>/.*)?$")
 LOGIN_FAILED = 401
 LINK_UNKNOWN = 404

@@ -1,6 +1,6 @@
 """Who is reading: the signed-in evaluator, analyst or admin, for pages and for the API.
 
-Not signed in: pages send the browser to ``/reports/login`` and the API answers 401. Signed in
+Not signed in: pages send the browser to ``/sign-in`` and the API answers 401. Signed in
 without the right (a coordinator, an evaluator of another partnership, an id that does not
 exist): 404, the same answer whatever the reason.
 """
@@ -14,26 +14,22 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from app.database import SessionDep
-from app.models import Coordinator
-from app.services import coordinators, reports
+from app.models import Account
+from app.services import accounts, reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import Viewer
 from app.web import deps
 from app.web.deps import (
-    SESSION_KEYS,
-    SESSION_READER_KEY,
     BearerDep,
     SettingsDep,
     path_id,
     refuse_cross_site,
 )
 
-SESSION_ACCOUNT_KEY = SESSION_READER_KEY
 
-
-def signed_in_account(request: Request, session: SessionDep) -> Coordinator | None:
-    """The account of this browser's live sign-in (a reports sign-in, or a coordinator's)."""
-    return deps.signed_in_account(request, session, SESSION_KEYS)
+def signed_in_account(request: Request, session: SessionDep) -> Account | None:
+    """The account of this browser's live sign-in."""
+    return deps.signed_in_account(request, session)
 
 
 def page_viewer(request: Request, session: SessionDep) -> Viewer:
@@ -41,7 +37,7 @@ def page_viewer(request: Request, session: SessionDep) -> Viewer:
     if account is None:
         raise HTTPException(
             status_code=status.HTTP_303_SEE_OTHER,
-            headers={"Location": f"/reports/login?next={quote(request.url.path)}"},
+            headers={"Location": f"/sign-in?next={quote(request.url.path)}"},
         )
     viewer = reports.viewer_for(session, account)
     if viewer is None:
@@ -77,7 +73,7 @@ def api_viewer(
     if account is None and bearer is not None:
         account = deps.token_account(request, session, bearer, reports.REPORT_ROLES)
     elif account is None and credentials is not None:
-        account = coordinators.authenticate(
+        account = accounts.authenticate(
             session, credentials.username, credentials.password, roles=reports.REPORT_ROLES
         )
     if account is None:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
 from app.reports import documents, rendering
-from app.services import coordinators, report_cache, reports, rounds
+from app.services import report_cache, reports, rounds
 from app.services.errors import RecordNotFoundError
 from app.services.reports import RoundReport
-from app.web.deps import CsrfProtected, SettingsDep, sign_in, sign_out
+from app.web.deps import SettingsDep
 from app.web.pages import ReportsIndexPage
-from app.web.redirects import safe_next, see_other
+from app.web.redirects import see_other
 from app.web.report_access import (
-    SESSION_ACCOUNT_KEY,
     PageViewerDep,
     report_round_id,
     signed_in_account,
@@ -37,43 +35,12 @@ ROUND_STATE_TAGS = {
 }
 
 
-@router.get("/reports/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/reports") -> Response:
-    return templates.TemplateResponse(request, "reports/login.html", {"next": next})
-
-
-@router.post("/reports/login", dependencies=[CsrfProtected])
-def login(
-    request: Request,
-    session: SessionDep,
-    email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=1024)],
-    next: Annotated[str, Form(max_length=500)] = "/reports",
-) -> Response:
-    account = coordinators.authenticate(session, email, password, roles=reports.REPORT_ROLES)
-    if account is None:
-        return templates.TemplateResponse(
-            request,
-            "reports/login.html",
-            {"next": next, "email": email, "failed": True},
-            status_code=status.HTTP_401_UNAUTHORIZED,
-        )
-    sign_in(request, session, account, SESSION_ACCOUNT_KEY)
-    return see_other(safe_next(next, ("/reports", "/analyst"), "/reports"))
-
-
-@router.post("/reports/logout", dependencies=[CsrfProtected])
-def logout(request: Request, session: SessionDep) -> Response:
-    sign_out(request, session)
-    return see_other("/reports/login")
-
-
 @router.get("/reports", response_class=HTMLResponse)
 def index(request: Request, session: SessionDep) -> Response:
     account = signed_in_account(request, session)
     viewer = reports.viewer_for(session, account)
     if viewer is None:
-        return see_other("/reports/login")
+        return see_other("/sign-in?next=/reports")
     listed = reports.readable_rounds(session, viewer)
     return templates.TemplateResponse(
         request,

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.database import SessionDep
-from app.models import Coordinator, CoordinatorRole
+from app.models import Account, AccountRole
 from app.services import instruments, partnerships, rounds
 from app.services.errors import RecordNotFoundError, SurveyServiceError
 from app.web.deps import (
@@ -38,7 +38,7 @@ MAX_UPLOAD_BYTES = 500_000
 def _page(
     request: Request,
     template: str,
-    coordinator: Coordinator,
+    coordinator: Account,
     form: FormState | None = None,
     **context: object,
 ) -> Response:
@@ -83,7 +83,7 @@ def open_now(round_id: PageRoundId, session: SessionDep) -> Response:
 def _date_page(
     request: Request,
     session: Session,
-    coordinator: Coordinator,
+    coordinator: Account,
     round_id: int,
     template: str,
     form: FormState | None = None,
@@ -105,7 +105,7 @@ def _posted_date(day: str, month: str, year: str) -> dict[str, str]:
 def _post_closing_date(
     request: Request,
     session: Session,
-    coordinator: Coordinator,
+    coordinator: Account,
     round_id: int,
     posted: dict[str, str],
     change: Callable[[Session, int, date], object],
@@ -200,7 +200,7 @@ def replace_open_link_page(
 
 def _rename_page(
     request: Request,
-    coordinator: Coordinator,
+    coordinator: Account,
     *,
     what: str,
     current: str,
@@ -408,7 +408,7 @@ def remove_organisation(
 
 def _delete_page(
     request: Request,
-    coordinator: Coordinator,
+    coordinator: Account,
     *,
     what: str,
     name: str,
@@ -567,18 +567,18 @@ def preview(
 # -- the admin's instruments ----------------------------------------------------------------
 
 
-def admin_account(coordinator: PageCoordinatorDep, request: Request) -> Coordinator:
+def admin_account(coordinator: PageCoordinatorDep, request: Request) -> Account:
     """Admins only; to anyone else the page does not exist."""
-    if coordinator.role != CoordinatorRole.ADMIN:
+    if AccountRole.ADMIN not in coordinator.role_set:
         raise RecordNotFoundError("page", request.url.path)
     return coordinator
 
 
-AdminDep = Annotated[Coordinator, Depends(admin_account)]
+AdminDep = Annotated[Account, Depends(admin_account)]
 
 
 def _instruments_page(
-    request: Request, session: Session, admin: Coordinator, form: FormState | None = None
+    request: Request, session: Session, admin: Account, form: FormState | None = None
 ) -> Response:
     return _page(
         request,
