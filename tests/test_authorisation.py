@@ -347,9 +347,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/healthz"): Entry(public, get("/healthz"), scoped=False),
     ("GET", "/"): Entry(any_account, get("/"), scoped=False),
     ("GET", "/sign-in"): Entry(public, get("/sign-in"), scoped=False),
-    ("POST", "/sign-in"): Entry(
-        wrong_password, post("/sign-in", lambda w: LOGIN), scoped=False
-    ),
+    ("POST", "/sign-in"): Entry(wrong_password, post("/sign-in", lambda w: LOGIN), scoped=False),
     # The sign-in pages of earlier versions: a permanent redirect to /sign-in, for everyone
     ("GET", "/coordinator/login"): Entry(public, get("/coordinator/login"), scoped=False),
     ("GET", "/reports/login"): Entry(public, get("/reports/login"), scoped=False),

@@ -39,9 +39,7 @@ def test_wrong_password_is_refused(client: TestClient, coordinator: str) -> None
 
 
 def test_forms_without_the_csrf_token_are_refused(client: TestClient, coordinator: str) -> None:
-    refused = client.post(
-        "/sign-in", data={"email": coordinator, "password": COORDINATOR_PASSWORD}
-    )
+    refused = client.post("/sign-in", data={"email": coordinator, "password": COORDINATOR_PASSWORD})
     assert refused.status_code == 403
     _sign_in(client, coordinator)
     forged = client.post(
@@ -125,9 +123,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
     assert closed.status_code == 303
     assert client.get(f"/s/{tokens[6]}").status_code == 403
 
-    signed_out = client.post(
-        "/sign-out", data={"csrf_token": csrf}, follow_redirects=False
-    )
+    signed_out = client.post("/sign-out", data={"csrf_token": csrf}, follow_redirects=False)
     assert signed_out.status_code == 303
     assert client.get("/coordinator", follow_redirects=False).status_code == 303
 
