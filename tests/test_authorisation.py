@@ -77,7 +77,7 @@ def coordinating(role: str, which: str | None) -> str:
         return ALLOWED
     if role in COORDINATING:
         return ALLOWED if which is None or COORDINATING[role] == which else NOT_FOUND
-    return SIGN_IN  # evaluators and analysts have no coordinator sign-in: same as signed out
+    return NOT_FOUND  # evaluators and analysts: one sign-in, but no coordinator screens
 
 
 def reading(role: str, which: str | None) -> str:
@@ -242,12 +242,12 @@ def refused_input(code: str) -> Policy:
 
 
 def administering(role: str, _which: str | None) -> str:
-    """The admin's pages: admins only; coordinators get 404; everyone else signs in."""
+    """The admin's pages: admins only; other accounts get 404; signed out, sign in."""
     if role == "admin":
         return ALLOWED
-    if role in COORDINATING:
-        return NOT_FOUND
-    return SIGN_IN
+    if role in ("anonymous", "respondent"):
+        return SIGN_IN
+    return NOT_FOUND
 
 
 def _fresh_organisation(world: World, which: str | None) -> int:
@@ -735,4 +735,5 @@ def test_http_basic_credentials_are_scoped_like_sessions(
     assert plain.get(f"/api/v1/rounds/{b_round + 1000}", auth=auth).status_code == 404
     evaluator = ("eval.a@example.org", "a long enough password for every role")
     assert plain.get(f"/api/v1/reports/rounds/{b_round}", auth=evaluator).status_code == 404
-    assert plain.get(f"/api/v1/rounds/{b_round}", auth=evaluator).status_code == 401
+    # an evaluator's credentials are good, but the coordinators' API is not theirs: 404
+    assert plain.get(f"/api/v1/rounds/{b_round}", auth=evaluator).status_code == 404

@@ -125,9 +125,9 @@ def seeded(client: TestClient, session: Session) -> Seeded:
 
 
 def _sign_in(client: TestClient, area: str) -> None:
-    page = client.get(f"/{area}/login")
+    page = client.get("/sign-in")
     answer = client.post(
-        f"/{area}/login",
+        "/sign-in",
         data={"email": EMAIL, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
         follow_redirects=False,
     )
@@ -151,7 +151,7 @@ def test_respondent_pages_escape_names_and_answers(client: TestClient, seeded: S
 
 
 def test_coordinator_pages_escape_names_and_the_email(client: TestClient, seeded: Seeded) -> None:
-    _sign_in(client, "coordinator")
+    _sign_in(client, "sign-in")
     round_page = f"/coordinator/rounds/{seeded.round_id}"
     pages = {
         "/coordinator": [PARTNERSHIP, EMAIL],
@@ -177,7 +177,7 @@ def test_coordinator_pages_escape_names_and_the_email(client: TestClient, seeded
 def test_report_and_analyst_pages_escape_names_and_the_email(
     client: TestClient, seeded: Seeded
 ) -> None:
-    _sign_in(client, "reports")
+    _sign_in(client, "sign-in")
     report = f"/reports/rounds/{seeded.round_id}"
     pages = {
         "/reports": [PARTNERSHIP, ROUND, EARLIER_ROUND, EMAIL],
@@ -205,7 +205,7 @@ def test_report_and_analyst_pages_escape_names_and_the_email(
     ],
 )
 def test_what_a_request_reflects_is_escaped(client: TestClient, seeded: Seeded, path: str) -> None:
-    _sign_in(client, "reports")
+    _sign_in(client, "sign-in")
     page = client.get(path)
     assert page.status_code < 500, page.text
     for marker in RAW_MARKERS:
@@ -213,14 +213,13 @@ def test_what_a_request_reflects_is_escaped(client: TestClient, seeded: Seeded, 
 
 
 def test_a_failed_sign_in_reflects_the_email_escaped(client: TestClient) -> None:
-    for area in ("coordinator", "reports"):
-        page = client.get(f"/{area}/login")
-        answer = client.post(
-            f"/{area}/login",
-            data={"email": EMAIL, "password": "wrong", "csrf_token": csrf_from(page.text)},
-        )
-        assert answer.status_code in {200, 400, 401, 422}, answer.text
-        assert_escaped(answer.text, [EMAIL], f"failed sign-in to {area}")
+    page = client.get("/sign-in")
+    answer = client.post(
+        "/sign-in",
+        data={"email": EMAIL, "password": "wrong", "csrf_token": csrf_from(page.text)},
+    )
+    assert answer.status_code in {200, 400, 401, 422}, answer.text
+    assert_escaped(answer.text, [EMAIL], "failed sign-in")
 
 
 def test_the_payloads_really_are_markup() -> None:

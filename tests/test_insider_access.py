@@ -36,7 +36,7 @@ from app.services.backup import backup_database
 from app.services.demo import seed_demo
 from app.settings import DEVELOPMENT_SECRET_KEY, Settings, SettingsError, load_settings
 from app.web.coordinator_pages import spreadsheet_safe
-from app.web.deps import PATH_ID_DEPENDENCIES, SESSION_COORDINATOR_KEY
+from app.web.deps import PATH_ID_DEPENDENCIES, SESSION_KEY
 from tests.conftest import TEST_SECRET, csrf_from, token_of
 from tests.test_authorisation import MATRIX, NOT_FOUND, RELIABILITY_QUERY, SIGN_IN, _outcome
 from tests.test_authorisation_support import PASSWORD, UNSAFE, World, build_world
@@ -226,7 +226,7 @@ def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(
     _sign_in(browser, login, email)
     copied = TestClient(client.app, cookies={"trust_survey_session": _cookie(browser)})
     assert copied.get(path).status_code == 200
-    logout = login.replace("login", "logout")
+    logout = "/sign-out"
     token = csrf_from(browser.get(login).text)
     assert browser.post(logout, data={"csrf_token": token}, follow_redirects=False).status_code
     assert copied.get(path).status_code == 401  # the copy died with the sign-out
@@ -238,7 +238,7 @@ def test_the_cookie_carries_a_random_secret_whose_hash_is_kept(
 ) -> None:
     world = build_world(client, session)
     data = _session_data(_cookie(world.clients["coord_a"]))
-    secret = data[SESSION_COORDINATOR_KEY]
+    secret = data[SESSION_KEY]
     assert isinstance(secret, str) and len(secret) >= 40
     account_ids = {str(row.account_id) for row in session.exec(select(AccountSession))}
     assert not account_ids & {str(value) for value in data.values()}
@@ -267,11 +267,11 @@ def test_a_cookie_forged_with_the_signing_key_reads_nothing(
     sign-in: only a live session row is."""
     world = build_world(client, session)
     round_a = world.round_ids["A"]
-    admin_id = session.exec(sa.text("SELECT id FROM coordinator WHERE role = 'admin'")).one()[0]
+    admin_id = session.exec(sa.text("SELECT id FROM account WHERE roles = 'admin'")).one()[0]
     for data in (
         {"coordinator_id": admin_id, "account_id": admin_id},
-        {SESSION_COORDINATOR_KEY: str(admin_id)},
-        {SESSION_COORDINATOR_KEY: "a-guessed-secret-of-the-right-length-0123456789ab"},
+        {SESSION_KEY: str(admin_id)},
+        {SESSION_KEY: "a-guessed-secret-of-the-right-length-0123456789ab"},
     ):
         forged = TestClient(
             client.app, cookies={"trust_survey_session": _forged(TEST_SECRET, data)}
@@ -399,9 +399,9 @@ def test_a_cookie_forged_with_the_published_key_reads_nothing(
         environment="test", database_url=migrated_url, secret_key_file=tmp_path / "secret-key"
     )
     seed = seed_demo(session, instrument_id="trustworthy-collaboration", anonymity_threshold=5)
-    account_id = session.exec(sa.text("SELECT id FROM coordinator")).one()[0]
+    account_id = session.exec(sa.text("SELECT id FROM account")).one()[0]
     with TestClient(create_app(unset)) as app_client:
-        for data in ({"coordinator_id": account_id}, {SESSION_COORDINATOR_KEY: "x" * 43}):
+        for data in ({"coordinator_id": account_id}, {SESSION_KEY: "x" * 43}):
             app_client.cookies.set("trust_survey_session", _forged(DEVELOPMENT_SECRET_KEY, data))
             assert app_client.get(f"/api/v1/rounds/{seed.round_id}").status_code == 401
             page = app_client.get("/coordinator", follow_redirects=False)

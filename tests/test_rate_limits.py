@@ -58,7 +58,7 @@ def test_login_is_limited_per_email_with_a_clear_page(client: TestClient, coordi
     assert "too many failed attempts to sign in" in refused.text
     assert "<html" in refused.text
     # The same e-mail in other spellings is the same account; the reports sign-in counts too.
-    assert _login(client, " Account@Example.ORG ", COORDINATOR_PASSWORD) == 429
+    assert _login(client, " Coordinator@Example.ORG ", COORDINATOR_PASSWORD) == 429
     assert _login(client, coordinator, COORDINATOR_PASSWORD, "/sign-in") == 429
     # Another account from the same address is not locked out by this one's failures.
     assert _login(client, "someone.else@example.org", "whatever it is") == 401

@@ -72,11 +72,20 @@ def test_coordinators_read_no_reports_and_evaluators_no_coordinator_screens(
     page = client.get("/sign-in")
     from tests.conftest import csrf_from
 
-    answer = client.post(
+    evaluator = TestClient(client.app)
+    answer = evaluator.post(
         "/sign-in",
-        data={"email": "ev@example.org", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        data={
+            "email": "ev@example.org",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(evaluator.get("/sign-in").text),
+        },
+        follow_redirects=False,
     )
-    assert answer.status_code == 401  # an evaluator cannot use the coordinator screens
+    # One sign-in for every role: the evaluator lands on the reports, and the coordinator
+    # screens are "not found" to them.
+    assert answer.status_code == 303 and answer.headers["location"] == "/reports"
+    assert evaluator.get("/coordinator").status_code == 404
     answer = client.post(
         "/sign-in",
         data={"email": "co@example.org", "password": PASSWORD, "csrf_token": csrf_from(page.text)},

@@ -42,14 +42,15 @@ def test_user_add_with_roles_and_partnerships(
 
     session.expire_all()
     evaluator = coordinator_by_email(session, "ev@example.org")
-    assert evaluator is not None and evaluator.role == "evaluator"
-    assert evaluator.password_hash.startswith("$argon2")
+    assert evaluator is not None and evaluator.roles == "evaluator"
+    assert evaluator.password_hash is not None and evaluator.password_hash.startswith("$argon2")
     assert len(granted_partnership_ids(session, evaluator)) == 1
     viewer = viewer_for(session, evaluator)
     assert viewer is not None and viewer.partnership_ids and not viewer.is_analyst
     analyst = coordinator_by_email(session, "an@example.org")
     analyst_viewer = viewer_for(session, analyst)
     assert analyst_viewer is not None and analyst_viewer.partnership_ids is None
-    # Evaluators and analysts cannot sign in to the coordinator screens.
-    assert authenticate(session, "ev@example.org", PASSWORD) is None
+    # One sign-in for every role; a caller may still ask for particular roles.
+    assert authenticate(session, "ev@example.org", PASSWORD) is not None
+    assert authenticate(session, "ev@example.org", PASSWORD, roles={"coordinator"}) is None
     assert authenticate(session, "ev@example.org", PASSWORD, roles={"evaluator"}) is not None

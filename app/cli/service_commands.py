@@ -63,13 +63,13 @@ def _print_demo(seed: DemoSeed, base: str) -> None:
     print(f" with {seed.responses} submitted responses.")
     renew = "trust-survey serve --demo --new-demo-secrets"
     if seed.respondent_token is None or seed.coordinator_password is None:
-        print(f"  Account login: {base}/coordinator/login  (e-mail {seed.coordinator_email})")
+        print(f"  Sign in:         {base}/sign-in  (e-mail {seed.coordinator_email})")
         print("  Its links and password are random and were printed once, when they were made")
         print(f"  (only their hashes are kept). For new ones: {renew}")
     else:
         print(f"  Respondent link:   {base}/s/{seed.respondent_token}")
         print(f"  Open link:         {base}/s/{seed.open_token}")
-        print(f"  Account login: {base}/coordinator/login")
+        print(f"  Sign in:         {base}/sign-in")
         print(f"    e-mail {seed.coordinator_email}  password {seed.coordinator_password}")
         print("  Random, and shown only this once. For new ones (the old open link and password")
         print(f"  then stop working): {renew}")

@@ -110,7 +110,7 @@ def email_problem(email: str) -> str | None:
     """Why ``email`` cannot be an account's address, else ``None``."""
     text = email.strip()
     local, _, domain = text.partition("@")
-    if not local or "." not in domain or len(text) > 254 or " " in text:
+    if not local or "." not in domain or len(text) > 254 or " " in domain:
         return "must be an e-mail address, like name@example.nhs.uk"
     return control_character_problem(text)
 
