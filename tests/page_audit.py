@@ -515,6 +515,21 @@ COORDINATOR_PAGES = [
             ),
         ),
     ),
+    Page(
+        ("GET", "/admin/audit"),
+        "admin",
+        "audit",
+        (
+            State("clean", visit("/admin/audit")),
+            State("no-lines", visit("/admin/audit?actor=nobody-at-all")),
+            State(
+                "errors",
+                visit("/admin/audit?from-day=31&from-month=2&from-year=2026&to-day=1"),
+                status=422,
+                errors=True,
+            ),
+        ),
+    ),
 ]
 
 READER_PAGES = [
@@ -809,6 +824,7 @@ NOT_PAGES: dict[Route, str] = {
         "removes the organisation, back to the partnership"
     ),
     ("POST", "/sign-out"): "sends the browser to the sign-in page",
+    ("GET", "/admin/audit.csv"): "a CSV file of the audit trail",
     ("POST", "/account/tokens/{token_id}/revoke"): "revokes the token, back to the list",
     ("POST", "/coordinator/rounds/{round_id}/invitations"): "queues the e-mails, back to the list",
     ("POST", "/coordinator/rounds/{round_id}/participants/remove"): "back to the list",
