@@ -97,9 +97,7 @@ def _answer(client: TestClient, token: str, value: int, seen: list[str]) -> None
 
 def _lines(session: Session, after: int) -> list[AuditEvent]:
     session.expire_all()
-    statement = (
-        select(AuditEvent).where(col(AuditEvent.id) > after).order_by(col(AuditEvent.id))
-    )
+    statement = select(AuditEvent).where(col(AuditEvent.id) > after).order_by(col(AuditEvent.id))
     return list(session.exec(statement))
 
 
@@ -195,7 +193,9 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
     assert api_token, "the new token is shown once"
     secrets.add(api_token.group(0))
     bearer = {"Authorization": f"Bearer {api_token.group(0)}"}
-    assert TestClient(client.app).get(f"/api/v1/reports/rounds/{round_id}", headers=bearer).is_success
+    assert (
+        TestClient(client.app).get(f"/api/v1/reports/rounds/{round_id}", headers=bearer).is_success
+    )
 
     # An admin grants an analyst raw access; the analyst downloads the raw answers.
     raw_access.grant_raw_access(session, ANALYST, reason="validation study", granted_by=ADMIN)
@@ -368,17 +368,102 @@ def test_the_page_filters_pages_and_keeps_a_bad_date(client: TestClient, session
     assert "There is a problem" in bad.text and "The first day must be a real date" in bad.text
     assert 'value="31"' in bad.text and 'value="robot2"' in bad.text
     assert 'href="#from-day"' in bad.text
-    assert admin.get(
-        "/admin/audit.csv?from-day=31&from-month=2&from-year=2026", follow_redirects=False
-    ).status_code == 303
+    assert (
+        admin.get(
+            "/admin/audit.csv?from-day=31&from-month=2&from-year=2026", follow_redirects=False
+        ).status_code
+        == 303
+    )
     exported = admin.get("/admin/audit.csv?action=file+downloaded")
     rows = list(csv.reader(io.StringIO(exported.text)))
     assert len(rows) == 2
     assert rows[1][2] == "'=cmd|' /C calc'!A0" and rows[1][5] == "'@SUM(1+1)"
     later = date.today() + timedelta(days=3)
-    none = admin.get(f"/admin/audit?from-day={later.day}&from-month={later.month}&from-year={later.year}")
+    none = admin.get(
+        f"/admin/audit?from-day={later.day}&from-month={later.month}&from-year={later.year}"
+    )
     assert "No lines match these filters" in none.text
     api = admin.get("/api/v1/admin/audit?action=report%20viewed&limit=10&offset=5")
     assert api.status_code == 200
     assert api.json()["total"] == 120 and len(api.json()["events"]) == 10
     assert api.json()["events"][0]["target"] == "report of round 114"
+
+
+def test_the_coordinators_api_records_each_change_as_its_caller(
+    client: TestClient, session: Session
+) -> None:
+    client.app.state.rate_limiter = RateLimiter(  # type: ignore[attr-defined]
+        client.app.state.engine,  # type: ignore[attr-defined]
+        TEST_SECRET,
+        UNLIMITED,
+    )
+    accounts.add_account(session, COORDINATOR, PASSWORD)
+    start = _last_id(session)
+    api = TestClient(client.app)
+    auth = (COORDINATOR, PASSWORD)
+
+    def call(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+        answer = api.request(method, f"/api/v1{path}", json=body, auth=auth)
+        assert answer.is_success, f"{method} {path}: {answer.status_code} {answer.text[:300]}"
+        found: dict[str, object] = answer.json()
+        return found
+
+    made = call(
+        "POST", "/partnerships", {"name": "Api Vale", "care_model": "urgent-and-emergency-care"}
+    )
+    p = made["id"]
+    organisation = call(
+        "POST",
+        f"/partnerships/{p}/organisations",
+        {"name": "Api Hospital", "organisation_type": "acute-trust"},
+    )
+    o = organisation["id"]
+    later = date.today() + timedelta(days=9)
+    survey = call(
+        "POST",
+        f"/partnerships/{p}/rounds",
+        {
+            "title": "Api round",
+            "opens_on": (date.today() + timedelta(days=2)).isoformat(),
+            "closes_on": later.isoformat(),
+        },
+    )
+    r = survey["id"]
+    call("PUT", f"/rounds/{r}/anonymity-threshold", {"anonymity_threshold": 6})
+    call("PUT", f"/rounds/{r}/release-policy", {"release_policy": "interim"})
+    call("POST", f"/rounds/{r}/open-now")
+    call("PUT", f"/rounds/{r}/closing-date", {"closes_on": (later + timedelta(days=1)).isoformat()})
+    call("PUT", f"/rounds/{r}/title", {"title": "Api round, renamed"})
+    links = call("POST", f"/rounds/{r}/links", {"count": 2, "organisation_id": o})
+    call("POST", f"/rounds/{r}/open-link")
+    call("POST", f"/rounds/{r}/close")
+    call("PUT", f"/partnerships/{p}/organisations/{o}/name", {"name": "Api Trust"})
+    call("PUT", f"/partnerships/{p}/name", {"name": "Api Vale Partnership"})
+    call("DELETE", f"/partnerships/{p}/organisations/{o}", {})
+    call("DELETE", f"/rounds/{r}", {"confirm_name": "Api round, renamed"})
+    call("DELETE", f"/partnerships/{p}", {"confirm_name": "Api Vale Partnership"})
+    events = [e for e in _lines(session, start) if e.action not in OTHERS]
+    assert {e.actor for e in events} == {COORDINATOR}
+    assert [e.action for e in events] == [
+        AuditAction.PARTNERSHIP_ADDED,
+        AuditAction.ORGANISATION_ADDED,
+        AuditAction.ROUND_ADDED,
+        AuditAction.THRESHOLD_CHANGED,
+        AuditAction.RELEASE_POLICY_CHANGED,
+        AuditAction.ROUND_OPENED,
+        AuditAction.ROUND_EXTENDED,
+        AuditAction.ROUND_RENAMED,
+        AuditAction.LINKS_MADE,
+        AuditAction.LINKS_MADE,
+        AuditAction.ROUND_CLOSED,
+        AuditAction.ORGANISATION_RENAMED,
+        AuditAction.PARTNERSHIP_RENAMED,
+        AuditAction.ORGANISATION_REMOVED,
+        AuditAction.ROUND_DELETED,
+        AuditAction.PARTNERSHIP_DELETED,
+    ]
+    assert {e.partnership_id for e in events} == {p}
+    text = " ".join(f"{e.target} {e.detail}" for e in events)
+    assert isinstance(links["links"], list)
+    assert all(token_of(link) not in text for link in links["links"])
+    assert events[-1].target == f"partnership {p} (Api Vale Partnership)"
