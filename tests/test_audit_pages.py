@@ -201,6 +201,8 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
     raw_access.grant_raw_access(session, ANALYST, reason="validation study", granted_by=ADMIN)
     analyst = _browser(client, ANALYST, secrets)
     assert analyst.get(f"/reports/rounds/{round_id}/answers.csv").status_code == 200
+    assert analyst.get(f"/reports/rounds/{round_id}/report.xlsx").status_code == 200  # rows too
+    assert analyst.get(f"/reports/rounds/{round_id}/report.docx").status_code == 200  # no rows
 
     # The coordinator reopens the round, then deletes it, then the partnership.
     reopen_on = today + timedelta(days=10)
@@ -254,6 +256,8 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
         (ADMIN, AuditAction.RAW_ACCESS_GRANTED, f"account {ANALYST}"),
         (ANALYST, AuditAction.SIGN_IN, ""),
         (ANALYST, AuditAction.RAW_ANSWERS_DOWNLOADED, f"answers.csv of {r}"),
+        (ANALYST, AuditAction.RAW_ANSWERS_DOWNLOADED, f"report.xlsx of {r}"),
+        (ANALYST, AuditAction.FILE_DOWNLOADED, f"report.docx of {r}"),
         (COORDINATOR, AuditAction.ROUND_REOPENED, r),
         (COORDINATOR, AuditAction.ROUND_DELETED, f"{r} (Baseline)"),
         (COORDINATOR, AuditAction.PARTNERSHIP_DELETED, f"{p} (North Vale)"),

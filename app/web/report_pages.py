@@ -125,7 +125,9 @@ def download(
         viewer,
         report.survey_round,
         file_name,
-        row_level=offered[file_name].row_level,
+        # the workbook holds the rows too (answers and scores sheets) when a round offers them
+        row_level=offered[file_name].row_level
+        or (file_name == "report.xlsx" and report.rows_available),
         detail=name,
     )
     return _download(content, offered[file_name].media_type, name)
