@@ -153,6 +153,22 @@ def test_links_participants_and_invitations_are_counts_never_addresses_or_tokens
         (AuditAction.PARTICIPANTS_ADDED, "2 participants"),
         (AuditAction.INVITATIONS_SENT, "2 invitations queued"),
     ]
+    tomorrow = date.today() + timedelta(days=1)
+    participants.save_mailing(
+        session,
+        setup.round_id,
+        invitation_subject="Invitation",
+        invitation_text="Your link: ((link))",
+        reminder_subject="Reminder",
+        reminder_text="Still time: ((link))",
+        reminder_dates=tomorrow.isoformat(),
+    )
+    nine = participants.reminder_due_at(tomorrow)
+    assert participants.queue_due_reminders(session, nine, secret=TEST_SECRET) == 1
+    [reminded] = [
+        e for e in _lines(session, AuditAction.INVITATIONS_SENT) if e.actor == WORKER_ACTOR
+    ]
+    assert reminded.detail == "2 reminders queued"
     text = " ".join(f"{e.target} {e.detail} {e.actor}" for e in _lines(session))
     for secret in [*tokens, token, "person01", "person02", "example.org/s/"]:
         assert secret not in text

@@ -687,6 +687,15 @@ def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
         if latest is not None:  # kept for the database's administrator; never shown
             latest.queued = queued
             session.add(latest)
+        audit.record(
+            session,
+            audit.WORKER_ACTOR,
+            AuditAction.INVITATIONS_SENT,
+            f"round {survey_round.id}",
+            partnership_id=survey_round.partnership_id,
+            detail=f"{queued} reminders queued",
+            commit=False,
+        )
         session.commit()
         reminded += 1
     return reminded
