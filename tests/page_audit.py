@@ -185,6 +185,25 @@ def visit(path: str) -> Step:
     return go
 
 
+def _enough_audit_lines(_page: Any, world: AuditWorld) -> None:
+    """Three pages of audit lines (once), for the page's numbered pagination."""
+    from app.services import audit
+
+    with Session(world.engine) as session:
+        missing = 120 - audit.count_events(session, audit.AuditFilter())
+        for number in range(max(missing, 0)):
+            audit.record(
+                session,
+                f"reader{number % 4}@example.org",
+                audit.AuditAction.REPORT_VIEWED,
+                f"report of round {world.ids['report_round']}",
+                partnership_id=world.ids["partnership"],
+                detail="page",
+                commit=False,
+            )
+        session.commit()
+
+
 def steps(*parts: Step) -> Step:
     def go(page: Any, world: AuditWorld) -> None:
         for part in parts:
@@ -522,6 +541,7 @@ COORDINATOR_PAGES = [
         (
             State("clean", visit("/admin/audit")),
             State("no-lines", visit("/admin/audit?actor=nobody-at-all")),
+            State("many-pages", steps(_enough_audit_lines, visit("/admin/audit?page=2"))),
             State(
                 "errors",
                 visit("/admin/audit?from-day=31&from-month=2&from-year=2026&to-day=1"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from app.instruments import instrument_named
 from app.models import AuditEvent
-from app.services import accounts, audit, partnerships, raw_access
+from app.services import accounts, audit, clock, partnerships, raw_access
 from app.services.audit import AuditAction
 from app.services.rate_limits import RateLimiter
 from tests.conftest import TEST_SECRET, csrf_from, token_of
@@ -357,7 +357,11 @@ def test_the_page_filters_pages_and_keeps_a_bad_date(client: TestClient, session
             f"report of round {number}",
             commit=False,
         )
-    audit.record(session, "=cmd|' /C calc'!A0", AuditAction.FILE_DOWNLOADED, "@SUM(1+1)")
+    formula = audit.record(
+        session, "=cmd|' /C calc'!A0", AuditAction.FILE_DOWNLOADED, "@SUM(1+1)", commit=False
+    )
+    formula.occurred_at = datetime(2026, 7, 1, 13, 5, tzinfo=UTC)  # 14:05 in London (BST)
+    session.commit()
     admin = _browser(client, ADMIN, set())
     first = admin.get("/admin/audit")
     assert first.status_code == 200
@@ -382,6 +386,11 @@ def test_the_page_filters_pages_and_keeps_a_bad_date(client: TestClient, session
     rows = list(csv.reader(io.StringIO(exported.text)))
     assert len(rows) == 2
     assert rows[1][2] == "'=cmd|' /C calc'!A0" and rows[1][5] == "'@SUM(1+1)"
+    assert rows[1][0] == "2026-07-01T13:05:00+00:00"
+    if clock.time_zone().key == "Europe/London":
+        assert rows[1][1] == "2026-07-01T14:05:00+01:00"
+        oldest = admin.get("/admin/audit?page=3").text
+        assert "1\u00a0July\u00a02026, 14:05" in oldest
     later = date.today() + timedelta(days=3)
     none = admin.get(
         f"/admin/audit?from-day={later.day}&from-month={later.month}&from-year={later.year}"

@@ -64,9 +64,10 @@ def local_time(moment: datetime) -> datetime:
 
 
 def shown_time(moment: datetime) -> str:
-    """``2 December 2026, 14:05`` in the deployment's time zone."""
+    """``2 December 2026, 14:05`` in the deployment's time zone (the day kept on one line:
+    no-break spaces within it)."""
     local = local_time(moment)
-    return f"{local.day} {local:%B %Y}, {local:%H:%M}"
+    return f"{local.day}\u00a0{local:%B}\u00a0{local:%Y}, {local:%H:%M}"
 
 
 @dataclass
