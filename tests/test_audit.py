@@ -299,3 +299,46 @@ def test_sqlite_and_postgres_both_keep_the_moment(session: Session) -> None:
     assert before <= moment <= after
     [line] = _lines(session)
     assert (line.actor, line.actor_id, line.outcome) == ("not signed in", None, "refused")
+
+
+AUDITED = {
+    ("rounds", "open_round"),
+    ("rounds", "close_round"),
+    ("rounds", "open_now"),
+    ("rounds", "change_closing_date"),
+    ("rounds", "reopen_round"),
+    ("rounds", "rename_round"),
+    ("rounds", "delete_round"),
+    ("partnerships", "create_partnership"),
+    ("partnerships", "add_organisation"),
+    ("partnerships", "rename_partnership"),
+    ("partnerships", "rename_organisation"),
+    ("partnerships", "remove_organisation"),
+    ("partnerships", "delete_partnership"),
+    ("invitations", "create_personal_links"),
+    ("invitations", "create_open_link"),
+    ("participants", "import_participants"),
+    ("participants", "send_invitations"),
+    ("instruments", "add_instrument"),
+    ("releases", "set_release_policy"),
+    ("reports", "change_anonymity_threshold"),
+}
+
+
+def test_every_web_route_names_who_acts() -> None:
+    """A service's ``actor`` defaults to the command line: every call from ``app/web`` must
+    name the signed-in account instead (extend and reopen are passed on by
+    ``_post_closing_date``, which adds it)."""
+    missing = []
+    checked = 0
+    for path in (ROOT / "app" / "web").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if not isinstance(owner, ast.Name) or (owner.id, node.func.attr) not in AUDITED:
+                continue
+            checked += 1
+            if not any(keyword.arg == "actor" for keyword in node.keywords):
+                missing.append(f"{path.name}:{node.lineno} {owner.id}.{node.func.attr}")
+    assert missing == [] and checked >= 25, (checked, missing)
