@@ -19,8 +19,10 @@ from app.web import (
     account_pages,
     analyst_pages,
     api_admin,
+    api_audit,
     api_reports,
     api_survey,
+    audit_pages,
     coordinator_pages,
     health,
     participant_pages,
@@ -111,4 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analyst_pages.router)
     app.include_router(api_reports.router)
     app.include_router(account_pages.router)
+    app.include_router(audit_pages.router)
+    app.include_router(api_audit.router)
     return app

@@ -185,6 +185,25 @@ def visit(path: str) -> Step:
     return go
 
 
+def _enough_audit_lines(_page: Any, world: AuditWorld) -> None:
+    """Three pages of audit lines (once), for the page's numbered pagination."""
+    from app.services import audit
+
+    with Session(world.engine) as session:
+        missing = 120 - audit.count_events(session, audit.AuditFilter())
+        for number in range(max(missing, 0)):
+            audit.record(
+                session,
+                f"reader{number % 4}@example.org",
+                audit.AuditAction.REPORT_VIEWED,
+                f"report of round {world.ids['report_round']}",
+                partnership_id=world.ids["partnership"],
+                detail="page",
+                commit=False,
+            )
+        session.commit()
+
+
 def steps(*parts: Step) -> Step:
     def go(page: Any, world: AuditWorld) -> None:
         for part in parts:
@@ -515,6 +534,22 @@ COORDINATOR_PAGES = [
             ),
         ),
     ),
+    Page(
+        ("GET", "/admin/audit"),
+        "admin",
+        "audit",
+        (
+            State("clean", visit("/admin/audit")),
+            State("no-lines", visit("/admin/audit?actor=nobody-at-all")),
+            State("many-pages", steps(_enough_audit_lines, visit("/admin/audit?page=2"))),
+            State(
+                "errors",
+                visit("/admin/audit?from-day=31&from-month=2&from-year=2026&to-day=1"),
+                status=422,
+                errors=True,
+            ),
+        ),
+    ),
 ]
 
 READER_PAGES = [
@@ -809,6 +844,7 @@ NOT_PAGES: dict[Route, str] = {
         "removes the organisation, back to the partnership"
     ),
     ("POST", "/sign-out"): "sends the browser to the sign-in page",
+    ("GET", "/admin/audit.csv"): "a CSV file of the audit trail",
     ("POST", "/account/tokens/{token_id}/revoke"): "revokes the token, back to the list",
     ("POST", "/coordinator/rounds/{round_id}/invitations"): "queues the e-mails, back to the list",
     ("POST", "/coordinator/rounds/{round_id}/participants/remove"): "back to the list",

@@ -327,6 +327,14 @@ def _mailing_preview(_world: World) -> dict[str, object]:
     }
 
 
+def auditing(role: str, _which: str | None) -> str:
+    """The audit trail: admins only; any other account gets 404 (it does not exist for them);
+    signed out, the sign-in page (the API: 401)."""
+    if role in ("anonymous", "respondent"):
+        return SIGN_IN
+    return ALLOWED if role == "admin" else NOT_FOUND
+
+
 PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
 ORGANISATION = {"organisation_type": "acute-trust"}
 LOGIN = {"email": "nobody@example.org", "password": "not the password"}
@@ -491,6 +499,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
         instrument_upload,
         scoped=False,
     ),
+    # The audit trail: admins only
+    ("GET", "/admin/audit"): Entry(auditing, get("/admin/audit"), scoped=False),
+    ("GET", "/admin/audit.csv"): Entry(auditing, get("/admin/audit.csv"), scoped=False),
+    ("GET", "/api/v1/admin/audit"): Entry(auditing, get("/api/v1/admin/audit"), scoped=False),
     # Coordinating: participants and their e-mails
     ("GET", "/coordinator/rounds/{round_id}/participants"): Entry(
         coordinating, get("/coordinator/rounds/{r}/participants")

@@ -199,13 +199,13 @@ def test_cli_backup_and_restore(
     monkeypatch.setenv("DATABASE_URL", migrated_url)
     archive = tmp_path / "cli.backup"
     assert main(["backup", str(archive)]) == 0
-    assert "2 rows in" in capsys.readouterr().out
+    assert "4 rows in" in capsys.readouterr().out  # and the two audit lines of adding them
     assert main(["restore", str(archive)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("trust-survey restore: error: the database is not empty")
     assert "--force" in error and "Traceback" not in error
     assert main(["restore", str(archive), "--force"]) == 0
-    assert "restored (2 rows" in capsys.readouterr().out
+    assert "restored (4 rows" in capsys.readouterr().out
     assert every_row(migrated_url) == before
     assert main(["backup", str(archive)]) == 2
     assert "already exists" in capsys.readouterr().err

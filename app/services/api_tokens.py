@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from app.models import Account, ApiToken, utc_now
+from app.services import audit
 from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError, RecordNotFoundError
 
@@ -44,8 +45,21 @@ class NewToken:
     token: str
 
 
-def create_token(session: Session, account: Account, name: str, secret_key: str) -> NewToken:
-    """Make a token for ``account`` named ``name`` (to tell it apart: "weekly export")."""
+def _target(record: ApiToken, account: Account) -> str:
+    """A token named by id and label, never by its text or prefix."""
+    return f"API token {record.id} ({record.name}) of {account.email}"
+
+
+def create_token(
+    session: Session,
+    account: Account,
+    name: str,
+    secret_key: str,
+    *,
+    actor: audit.Actor | None = None,
+) -> NewToken:
+    """Make a token for ``account`` named ``name`` (to tell it apart: "weekly export");
+    ``actor`` (recorded) is the account itself unless given (the command line)."""
     label = name.strip()
     problem = control_character_problem(label)
     if not label or len(label) > MOST_NAME or problem is not None:
@@ -61,6 +75,14 @@ def create_token(session: Session, account: Account, name: str, secret_key: str)
         token_hash=hash_api_token(secret_key, token),
     )
     session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        account if actor is None else actor,
+        audit.AuditAction.API_TOKEN_MADE,
+        _target(record, account),
+        commit=False,
+    )
     session.commit()
     session.refresh(record)
     return NewToken(record, token)
@@ -77,7 +99,9 @@ def list_tokens(session: Session, account: Account) -> list[ApiToken]:
     )
 
 
-def revoke_token(session: Session, account: Account, token_id: int) -> ApiToken:
+def revoke_token(
+    session: Session, account: Account, token_id: int, *, actor: audit.Actor | None = None
+) -> ApiToken:
     """Revoke one of the account's own tokens (another account's is "not found")."""
     record = session.get(ApiToken, token_id)
     if record is None or record.account_id != account.id:
@@ -85,6 +109,13 @@ def revoke_token(session: Session, account: Account, token_id: int) -> ApiToken:
     if record.revoked_at is None:
         record.revoked_at = utc_now()
         session.add(record)
+        audit.record(
+            session,
+            account if actor is None else actor,
+            audit.AuditAction.API_TOKEN_REVOKED,
+            _target(record, account),
+            commit=False,
+        )
         session.commit()
     return record
 

@@ -10,14 +10,24 @@ deployment's ``AUDIT_RETENTION_DAYS``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from app.models import Account, AuditEvent, utc_now
+from app.services import clock
 
 WORKER_ACTOR = "worker"
 COMMAND_LINE_ACTOR = "command line"
+
+Actor = Account | str | None
+"""Who acts: an account, or a name such as :data:`WORKER_ACTOR`; ``None`` is someone not
+signed in."""
 
 
 class AuditAction(StrEnum):
@@ -72,7 +82,7 @@ class AuditAction(StrEnum):
 
 def record(
     session: Session,
-    actor: Account | str | None,
+    actor: Actor,
     action: AuditAction,
     target: str = "",
     *,
@@ -102,3 +112,98 @@ def record(
     if commit:
         session.commit()
     return event
+
+
+def named(kind: str, record_id: int | None, name: str) -> str:
+    """A target that keeps what it named, for lines that outlive it: ``"round 3 (Baseline)"``."""
+    return f"{kind} {record_id} ({name})"
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the admins' view of the trail is narrowed to (every part optional).
+
+    ``from_day`` and ``to_day`` are days in the deployment's time zone, both included.
+    """
+
+    action: AuditAction | None = None
+    actor_contains: str = ""
+    partnership_id: int | None = None
+    from_day: date | None = None
+    to_day: date | None = None
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=clock.time_zone()).astimezone(UTC)
+
+
+def _filtered(statement: Any, where: AuditFilter) -> Any:
+    if where.action is not None:
+        statement = statement.where(col(AuditEvent.action) == where.action.value)
+    if where.actor_contains.strip():
+        needle = where.actor_contains.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(
+            sa.func.lower(col(AuditEvent.actor)).like(f"%{escaped}%", escape="\\")
+        )
+    if where.partnership_id is not None:
+        statement = statement.where(col(AuditEvent.partnership_id) == where.partnership_id)
+    if where.from_day is not None:
+        statement = statement.where(col(AuditEvent.occurred_at) >= _local_midnight(where.from_day))
+    if where.to_day is not None:
+        end = _local_midnight(where.to_day + timedelta(days=1))
+        statement = statement.where(col(AuditEvent.occurred_at) < end)
+    return statement
+
+
+def count_events(session: Session, where: AuditFilter) -> int:
+    """How many lines match ``where``."""
+    statement = _filtered(sa.select(sa.func.count()).select_from(AuditEvent), where)
+    return int(session.execute(statement).scalar_one())
+
+
+def _newest_first(where: AuditFilter) -> Any:
+    return _filtered(select(AuditEvent), where).order_by(
+        col(AuditEvent.occurred_at).desc(), col(AuditEvent.id).desc()
+    )
+
+
+def list_events(
+    session: Session, where: AuditFilter, *, offset: int = 0, limit: int = 50
+) -> list[AuditEvent]:
+    """One page of the lines matching ``where``, newest first."""
+    statement = _newest_first(where).offset(max(offset, 0)).limit(limit)
+    return list(session.exec(statement))
+
+
+def iter_events(session: Session, where: AuditFilter, *, batch: int = 1000) -> Iterator[AuditEvent]:
+    """Every line matching ``where``, newest first, read ``batch`` lines at a time (keyset
+    paging, so an export of a long trail holds one batch in memory)."""
+    last: tuple[datetime, int] | None = None
+    while True:
+        statement = _newest_first(where).limit(batch)
+        if last is not None:
+            at, event_id = last
+            statement = statement.where(
+                sa.or_(
+                    col(AuditEvent.occurred_at) < at,
+                    sa.and_(col(AuditEvent.occurred_at) == at, col(AuditEvent.id) < event_id),
+                )
+            )
+        rows = list(session.exec(statement))
+        yield from rows
+        if len(rows) < batch:
+            return
+        final = rows[-1]
+        assert final.id is not None
+        last = (final.occurred_at, final.id)
+
+
+def delete_older_than(session: Session, cutoff: datetime) -> int:
+    """Delete the lines that occurred before ``cutoff`` (the retention purge's one way of
+    removing lines; nothing updates one) and commit; returns how many went."""
+    if cutoff.tzinfo is not None:
+        cutoff = cutoff.astimezone(UTC)
+    result = session.execute(sa.delete(AuditEvent).where(col(AuditEvent.occurred_at) < cutoff))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

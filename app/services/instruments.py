@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from analysis.instrument import Instrument, InstrumentError, version_key
 from app.instruments import bundled_catalogue, document_hash, parsed_document
 from app.models import InstrumentDocument, SurveyRound
+from app.services import audit
 from app.services.errors import (
     FieldValidationError,
     InstrumentRejectedError,
@@ -108,9 +109,18 @@ def parse_instrument_text(text: str, source_name: str) -> Instrument:
     return parsed_document(text, source_name)
 
 
-def add_instrument(session: Session, text: str, source_name: str) -> Instrument:
+def add_instrument(
+    session: Session, text: str, source_name: str, *, actor: audit.Actor = audit.COMMAND_LINE_ACTOR
+) -> Instrument:
     """An admin's instrument (YAML text), validated and stored; its parsed form."""
     row = store_instrument(session, text, source_name)
+    audit.record(
+        session,
+        actor,
+        audit.AuditAction.INSTRUMENT_ADDED,
+        f"instrument {row.instrument_id} {row.version}",
+        commit=False,
+    )
     session.commit()
     return _parse_stored(row)
 

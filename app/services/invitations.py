@@ -22,6 +22,8 @@ from sqlmodel import Session, col, select
 
 from app.models import Invitation, InvitationKind, InvitationStatus
 from app.security import hash_link_token, new_link_token
+from app.services import audit
+from app.services.audit import COMMAND_LINE_ACTOR, Actor, AuditAction
 from app.services.errors import (
     FieldValidationError,
     RecordNotFoundError,
@@ -45,6 +47,7 @@ def create_personal_links(
     organisation_id: int | None,
     count: int,
     most: int,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> list[str]:
     """Make ``count`` personal links for a round (and organisation); returns their tokens."""
     survey_round = get_round(session, round_id)
@@ -61,6 +64,16 @@ def create_personal_links(
             token_hash=hash_link_token(token),
         )
         for token in tokens
+    )
+    audit.record(
+        session,
+        actor,
+        AuditAction.LINKS_MADE,
+        f"round {round_id}",
+        partnership_id=survey_round.partnership_id,
+        detail=f"{count} personal"
+        + (f" for organisation {organisation_id}" if organisation_id is not None else ""),
+        commit=False,
     )
     session.commit()
     return tokens
@@ -90,7 +103,12 @@ def has_open_link(session: Session, round_id: int) -> bool:
 
 
 def create_open_link(
-    session: Session, round_id: int, token: str | None = None, *, signing_key: str | None = None
+    session: Session,
+    round_id: int,
+    token: str | None = None,
+    *,
+    signing_key: str | None = None,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> str:
     """Make the round's open link, revoking any earlier one; returns its token.
 
@@ -98,10 +116,12 @@ def create_open_link(
     link, so that :func:`current_open_link` can show it again (an open link is meant to be
     passed around; the database alone still does not give it away).
     """
-    get_round(session, round_id)
+    survey_round = get_round(session, round_id)
+    replaced = 0
     for invitation in _live_open_links(session, round_id):
         invitation.status = InvitationStatus.REVOKED
         session.add(invitation)
+        replaced += 1
     seed: str | None = None
     if token is None and signing_key is not None:
         seed = secrets.token_hex(32)
@@ -114,6 +134,15 @@ def create_open_link(
             token_hash=hash_link_token(token),
             link_seed=seed,
         )
+    )
+    audit.record(
+        session,
+        actor,
+        AuditAction.LINKS_MADE,
+        f"round {round_id}",
+        partnership_id=survey_round.partnership_id,
+        detail="open link, replacing the earlier one" if replaced else "open link",
+        commit=False,
     )
     session.commit()
     return token

@@ -57,8 +57,9 @@ from app.models import (
     utc_now,
 )
 from app.security import hash_link_token
-from app.services import clock
+from app.services import audit, clock
 from app.services.addresses import email_address_problem, normalised_address
+from app.services.audit import COMMAND_LINE_ACTOR, Actor, AuditAction
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.services.outbox import queue_message
 from app.services.partnerships import get_partnership, list_organisations
@@ -274,6 +275,7 @@ def import_participants(
     *,
     secret: str,
     default_organisation_id: int | None = None,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> ImportResult:
     """Add the rows' addresses to a round, all or none: if any row has a problem (not an
     address, an organisation the partnership does not have, an address listed twice or
@@ -329,6 +331,15 @@ def import_participants(
     for email, organisation in accepted:
         assert organisation.id is not None
         session.add(_new_participant(secret, round_id, organisation.id, email))
+    audit.record(
+        session,
+        actor,
+        AuditAction.PARTICIPANTS_ADDED,
+        f"round {round_id}",
+        partnership_id=survey_round.partnership_id,
+        detail=f"{len(accepted)} participants",
+        commit=False,
+    )
     session.commit()
     result.added = len(accepted)
     return result
@@ -564,7 +575,9 @@ def preview(
 # -- sending ----------------------------------------------------------------------------
 
 
-def send_invitations(session: Session, round_id: int, *, secret: str, base: str) -> int:
+def send_invitations(
+    session: Session, round_id: int, *, secret: str, base: str, actor: Actor = COMMAND_LINE_ACTOR
+) -> int:
     """Queue a personal invitation for each participant not yet invited (each gets a link
     of their own); how many were queued.  The round must be open or about to open."""
     survey_round = get_round(session, round_id)
@@ -607,6 +620,15 @@ def send_invitations(session: Session, round_id: int, *, secret: str, base: str)
         _queue(session, participant, letter, INVITATION)
         participant.invited = True
         session.add(participant)
+    audit.record(
+        session,
+        actor,
+        AuditAction.INVITATIONS_SENT,
+        f"round {round_id}",
+        partnership_id=survey_round.partnership_id,
+        detail=f"{len(waiting)} invitations queued",
+        commit=False,
+    )
     session.commit()
     return len(waiting)
 
@@ -665,6 +687,15 @@ def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
         if latest is not None:  # kept for the database's administrator; never shown
             latest.queued = queued
             session.add(latest)
+        audit.record(
+            session,
+            audit.WORKER_ACTOR,
+            AuditAction.INVITATIONS_SENT,
+            f"round {survey_round.id}",
+            partnership_id=survey_round.partnership_id,
+            detail=f"{queued} reminders queued",
+            commit=False,
+        )
         session.commit()
         reminded += 1
     return reminded

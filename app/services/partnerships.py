@@ -13,7 +13,9 @@ from app.models import (
     Partnership,
     PartnershipGrant,
 )
+from app.services import audit
 from app.services.answers import control_character_problem
+from app.services.audit import COMMAND_LINE_ACTOR, Actor, AuditAction
 from app.services.errors import (
     DuplicateRecordError,
     FieldValidationError,
@@ -47,7 +49,12 @@ def typed_name_matches(typed: str, name: str) -> bool:
 
 
 def create_partnership(
-    session: Session, name: str, care_model: str, *, granted_to: int | None = None
+    session: Session,
+    name: str,
+    care_model: str,
+    *,
+    granted_to: int | None = None,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> Partnership:
     """A new partnership; ``granted_to`` (an account id) is granted it in the same commit."""
     _require_name(name)
@@ -59,6 +66,15 @@ def create_partnership(
         if granted_to is not None:
             assert partnership.id is not None
             session.add(PartnershipGrant(account_id=granted_to, partnership_id=partnership.id))
+        audit.record(
+            session,
+            actor,
+            AuditAction.PARTNERSHIP_ADDED,
+            audit.named("partnership", partnership.id, partnership.name),
+            partnership_id=partnership.id,
+            detail=care_model,
+            commit=False,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -87,7 +103,12 @@ def partnership_by_name(session: Session, name: str) -> Partnership | None:
 
 
 def add_organisation(
-    session: Session, partnership_id: int, name: str, organisation_type: str
+    session: Session,
+    partnership_id: int,
+    name: str,
+    organisation_type: str,
+    *,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> Organisation:
     get_partnership(session, partnership_id)
     _require_name(name)
@@ -97,6 +118,16 @@ def add_organisation(
     )
     session.add(organisation)
     try:
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            AuditAction.ORGANISATION_ADDED,
+            audit.named("organisation", organisation.id, organisation.name),
+            partnership_id=partnership_id,
+            detail=organisation_type,
+            commit=False,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -123,11 +154,23 @@ def get_organisation(session: Session, partnership_id: int, organisation_id: int
     return organisation
 
 
-def rename_partnership(session: Session, partnership_id: int, name: str) -> Partnership:
+def rename_partnership(
+    session: Session, partnership_id: int, name: str, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> Partnership:
     partnership = get_partnership(session, partnership_id)
     _require_name(name)
+    before = partnership.name
     partnership.name = name.strip()
     session.add(partnership)
+    audit.record(
+        session,
+        actor,
+        AuditAction.PARTNERSHIP_RENAMED,
+        f"partnership {partnership_id}",
+        partnership_id=partnership_id,
+        detail=f"{before} -> {partnership.name}",
+        commit=False,
+    )
     try:
         session.commit()
     except IntegrityError:
@@ -139,12 +182,27 @@ def rename_partnership(session: Session, partnership_id: int, name: str) -> Part
 
 
 def rename_organisation(
-    session: Session, partnership_id: int, organisation_id: int, name: str
+    session: Session,
+    partnership_id: int,
+    organisation_id: int,
+    name: str,
+    *,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> Organisation:
     organisation = get_organisation(session, partnership_id, organisation_id)
     _require_name(name)
+    before = organisation.name
     organisation.name = name.strip()
     session.add(organisation)
+    audit.record(
+        session,
+        actor,
+        AuditAction.ORGANISATION_RENAMED,
+        f"organisation {organisation_id}",
+        partnership_id=partnership_id,
+        detail=f"{before} -> {organisation.name}",
+        commit=False,
+    )
     try:
         session.commit()
     except IntegrityError:
@@ -171,7 +229,13 @@ def removable(session: Session, organisation_id: int) -> bool:
     return not links.get(InvitationStatus.STARTED) and not links.get(InvitationStatus.SUBMITTED)
 
 
-def remove_organisation(session: Session, partnership_id: int, organisation_id: int) -> None:
+def remove_organisation(
+    session: Session,
+    partnership_id: int,
+    organisation_id: int,
+    *,
+    actor: Actor = COMMAND_LINE_ACTOR,
+) -> None:
     """Remove an organisation that has no responses (none started or submitted); its unused
     links stop working."""
     organisation = get_organisation(session, partnership_id, organisation_id)
@@ -188,11 +252,22 @@ def remove_organisation(session: Session, partnership_id: int, organisation_id: 
         )
         .values(status=InvitationStatus.REVOKED)
     )
+    target = audit.named("organisation", organisation_id, organisation.name)
     session.delete(organisation)
+    audit.record(
+        session,
+        actor,
+        AuditAction.ORGANISATION_REMOVED,
+        target,
+        partnership_id=partnership_id,
+        commit=False,
+    )
     session.commit()
 
 
-def delete_partnership(session: Session, partnership_id: int, typed_name: str) -> None:
+def delete_partnership(
+    session: Session, partnership_id: int, typed_name: str, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> None:
     """Delete a partnership with everything of it (organisations, rounds, links, responses,
     releases, grants), if ``typed_name`` is its name."""
     partnership = get_partnership(session, partnership_id)
@@ -200,6 +275,15 @@ def delete_partnership(session: Session, partnership_id: int, typed_name: str) -
         raise FieldValidationError(
             {"confirm_name": "Type the partnership's name exactly as shown to delete it"}
         )
+    target = audit.named("partnership", partnership_id, partnership.name)
     session.execute(sa.delete(Partnership).where(col(Partnership.id) == partnership_id))
+    audit.record(
+        session,
+        actor,
+        AuditAction.PARTNERSHIP_DELETED,
+        target,
+        partnership_id=partnership_id,
+        commit=False,
+    )
     session.commit()
     session.expunge_all()

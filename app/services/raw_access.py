@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from app.models import Account, AccountRole, RawAccessGrant, utc_now
-from app.services import accounts
+from app.services import accounts, audit
 from app.services.errors import FieldValidationError, RecordNotFoundError
 
 RAW_ACCESS_ROLES = frozenset({AccountRole.ANALYST, AccountRole.ADMIN})
@@ -68,12 +68,22 @@ def grant_raw_access(
 
     grant.created_at = utc_now()
     session.add(grant)
+    audit.record(
+        session,
+        admin,
+        audit.AuditAction.RAW_ACCESS_GRANTED,
+        f"account {account.email}",
+        detail=grant.reason,
+        commit=False,
+    )
     session.commit()
     session.refresh(grant)
     return grant
 
 
-def revoke_raw_access(session: Session, email: str) -> bool:
+def revoke_raw_access(
+    session: Session, email: str, *, actor: audit.Actor = audit.COMMAND_LINE_ACTOR
+) -> bool:
     """Remove an account's raw access; ``False`` if it had none."""
     account = _account(session, email)
     assert account.id is not None
@@ -81,5 +91,12 @@ def revoke_raw_access(session: Session, email: str) -> bool:
     if grant is None:
         return False
     session.delete(grant)
+    audit.record(
+        session,
+        actor,
+        audit.AuditAction.RAW_ACCESS_REVOKED,
+        f"account {account.email}",
+        commit=False,
+    )
     session.commit()
     return True

@@ -33,7 +33,7 @@ from analysis.disclosure import (
     rows_and_breakdowns_allowed,
 )
 from app.models import ReleasePolicy, Response, ResponseStatus, RoundRelease, SurveyRound
-from app.services import rounds
+from app.services import audit, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError
 
 
@@ -157,12 +157,16 @@ def _submitted(session: Session, round_id: int) -> int:
     return int(session.execute(statement).scalar_one())
 
 
-def publish(session: Session, survey_round: SurveyRound) -> Publication:
+def publish(
+    session: Session, survey_round: SurveyRound, *, actor: audit.Actor = audit.WORKER_ACTOR
+) -> Publication:
     """Make a new release of the round if the rules allow one now; the latest release.
 
     The new release publishes every submitted response not yet released (those that arrive
     while it is being made wait for the next). Two requests making the same release at once
     are settled by the release's primary key: the second finds the first one's release.
+    ``actor`` is recorded as having released the results (whoever's action made the release:
+    closing the round, or a reader's request once the rules allowed one).
     """
     assert survey_round.id is not None
     for _attempt in range(3):
@@ -200,6 +204,16 @@ def publish(session: Session, survey_round: SurveyRound) -> Publication:
                 )
                 release.responses = last + int(getattr(result, "rowcount", 0) or 0)
                 session.add(release)
+            audit.record(
+                session,
+                actor,
+                audit.AuditAction.RESULTS_RELEASED,
+                f"round {survey_round.id}",
+                partnership_id=survey_round.partnership_id,
+                detail=f"release {plan.number}{' (final)' if plan.final else ''}, "
+                f"{release.responses} responses",
+                commit=False,
+            )
             session.commit()
         except IntegrityError:
             session.rollback()  # another request made this release first: read it
@@ -233,7 +247,9 @@ def open_link_figures(session: Session, publication: Publication) -> OpenLinkSha
     )
 
 
-def set_release_policy(session: Session, round_id: int, policy: str) -> SurveyRound:
+def set_release_policy(
+    session: Session, round_id: int, policy: str, *, actor: audit.Actor = audit.COMMAND_LINE_ACTOR
+) -> SurveyRound:
     """Choose when a round's results are published; refused once anything was released."""
     survey_round = rounds.get_round(session, round_id)
     try:
@@ -244,7 +260,17 @@ def set_release_policy(session: Session, round_id: int, policy: str) -> SurveyRo
         raise InvalidRequestError(
             "the release policy is fixed once the round's first results were published"
         )
+    before = survey_round.release_policy
     survey_round.release_policy = chosen
     session.add(survey_round)
+    audit.record(
+        session,
+        actor,
+        audit.AuditAction.RELEASE_POLICY_CHANGED,
+        f"round {round_id}",
+        partnership_id=survey_round.partnership_id,
+        detail=f"{before} -> {chosen}",
+        commit=False,
+    )
     session.commit()
     return survey_round

@@ -59,7 +59,7 @@ from analysis.summary import (
 )
 from analysis.trend import Trend, TrendRound, trend
 from app.models import Account, AccountRole, Partnership, Response, SurveyRound
-from app.services import accounts, peers, raw_access, releases, rounds
+from app.services import accounts, audit, peers, raw_access, releases, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError, RecordNotFoundError
 from app.services.instruments import round_instrument
 from app.services.peers import PeerBenchmark
@@ -116,7 +116,48 @@ def readable_round(session: Session, viewer: Viewer, round_id: int) -> SurveyRou
     return survey_round
 
 
-def change_anonymity_threshold(session: Session, round_id: int, threshold: int) -> SurveyRound:
+def record_view(session: Session, viewer: Viewer, survey_round: SurveyRound, form: str) -> None:
+    """Record that ``viewer`` read a round's report (``form``: "page" or "JSON")."""
+    audit.record(
+        session,
+        viewer.account,
+        audit.AuditAction.REPORT_VIEWED,
+        f"report of round {survey_round.id}",
+        partnership_id=survey_round.partnership_id,
+        detail=form,
+    )
+
+
+def record_download(
+    session: Session,
+    viewer: Viewer,
+    survey_round: SurveyRound,
+    file_name: str,
+    *,
+    row_level: bool,
+    detail: str = "",
+) -> None:
+    """Record that ``viewer`` downloaded one of a round's files (by its canonical name, such
+    as ``answers.csv``); a row-level file read with raw access (not k-anonymised) is
+    :attr:`~app.services.audit.AuditAction.RAW_ANSWERS_DOWNLOADED`."""
+    raw = row_level and viewer.raw_access
+    audit.record(
+        session,
+        viewer.account,
+        audit.AuditAction.RAW_ANSWERS_DOWNLOADED if raw else audit.AuditAction.FILE_DOWNLOADED,
+        f"{file_name} of round {survey_round.id}",
+        partnership_id=survey_round.partnership_id,
+        detail=detail or ("not k-anonymised" if raw else ""),
+    )
+
+
+def change_anonymity_threshold(
+    session: Session,
+    round_id: int,
+    threshold: int,
+    *,
+    actor: audit.Actor = audit.COMMAND_LINE_ACTOR,
+) -> SurveyRound:
     """Set a round's threshold; refused below the minimum and once any answer has arrived."""
     survey_round = rounds.get_round(session, round_id)
     try:
@@ -130,8 +171,18 @@ def change_anonymity_threshold(session: Session, round_id: int, threshold: int) 
         raise InvalidRequestError(
             "the anonymity threshold is fixed once answers have arrived in the round"
         )
+    before = survey_round.anonymity_threshold
     survey_round.anonymity_threshold = threshold
     session.add(survey_round)
+    audit.record(
+        session,
+        actor,
+        audit.AuditAction.THRESHOLD_CHANGED,
+        f"round {round_id}",
+        partnership_id=survey_round.partnership_id,
+        detail=f"{before} -> {threshold}",
+        commit=False,
+    )
     session.commit()
     return survey_round
 

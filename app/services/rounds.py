@@ -24,8 +24,9 @@ from app.models import (
     RoundStatus,
     SurveyRound,
 )
-from app.services import clock
+from app.services import audit, clock
 from app.services.answers import control_character_problem
+from app.services.audit import COMMAND_LINE_ACTOR, WORKER_ACTOR, Actor, AuditAction
 from app.services.errors import (
     FieldValidationError,
     InvalidRequestError,
@@ -110,6 +111,7 @@ def open_round(
     instrument_id: str,
     instrument_version: str | None = None,
     release_policy: str = ReleasePolicy.AT_CLOSE,
+    actor: Actor = COMMAND_LINE_ACTOR,
 ) -> SurveyRound:
     """A new round of a partnership on an instrument version (default: its newest).
 
@@ -154,18 +156,58 @@ def open_round(
         release_policy=ReleasePolicy(release_policy),
     )
     session.add(survey_round)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        AuditAction.ROUND_ADDED,
+        f"round {survey_round.id}",
+        partnership_id=partnership_id,
+        detail=f"{instrument.id} {instrument.version}, threshold {anonymity_threshold}, "
+        f"{ReleasePolicy(release_policy).value}",
+        commit=False,
+    )
+    if survey_round.status == RoundStatus.OPEN:
+        audit.record(
+            session,
+            actor,
+            AuditAction.ROUND_OPENED,
+            f"round {survey_round.id}",
+            partnership_id=partnership_id,
+            commit=False,
+        )
     session.commit()
     session.refresh(survey_round)
     return survey_round
 
 
-def _publish_final(session: Session, survey_round: SurveyRound) -> None:
+def _publish_final(
+    session: Session, survey_round: SurveyRound, actor: Actor = WORKER_ACTOR
+) -> None:
     from app.services import releases  # releases uses this module
 
-    releases.publish(session, survey_round)  # the final release, if the rules allow one
+    releases.publish(
+        session, survey_round, actor=actor
+    )  # the final release, if the rules allow one
 
 
-def close_round(session: Session, round_id: int) -> SurveyRound:
+def _record(
+    session: Session, actor: Actor, action: AuditAction, survey_round: SurveyRound, detail: str = ""
+) -> None:
+    audit.record(
+        session,
+        actor,
+        action,
+        f"round {survey_round.id}",
+        partnership_id=survey_round.partnership_id,
+        detail=detail,
+        commit=False,
+    )
+
+
+def close_round(
+    session: Session, round_id: int, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> SurveyRound:
     """Close a round now (a coordinator's choice): it takes no more answers, the day is
     recorded, and its final release is made if the rules allow.  Closing a closed round
     changes nothing; a round that has not opened yet cannot be closed (delete it instead)."""
@@ -179,12 +221,13 @@ def close_round(session: Session, round_id: int) -> SurveyRound:
         survey_round.status = RoundStatus.CLOSED
         survey_round.closed_on = closed_on(survey_round) or today()
         session.add(survey_round)
+        _record(session, actor, AuditAction.ROUND_CLOSED, survey_round)
         session.commit()
-    _publish_final(session, survey_round)
+    _publish_final(session, survey_round, actor)
     return survey_round
 
 
-def open_now(session: Session, round_id: int) -> SurveyRound:
+def open_now(session: Session, round_id: int, *, actor: Actor = COMMAND_LINE_ACTOR) -> SurveyRound:
     """Open a draft round today (its opening date becomes today)."""
     survey_round = get_round(session, round_id)
     if round_state(survey_round) != RoundState.NOT_YET_OPEN:
@@ -192,18 +235,25 @@ def open_now(session: Session, round_id: int) -> SurveyRound:
     survey_round.opens_on = today()
     survey_round.status = RoundStatus.OPEN
     session.add(survey_round)
+    _record(session, actor, AuditAction.ROUND_OPENED, survey_round)
     session.commit()
     return survey_round
 
 
-def change_closing_date(session: Session, round_id: int, closes_on: date) -> SurveyRound:
+def change_closing_date(
+    session: Session, round_id: int, closes_on: date, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> SurveyRound:
     """Move an open (or not yet open) round's closing date, to today or later."""
     survey_round = get_round(session, round_id)
     if round_state(survey_round) == RoundState.CLOSED:
         raise InvalidRequestError("this round has closed: reopen it to give it a new closing date")
     _check_new_closing_date(survey_round, closes_on)
+    before = survey_round.closes_on
     survey_round.closes_on = closes_on
     session.add(survey_round)
+    _record(
+        session, actor, AuditAction.ROUND_EXTENDED, survey_round, f"closes {before} -> {closes_on}"
+    )
     session.commit()
     return survey_round
 
@@ -217,7 +267,9 @@ def _check_new_closing_date(survey_round: SurveyRound, closes_on: date) -> None:
         )
 
 
-def reopen_round(session: Session, round_id: int, closes_on: date) -> SurveyRound:
+def reopen_round(
+    session: Session, round_id: int, closes_on: date, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> SurveyRound:
     """Reopen a closed round until a new closing date.
 
     What was published stays published. A new release is made only once at least the
@@ -230,27 +282,36 @@ def reopen_round(session: Session, round_id: int, closes_on: date) -> SurveyRoun
     if round_state(survey_round) != RoundState.CLOSED:
         raise InvalidRequestError("this round is not closed")
     _check_new_closing_date(survey_round, closes_on)
-    _publish_final(session, survey_round)  # what the round published when it closed, fixed
+    _publish_final(session, survey_round, actor)  # what it published when it closed, fixed
     survey_round.status = RoundStatus.OPEN
     survey_round.closed_on = None
     survey_round.closes_on = closes_on
     survey_round.reopened += 1
     session.add(survey_round)
+    _record(session, actor, AuditAction.ROUND_REOPENED, survey_round, f"closes {closes_on}")
     session.commit()
     return survey_round
 
 
-def rename_round(session: Session, round_id: int, title: str) -> SurveyRound:
+def rename_round(
+    session: Session, round_id: int, title: str, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> SurveyRound:
     survey_round = get_round(session, round_id)
     if (problem := title_problem(title)) is not None:
         raise FieldValidationError({"title": problem})
+    before = survey_round.title
     survey_round.title = title.strip()
     session.add(survey_round)
+    _record(
+        session, actor, AuditAction.ROUND_RENAMED, survey_round, f"{before} -> {survey_round.title}"
+    )
     session.commit()
     return survey_round
 
 
-def delete_round(session: Session, round_id: int, typed_title: str) -> int:
+def delete_round(
+    session: Session, round_id: int, typed_title: str, *, actor: Actor = COMMAND_LINE_ACTOR
+) -> int:
     """Delete a round with all its links, responses and releases, if ``typed_title`` is its
     title; returns its partnership's id."""
     survey_round = get_round(session, round_id)
@@ -259,7 +320,16 @@ def delete_round(session: Session, round_id: int, typed_title: str) -> int:
             {"confirm_name": "Type the round's title exactly as shown to delete it"}
         )
     partnership_id = survey_round.partnership_id
+    target = audit.named("round", round_id, survey_round.title)
     session.execute(sa.delete(SurveyRound).where(col(SurveyRound.id) == round_id))
+    audit.record(
+        session,
+        actor,
+        AuditAction.ROUND_DELETED,
+        target,
+        partnership_id=partnership_id,
+        commit=False,
+    )
     session.commit()
     session.expunge_all()
     return partnership_id
@@ -302,6 +372,23 @@ def apply_round_schedule(session: Session, now: datetime) -> ScheduleResult:
         .returning(col(SurveyRound.id))
     )
     closed_ids = tuple(sorted(int(row[0]) for row in due))
+    for action, changed in (
+        (AuditAction.ROUND_OPENED, opened_ids),
+        (AuditAction.ROUND_CLOSED, closed_ids),
+    ):
+        for round_id in changed:
+            partnership_id = session.execute(
+                sa.select(col(SurveyRound.partnership_id)).where(col(SurveyRound.id) == round_id)
+            ).scalar_one()
+            audit.record(
+                session,
+                WORKER_ACTOR,
+                action,
+                f"round {round_id}",
+                partnership_id=partnership_id,
+                detail="on schedule",
+                commit=False,
+            )
     session.commit()
     for round_id in closed_ids:
         _publish_final(session, get_round(session, round_id))

@@ -93,7 +93,7 @@ def create_partnership(
 ) -> PartnershipOut:
     """A new partnership, granted to you."""
     created = partnerships.create_partnership(
-        session, body.name, body.care_model, granted_to=coordinator.id
+        session, body.name, body.care_model, granted_to=coordinator.id, actor=coordinator
     )
     return _partnership(created)
 
@@ -105,19 +105,26 @@ def read_partnership(partnership_id: ApiPartnershipId, session: SessionDep) -> P
 
 @router.put("/partnerships/{partnership_id}/name")
 def rename_partnership(
-    partnership_id: ApiPartnershipId, body: NameIn, session: SessionDep
+    partnership_id: ApiPartnershipId,
+    body: NameIn,
+    session: SessionDep,
+    coordinator: ApiCoordinatorDep,
 ) -> PartnershipOut:
     """Rename a partnership (its reports show the new name)."""
-    return _partnership(partnerships.rename_partnership(session, partnership_id, body.name))
+    renamed = partnerships.rename_partnership(session, partnership_id, body.name, actor=coordinator)
+    return _partnership(renamed)
 
 
 @router.delete("/partnerships/{partnership_id}")
 def delete_partnership(
-    partnership_id: ApiPartnershipId, body: ConfirmNameIn, session: SessionDep
+    partnership_id: ApiPartnershipId,
+    body: ConfirmNameIn,
+    session: SessionDep,
+    coordinator: ApiCoordinatorDep,
 ) -> DeletedOut:
     """Delete a partnership with all its organisations, rounds, links, responses and reports;
     ``confirm_name`` must be its name."""
-    partnerships.delete_partnership(session, partnership_id, body.confirm_name)
+    partnerships.delete_partnership(session, partnership_id, body.confirm_name, actor=coordinator)
     return DeletedOut(deleted="partnership", id=partnership_id)
 
 
@@ -131,10 +138,13 @@ def list_organisations(
 
 @router.post("/partnerships/{partnership_id}/organisations", status_code=status.HTTP_201_CREATED)
 def add_organisation(
-    partnership_id: ApiPartnershipId, body: OrganisationIn, session: SessionDep
+    partnership_id: ApiPartnershipId,
+    body: OrganisationIn,
+    session: SessionDep,
+    coordinator: ApiCoordinatorDep,
 ) -> OrganisationOut:
     organisation = partnerships.add_organisation(
-        session, partnership_id, body.name, body.organisation_type
+        session, partnership_id, body.name, body.organisation_type, actor=coordinator
     )
     return _organisation(organisation)
 
@@ -145,18 +155,24 @@ def rename_organisation(
     organisation_id: ApiOrganisationId,
     body: NameIn,
     session: SessionDep,
+    coordinator: ApiCoordinatorDep,
 ) -> OrganisationOut:
-    renamed = partnerships.rename_organisation(session, partnership_id, organisation_id, body.name)
+    renamed = partnerships.rename_organisation(
+        session, partnership_id, organisation_id, body.name, actor=coordinator
+    )
     return _organisation(renamed)
 
 
 @router.delete("/partnerships/{partnership_id}/organisations/{organisation_id}")
 def remove_organisation(
-    partnership_id: ApiPartnershipId, organisation_id: ApiOrganisationId, session: SessionDep
+    partnership_id: ApiPartnershipId,
+    organisation_id: ApiOrganisationId,
+    session: SessionDep,
+    coordinator: ApiCoordinatorDep,
 ) -> DeletedOut:
     """Remove an organisation nobody has started or sent answers for (else 400); its unused
     links stop working."""
-    partnerships.remove_organisation(session, partnership_id, organisation_id)
+    partnerships.remove_organisation(session, partnership_id, organisation_id, actor=coordinator)
     return DeletedOut(deleted="organisation", id=organisation_id)
 
 
@@ -172,6 +188,7 @@ def open_round(
     body: RoundIn,
     session: SessionDep,
     settings: SettingsDep,
+    coordinator: ApiCoordinatorDep,
 ) -> RoundOut:
     """A new round on an instrument version (default: the newest of INSTRUMENT's); a draft
     until its opening day."""
@@ -188,6 +205,7 @@ def open_round(
         instrument_id=chosen.instrument_id,
         instrument_version=chosen.version,
         release_policy=body.release_policy,
+        actor=coordinator,
     )
     return _round(survey_round)
 
@@ -198,40 +216,52 @@ def read_round(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
 
 
 @router.post("/rounds/{round_id}/close")
-def close_round(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
+def close_round(
+    round_id: ApiRoundId, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> RoundOut:
     """Close the round now; its final release is made if the rules allow."""
-    return _round(rounds.close_round(session, round_id))
+    return _round(rounds.close_round(session, round_id, actor=coordinator))
 
 
 @router.post("/rounds/{round_id}/open-now")
-def open_round_now(round_id: ApiRoundId, session: SessionDep) -> RoundOut:
+def open_round_now(
+    round_id: ApiRoundId, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> RoundOut:
     """Open a round that has not opened yet today (its opening date becomes today)."""
-    return _round(rounds.open_now(session, round_id))
+    return _round(rounds.open_now(session, round_id, actor=coordinator))
 
 
 @router.put("/rounds/{round_id}/closing-date")
-def change_closing_date(round_id: ApiRoundId, body: ClosingDateIn, session: SessionDep) -> RoundOut:
+def change_closing_date(
+    round_id: ApiRoundId, body: ClosingDateIn, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> RoundOut:
     """Move an open or not yet open round's closing date (extend it, or end it sooner)."""
-    return _round(rounds.change_closing_date(session, round_id, body.closes_on))
+    return _round(rounds.change_closing_date(session, round_id, body.closes_on, actor=coordinator))
 
 
 @router.post("/rounds/{round_id}/reopen")
-def reopen_round(round_id: ApiRoundId, body: ClosingDateIn, session: SessionDep) -> RoundOut:
+def reopen_round(
+    round_id: ApiRoundId, body: ClosingDateIn, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> RoundOut:
     """Reopen a closed round until a new closing date. What was published stays; a new
     release comes only once at least the threshold of new responses have arrived."""
-    return _round(rounds.reopen_round(session, round_id, body.closes_on))
+    return _round(rounds.reopen_round(session, round_id, body.closes_on, actor=coordinator))
 
 
 @router.put("/rounds/{round_id}/title")
-def rename_round(round_id: ApiRoundId, body: TitleIn, session: SessionDep) -> RoundOut:
-    return _round(rounds.rename_round(session, round_id, body.title))
+def rename_round(
+    round_id: ApiRoundId, body: TitleIn, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> RoundOut:
+    return _round(rounds.rename_round(session, round_id, body.title, actor=coordinator))
 
 
 @router.delete("/rounds/{round_id}")
-def delete_round(round_id: ApiRoundId, body: ConfirmNameIn, session: SessionDep) -> DeletedOut:
+def delete_round(
+    round_id: ApiRoundId, body: ConfirmNameIn, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> DeletedOut:
     """Delete a round with all its links, responses and reports; ``confirm_name`` must be its
     title."""
-    rounds.delete_round(session, round_id, body.confirm_name)
+    rounds.delete_round(session, round_id, body.confirm_name, actor=coordinator)
     return DeletedOut(deleted="round", id=round_id)
 
 
@@ -242,6 +272,7 @@ def create_personal_links(
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBaseDep,
+    coordinator: ApiCoordinatorDep,
 ) -> LinksOut:
     tokens = invitations.create_personal_links(
         session,
@@ -249,6 +280,7 @@ def create_personal_links(
         organisation_id=body.organisation_id,
         count=body.count,
         most=settings.max_links_per_request,
+        actor=coordinator,
     )
     return LinksOut(links=[respondent_link(base, token) for token in tokens])
 
@@ -271,6 +303,7 @@ def create_open_link(
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBaseDep,
+    coordinator: ApiCoordinatorDep,
     body: OpenLinkIn | None = None,
 ) -> OpenLinkOut:
     """Make the round's open link. A round that has one already keeps it (409) unless
@@ -280,7 +313,9 @@ def create_open_link(
             "this round has an open link already (GET shows it); send replace: true to "
             "replace it, and the link already sent out stops working"
         )
-    token = invitations.create_open_link(session, round_id, signing_key=settings.signing_key())
+    token = invitations.create_open_link(
+        session, round_id, signing_key=settings.signing_key(), actor=coordinator
+    )
     return OpenLinkOut(link=respondent_link(base, token))
 
 

@@ -18,7 +18,7 @@ from app.database import SessionDep
 from app.reports import documents
 from app.reports.documents import JsonValue, json_safe
 from app.services import analyst, releases, report_cache, reports
-from app.web.deps import ApiRoundId
+from app.web.deps import ApiCoordinatorDep, ApiRoundId
 from app.web.report_access import ApiAnalystDep, ApiViewerDep, report_round_id
 from app.web.report_schemas import RecordsOut, RoundListedOut, RoundReportOut
 from app.web.schemas import QueryRecordId
@@ -54,7 +54,9 @@ def round_report(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> Ro
     """Everything on the report page: the summary, every table (Table 4 as printed, scores with
     their intervals against 2017 and peers, asymmetries, trend, change), trust profile,
     readings, cautions, frequencies and breakdowns (only the count below the threshold)."""
-    return RoundReportOut.model_validate(documents.report_json(_report(session, viewer, round_id)))
+    report = _report(session, viewer, round_id)
+    reports.record_view(session, viewer, report.survey_round, "JSON")
+    return RoundReportOut.model_validate(documents.report_json(report))
 
 
 @router.get("/reports/rounds/{round_id}/answers", response_model_exclude_unset=True)
@@ -65,6 +67,7 @@ def round_answers(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> R
     if not report.rows_available:
         return RecordsOut.model_validate({**head, "row_level_note": report.rows_note})
     records = json_safe(report.answers.to_dict("records"))
+    reports.record_download(session, viewer, report.survey_round, "answers (JSON)", row_level=True)
     return RecordsOut.model_validate({**head, "withheld": report.withheld_note, "records": records})
 
 
@@ -76,6 +79,7 @@ def round_scores(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> Re
     if not report.rows_available:
         return RecordsOut.model_validate({**head, "row_level_note": report.rows_note})
     records = json_safe(report.scores.to_dict("records"))
+    reports.record_download(session, viewer, report.survey_round, "scores (JSON)", row_level=True)
     return RecordsOut.model_validate({**head, "withheld": report.withheld_note, "records": records})
 
 
@@ -85,9 +89,13 @@ class ThresholdIn(BaseModel):
 
 
 @router.put("/rounds/{round_id}/anonymity-threshold", tags=["coordinating"])
-def set_threshold(round_id: ApiRoundId, body: ThresholdIn, session: SessionDep) -> dict[str, int]:
+def set_threshold(
+    round_id: ApiRoundId, body: ThresholdIn, session: SessionDep, coordinator: ApiCoordinatorDep
+) -> dict[str, int]:
     """Change a round's anonymity threshold (at least 3); refused once answers have arrived."""
-    survey_round = reports.change_anonymity_threshold(session, round_id, body.anonymity_threshold)
+    survey_round = reports.change_anonymity_threshold(
+        session, round_id, body.anonymity_threshold, actor=coordinator
+    )
     return {"round_id": round_id, "anonymity_threshold": survey_round.anonymity_threshold}
 
 
@@ -107,10 +115,12 @@ class ReleasePolicyOut(BaseModel):
 
 @router.put("/rounds/{round_id}/release-policy", tags=["coordinating"])
 def set_release_policy(
-    round_id: ApiRoundId, body: ReleasePolicyIn, session: SessionDep
+    round_id: ApiRoundId, body: ReleasePolicyIn, session: SessionDep, coordinator: ApiCoordinatorDep
 ) -> ReleasePolicyOut:
     """Choose when a round's results are published; refused once its first results are out."""
-    survey_round = releases.set_release_policy(session, round_id, body.release_policy)
+    survey_round = releases.set_release_policy(
+        session, round_id, body.release_policy, actor=coordinator
+    )
     return ReleasePolicyOut(round_id=round_id, release_policy=survey_round.release_policy)
 
 

@@ -97,7 +97,7 @@ def create_partnership(
     form = FormState({"name": name, "care_model": care_model}, form_id="partnership")
     try:
         partnership = partnerships.create_partnership(
-            session, name, care_model, granted_to=coordinator.id
+            session, name, care_model, granted_to=coordinator.id, actor=coordinator
         )
     except SurveyServiceError as error:
         form.problems = problems_of(error)
@@ -173,7 +173,9 @@ def add_organisation(
 ) -> Response:
     form = FormState({"name": name, "organisation_type": organisation_type}, form_id="organisation")
     try:
-        partnerships.add_organisation(session, partnership_id, name, organisation_type)
+        partnerships.add_organisation(
+            session, partnership_id, name, organisation_type, actor=coordinator
+        )
     except SurveyServiceError as error:
         form.problems = problems_of(error)
         return partnership_page_response(
@@ -272,6 +274,7 @@ def _open_round(
             instrument_id=choices[chosen].instrument_id,
             instrument_version=choices[chosen].version,
             release_policy=policy,
+            actor=coordinator,
         )
     except SurveyServiceError as error:
         form.problems = problems_of(error, "title")
@@ -351,6 +354,7 @@ def personal_links_csv(
         organisation_id=chosen,
         count=number,
         most=settings.max_links_per_request,
+        actor=coordinator,
     )
     name = ""
     if chosen is not None:
@@ -375,6 +379,7 @@ def open_link(
     round_id: PageRoundId,
     session: SessionDep,
     settings: SettingsDep,
+    coordinator: PageCoordinatorDep,
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Make the round's open link, then show it on the round's page (post-redirect-get). A
@@ -382,12 +387,16 @@ def open_link(
     link already sent out from working."""
     if invitations.has_open_link(session, round_id) and confirm != "replace":
         return see_other(f"/coordinator/rounds/{round_id}/open-link/replace")
-    invitations.create_open_link(session, round_id, signing_key=settings.signing_key())
+    invitations.create_open_link(
+        session, round_id, signing_key=settings.signing_key(), actor=coordinator
+    )
     return see_other(f"/coordinator/rounds/{round_id}?made=open-link#open-link")
 
 
 @router.post("/coordinator/rounds/{round_id}/close", dependencies=[CsrfProtected])
-def close_round(round_id: PageRoundId, session: SessionDep) -> Response:
+def close_round(
+    round_id: PageRoundId, session: SessionDep, coordinator: PageCoordinatorDep
+) -> Response:
     """Close the round (the confirmation page's button)."""
-    rounds.close_round(session, round_id)
+    rounds.close_round(session, round_id, actor=coordinator)
     return see_other(f"/coordinator/rounds/{round_id}?done=closed")

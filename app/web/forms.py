@@ -29,8 +29,10 @@ FIELD_NAMES = {
     "confirm_name": "The name you typed",
     "count": "The number of links",
     "document": "The instrument file",
+    "from": "The first day",
+    "to": "The last day",
 }
-DATE_FIELDS = frozenset({"opens_on", "closes_on"})
+DATE_FIELDS = frozenset({"opens_on", "closes_on", "from", "to"})
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,12 @@ async def add_participants(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     result = participants.import_participants(
-        session, round_id, rows, secret=settings.signing_key(), default_organisation_id=default
+        session,
+        round_id,
+        rows,
+        secret=settings.signing_key(),
+        default_organisation_id=default,
+        actor=coordinator,
     )
     if result.problems:
         return _participants_page(
@@ -175,10 +180,14 @@ def remove_participant(
 
 @router.post("/coordinator/rounds/{round_id}/invitations", dependencies=[CsrfProtected])
 def send_invitations(
-    round_id: PageRoundId, session: SessionDep, settings: SettingsDep, base: LinkBaseDep
+    round_id: PageRoundId,
+    session: SessionDep,
+    settings: SettingsDep,
+    base: LinkBaseDep,
+    coordinator: PageCoordinatorDep,
 ) -> Response:
     queued = participants.send_invitations(
-        session, round_id, secret=settings.signing_key(), base=base
+        session, round_id, secret=settings.signing_key(), base=base, actor=coordinator
     )
     return see_other(f"/coordinator/rounds/{round_id}/participants?queued={queued}")
 

@@ -65,6 +65,7 @@ def round_page(
     request: Request, round_id: str, session: SessionDep, viewer: PageViewerDep
 ) -> Response:
     report = _report(session, viewer, round_id)
+    reports.record_view(session, viewer, report.survey_round, "page")
     return templates.TemplateResponse(
         request,
         "reports/round.html",
@@ -119,4 +120,14 @@ def download(
         raise RecordNotFoundError("file", file_name)
     content = makers[file_name](report)
     name = documents.download_name(report, file_name)
+    reports.record_download(
+        session,
+        viewer,
+        report.survey_round,
+        file_name,
+        # the workbook holds the rows too (answers and scores sheets) when a round offers them
+        row_level=offered[file_name].row_level
+        or (file_name == "report.xlsx" and report.rows_available),
+        detail=name,
+    )
     return _download(content, offered[file_name].media_type, name)

@@ -9,7 +9,6 @@ that page repeats nothing; one that does not renders its page again with the pro
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -75,8 +74,10 @@ def close_page(
 
 
 @router.post("/coordinator/rounds/{round_id}/open-now", dependencies=[CsrfProtected])
-def open_now(round_id: PageRoundId, session: SessionDep) -> Response:
-    rounds.open_now(session, round_id)
+def open_now(
+    round_id: PageRoundId, session: SessionDep, coordinator: PageCoordinatorDep
+) -> Response:
+    rounds.open_now(session, round_id, actor=coordinator)
     return see_other(f"/coordinator/rounds/{round_id}?done=opened")
 
 
@@ -108,17 +109,18 @@ def _post_closing_date(
     coordinator: Account,
     round_id: int,
     posted: dict[str, str],
-    change: Callable[[Session, int, date], object],
+    change: Callable[..., object],
     template: str,
     done: str,
 ) -> Response:
-    """A posted closing date handed to ``change`` (extend or reopen): its page again with the
+    """A posted closing date handed to ``change`` (extend or reopen, called as
+    ``change(session, round_id, closes_on, actor=coordinator)``): its page again with the
     problems and the typed date kept, or the round's page (post-redirect-get)."""
     form = FormState(posted)
     closes_on = parse_date(posted, "closes_on", form)
     if closes_on is not None:
         try:
-            change(session, round_id, closes_on)
+            change(session, round_id, closes_on, actor=coordinator)
         except SurveyServiceError as error:
             form.problems = problems_of(error, "closes_on")
     if form or closes_on is None:
@@ -254,7 +256,7 @@ def rename_partnership(
 ) -> Response:
     path = f"/coordinator/partnerships/{partnership_id}"
     try:
-        partnerships.rename_partnership(session, partnership_id, name)
+        partnerships.rename_partnership(session, partnership_id, name, actor=coordinator)
     except SurveyServiceError as error:
         current = partnerships.get_partnership(session, partnership_id).name
         form = FormState({"name": name}, problems_of(error))
@@ -308,7 +310,7 @@ def rename_organisation(
     chosen = organisation_id
     path = f"/coordinator/partnerships/{partnership_id}"
     try:
-        partnerships.rename_organisation(session, partnership_id, chosen, name)
+        partnerships.rename_organisation(session, partnership_id, chosen, name, actor=coordinator)
     except SurveyServiceError as error:
         if isinstance(error, RecordNotFoundError):
             raise
@@ -352,7 +354,7 @@ def rename_round(
 ) -> Response:
     path = f"/coordinator/rounds/{round_id}"
     try:
-        rounds.rename_round(session, round_id, title)
+        rounds.rename_round(session, round_id, title, actor=coordinator)
     except SurveyServiceError as error:
         problems = {"name": " ".join(problems_of(error, "title").values())}
         return _rename_page(
@@ -400,9 +402,12 @@ def remove_organisation_page(
     dependencies=[CsrfProtected],
 )
 def remove_organisation(
-    partnership_id: PagePartnershipId, organisation_id: PageOrganisationId, session: SessionDep
+    partnership_id: PagePartnershipId,
+    organisation_id: PageOrganisationId,
+    session: SessionDep,
+    coordinator: PageCoordinatorDep,
 ) -> Response:
-    partnerships.remove_organisation(session, partnership_id, organisation_id)
+    partnerships.remove_organisation(session, partnership_id, organisation_id, actor=coordinator)
     return see_other(f"/coordinator/partnerships/{partnership_id}?done=organisation-removed")
 
 
@@ -468,7 +473,7 @@ def delete_round(
     confirm_name: ConfirmField = "",
 ) -> Response:
     try:
-        partnership_id = rounds.delete_round(session, round_id, confirm_name)
+        partnership_id = rounds.delete_round(session, round_id, confirm_name, actor=coordinator)
     except SurveyServiceError as error:
         if isinstance(error, RecordNotFoundError):
             raise
@@ -526,7 +531,7 @@ def delete_partnership(
     confirm_name: ConfirmField = "",
 ) -> Response:
     try:
-        partnerships.delete_partnership(session, partnership_id, confirm_name)
+        partnerships.delete_partnership(session, partnership_id, confirm_name, actor=coordinator)
     except SurveyServiceError as error:
         if isinstance(error, RecordNotFoundError):
             raise
@@ -615,7 +620,7 @@ async def add_instrument(
         form = FormState({}, {"document": "Choose an instrument file (YAML) to add"})
         return _instruments_page(request, session, admin, form)
     try:
-        added = instruments.add_instrument(session, text, name)
+        added = instruments.add_instrument(session, text, name, actor=admin)
     except SurveyServiceError as error:
         form = FormState({}, {"document": str(error)})
         return _instruments_page(request, session, admin, form)
