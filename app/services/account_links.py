@@ -194,10 +194,16 @@ def send_reset_link(
     base: str,
     hours: int = DEFAULT_LINK_HOURS,
 ) -> None:
-    """An admin (or the command line) sends ``account`` a reset link."""
+    """An admin (or the command line) sends ``account`` a link to set a new password (a new
+    invitation, if it has never set one)."""
     if account.disabled_at is not None:
         raise FieldValidationError({"email": "is of a disabled account: enable it first"})
-    queue_link_mail(session, account, AccountLinkPurpose.PASSWORD_RESET, base, hours)
+    purpose = (
+        AccountLinkPurpose.INVITATION
+        if account.password_hash is None
+        else AccountLinkPurpose.PASSWORD_RESET
+    )
+    queue_link_mail(session, account, purpose, base, hours)
     audit.record(
         session, actor, AuditAction.PASSWORD_RESET_REQUESTED, target(account), commit=False
     )

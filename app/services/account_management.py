@@ -357,6 +357,11 @@ def disable(session: Session, actor: Account | str, account_id: int) -> Account:
     account.disabled_at = utc_now()
     session.add(account)
     end_account_sessions(session, account.id)
+    session.exec(  # its unused set-your-password links too, for good
+        delete(AccountLink).where(
+            col(AccountLink.account_id) == account.id, col(AccountLink.used_at).is_(None)
+        )
+    )
     audit.record(session, actor, AuditAction.ACCOUNT_DISABLED, target(account), commit=False)
     session.commit()
     session.refresh(account)
