@@ -248,6 +248,7 @@ def test_an_admin_invites_lists_filters_and_changes_roles_and_grants(
     text = problems.text
     assert "There is a problem" in text and 'value="not an address"' in text
     assert "Choose at least one role" in text
+    assert "Enter an e-mail address" in text
     answer = _post(
         admin,
         "/admin/accounts/invite",

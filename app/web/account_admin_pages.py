@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from app.database import SessionDep
 from app.models import Account, AccountRole, Partnership
 from app.services import account_links, account_management, partnerships
+from app.services.accounts import email_problem
 from app.services.errors import FieldValidationError, RecordNotFoundError, SurveyServiceError
 from app.web.deps import (
     AccountPath,
@@ -158,6 +159,8 @@ def invite(
     state = FormState(
         {"email": email, "roles": " ".join(chosen_roles), "partnership": " ".join(chosen)}
     )
+    if email_problem(email) is not None:
+        state.add("email", "Enter an e-mail address, like name@example.nhs.uk")
     _roles(chosen_roles, state)
     ids = _form_ids(chosen, state, "partnership")
     if not state:
@@ -431,9 +434,11 @@ def invite_to_partnership(
     role: Annotated[str, Form(max_length=50)] = "",
 ) -> Response:
     state = FormState({"email": email, "role": role})
+    if email_problem(email) is not None:
+        state.add("email", "Enter an e-mail address, like name@example.nhs.uk")
     if role not in PARTNERSHIP_ROLE_CHOICES:
         state.add("role", "Choose evaluator or coordinator")
-    else:
+    if not state:
         try:
             account_management.invite_to_partnership(
                 session,
