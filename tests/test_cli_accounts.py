@@ -89,3 +89,19 @@ def test_disable_enable_reset_remove(cli: Session, capsys: pytest.CaptureFixture
         AuditAction.PASSWORD_RESET_REQUESTED,
         AuditAction.ACCOUNT_REMOVED,
     ]
+
+
+def test_user_add_on_an_existing_address_adds_instead_of_failing(
+    cli: Session, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUST_SURVEY_PASSWORD", PASSWORD)
+    command = ("add", "--password-from-env", "ivy@example.org", "--role", "evaluator")
+    assert "added ivy@example.org" in run(capsys, *command, "--partnership", "Alder Vale")
+    out = run(capsys, *command, "--partnership", "Birchmoor")
+    assert "already had an account" in out and "already exists" not in out
+    cli.expire_all()
+    ivy = coordinator_by_email(cli, "ivy@example.org")
+    assert ivy is not None and len(granted_partnership_ids(cli, ivy)) == 2
+    monkeypatch.setenv("TRUST_SURVEY_PASSWORD", "a different long password entirely")
+    run(capsys, "add", "--password-from-env", "ivy@example.org", "--role", "analyst")
+    assert accounts.authenticate(cli, "ivy@example.org", PASSWORD) is not None

@@ -161,16 +161,38 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _user_add(args: argparse.Namespace) -> int:
+    """Add an account with a password; an address that already has one gets the roles and
+    partnerships added (its password unchanged), as ``user invite`` does."""
     from sqlmodel import Session
 
     from app.database import make_engine
-    from app.services.accounts import add_account
+    from app.services import account_management
+    from app.services.accounts import add_account, coordinator_by_email
+    from app.services.audit import COMMAND_LINE_ACTOR
     from app.services.errors import SurveyServiceError
 
-    password = _password(args, "Password (12 characters or more): ")
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
     try:
-        with Session(engine) as session:
+        with Session(engine, expire_on_commit=False) as session:
+            existing = coordinator_by_email(session, args.email)
+            if existing is not None:
+                added = account_management.invite(
+                    session,
+                    COMMAND_LINE_ACTOR,
+                    args.email,
+                    args.role or list(existing.role_set),
+                    _partnership_ids(session, args.partnership),
+                    _link_base(settings),
+                    settings.account_link_hours,
+                )
+                print(
+                    f"trust-survey user add: {added.account.email} already had an account: it "
+                    f"is now {added.account.role_words}, with the partnerships given added "
+                    "(its password is unchanged)"
+                )
+                return 0
+            password = _password(args, "Password (12 characters or more): ")
             account = add_account(
                 session,
                 args.email,
