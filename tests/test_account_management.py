@@ -208,6 +208,7 @@ def test_a_coordinator_invites_grants_an_existing_account_and_removes_access(
     assert _grants(session, eval_b) == {a, b}
     page = coord_a.get(f"/coordinator/partnerships/{a}/access").text
     assert "eval.b@example.org" in page and "Birchmoor" not in page
+    assert "not yet set" not in page and "Disabled" not in page  # address and role only
     # removing A's grant leaves B's
     answer = _post(coord_a, f"/coordinator/partnerships/{a}/access/{eval_b}/remove")
     assert answer.status_code == 303

@@ -405,10 +405,11 @@ def remove(session: Session, actor: Account | str, account_id: int) -> str:
 
 @dataclass(frozen=True)
 class PartnershipMember:
+    """What a partnership's coordinators see of an account granted it: address and role."""
+
     account_id: int
     email: str
     role_words: str
-    state: AccountState
 
 
 def _partnership_words(account: Account) -> str:
@@ -428,7 +429,7 @@ def partnership_members(session: Session, partnership_id: int) -> list[Partnersh
         .order_by(col(Account.email))
     )
     return [
-        PartnershipMember(a.id or 0, a.email, _partnership_words(a), account_state(a))
+        PartnershipMember(a.id or 0, a.email, _partnership_words(a))
         for a in session.exec(statement)
     ]
 
