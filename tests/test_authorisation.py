@@ -327,17 +327,13 @@ def _mailing_preview(_world: World) -> dict[str, object]:
     }
 
 
-def _fresh_account(world: World, which: str | None = None) -> tuple[int, str]:
-    """A new evaluator (granted partnership ``which``, else a coordinator with none) that no
-    client is signed in as: its id and address."""
+def _fresh_account(world: World) -> tuple[int, str]:
+    """A new coordinator with no partnership that no client is signed in as: its id and
+    address (for the admins' account pages)."""
     from app.services import accounts
 
     email = f"target{world.number()}@example.org"
-    if which is None:
-        made = accounts.add_account(world.session, email, None, "coordinator")
-    else:
-        names = {"A": NAMES["A"], "B": NAMES["B"]}
-        made = accounts.add_account(world.session, email, None, "evaluator", [names[which]])
+    made = accounts.add_account(world.session, email, None, "coordinator")
     assert made.id is not None
     return made.id, email
 
@@ -373,9 +369,9 @@ def account_post(
 
 
 def _remove_access(world: World, which: str | None, role: str) -> httpx.Response:
-    """Remove the grant of a fresh evaluator of the partnership."""
+    """Remove the grant of the partnership's spare evaluator (made with the world)."""
     assert which is not None
-    number, _ = _fresh_account(world, which)
+    number = world.member_ids[which]
     path = _fill(world, "/coordinator/partnerships/{p}/access/", which)
     return world.clients[role].post(
         f"{path}{number}/remove", data=_form(world, role, {}), follow_redirects=False
