@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, or_, select
 
 from app.models import (
@@ -231,7 +232,14 @@ def invite(
     if account is None:
         account = Account(email=normalised_email(email), password_hash=None, roles=role_text(roles))
         session.add(account)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # the same address invited at the same moment elsewhere
+            session.rollback()
+            raise InvalidRequestError(
+                "this address was invited at the same moment by someone else: try again, "
+                "and its roles and partnerships will be added"
+            ) from None
         audit.record(
             session,
             actor,
