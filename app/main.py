@@ -16,6 +16,8 @@ from app.services.clock import set_time_zone
 from app.services.rate_limits import RateLimiter, RateLimitPolicy
 from app.settings import Settings, get_settings
 from app.web import (
+    account_admin_pages,
+    account_link_pages,
     account_pages,
     analyst_pages,
     api_admin,
@@ -115,4 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(api_audit.router)
+    app.include_router(account_admin_pages.router)
+    app.include_router(account_link_pages.router)
     return app

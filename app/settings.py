@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="Base of the links handed to respondents; the request's own URL if unset.",
     )
     max_links_per_request: int = Field(default=500, ge=1)
+    account_link_hours: int = Field(
+        default=72,
+        ge=1,
+        le=24 * 14,
+        description="Hours an e-mailed set-your-password link (invitation or reset) works.",
+    )
     database_pool_size: int = Field(
         default=20,
         ge=1,

@@ -142,6 +142,11 @@ def build_world(server: LiveServer) -> AuditWorld:
         )
         accounts.add_account(session, "analyst@example.org", PASSWORD, "analyst")
         accounts.add_account(session, "admin@example.org", PASSWORD, "admin")
+        invited = accounts.add_account(
+            session, "invited.evaluator@example.org", None, "evaluator", [DEMO_PARTNERSHIP]
+        )
+        assert invited.id is not None
+        world.ids["invited_account"] = invited.id
         session.commit()
     return world
 
@@ -239,6 +244,27 @@ def select(selector: str, index: int) -> Step:
         page.select_option(selector, index=index)
 
     return go
+
+
+def uncheck_all(name: str) -> Step:
+    def go(page: Any, _world: AuditWorld) -> None:
+        for box in page.locator(f'input[name="{name}"]').all():
+            box.uncheck()
+
+    return go
+
+
+def set_password_link(page: Any, world: AuditWorld) -> None:
+    """A fresh set-your-password link of the invited evaluator."""
+    from app.models import AccountLinkPurpose
+    from app.services import account_links
+
+    with Session(world.engine) as session:
+        account = accounts.coordinator_by_email(session, "invited.evaluator@example.org")
+        assert account is not None
+        token = account_links.new_link(session, account, AccountLinkPurpose.INVITATION)
+        session.commit()
+    page.goto(world.url(f"/account/set-password/{token}"))
 
 
 def answer_every_question(page: Any, _world: AuditWorld) -> None:
@@ -800,6 +826,119 @@ MAIL_PAGES = [
 
 ACCOUNT_PAGES = [
     Page(
+        ("GET", "/sign-in/forgot"),
+        "anonymous",
+        "forgot-password",
+        (
+            State("clean", visit("/sign-in/forgot")),
+            State(
+                "errors",
+                steps(visit("/sign-in/forgot"), click("Send me a link")),
+                status=None,
+                errors=True,
+                covers=(("POST", "/sign-in/forgot"),),
+            ),
+            State("sent", visit("/sign-in/forgot?sent=1")),
+        ),
+    ),
+    Page(
+        ("GET", "/account/set-password/{token}"),
+        "anonymous",
+        "set-password",
+        (
+            State("clean", set_password_link),
+            State(
+                "errors",
+                steps(set_password_link, fill("#password", "password1234"), click("Set password")),
+                status=None,
+                errors=True,
+                covers=(("POST", "/account/set-password/{token}"),),
+            ),
+            State("no-longer-works", visit("/account/set-password/no-such-link"), status=None),
+        ),
+    ),
+    Page(
+        ("GET", "/admin/accounts"),
+        "admin",
+        "accounts",
+        (
+            State("clean", visit("/admin/accounts")),
+            State("filtered", visit("/admin/accounts?role=evaluator&q=example")),
+        ),
+    ),
+    Page(
+        ("GET", "/admin/accounts/invite"),
+        "admin",
+        "invite-account",
+        (
+            State("clean", visit("/admin/accounts/invite")),
+            State(
+                "errors",
+                steps(visit("/admin/accounts/invite"), click("Send invitation")),
+                status=None,
+                errors=True,
+                covers=(("POST", "/admin/accounts/invite"),),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/admin/accounts/{account_id}"),
+        "admin",
+        "account",
+        (
+            State("clean", visit("/admin/accounts/{invited_account}")),
+            State(
+                "errors",
+                steps(
+                    visit("/admin/accounts/{invited_account}"),
+                    uncheck_all("roles"),
+                    click("Change roles"),
+                ),
+                status=None,
+                errors=True,
+                covers=(("POST", "/admin/accounts/{account_id}/roles"),),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/admin/accounts/{account_id}/remove"),
+        "admin",
+        "remove-account",
+        (
+            State("clean", visit("/admin/accounts/{invited_account}/remove")),
+            State(
+                "errors",
+                steps(
+                    visit("/admin/accounts/{invited_account}/remove"),
+                    fill("#confirm_email", "someone.else@example.org"),
+                    click("Remove the account"),
+                ),
+                status=None,
+                errors=True,
+                covers=(("POST", "/admin/accounts/{account_id}/remove"),),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/coordinator/partnerships/{partnership_id}/access"),
+        "coordinator",
+        "partnership-access",
+        (
+            State("clean", visit("/coordinator/partnerships/{partnership}/access")),
+            State(
+                "errors",
+                steps(
+                    visit("/coordinator/partnerships/{partnership}/access"),
+                    fill("#email", "not an address"),
+                    click("Send invitation"),
+                ),
+                status=None,
+                errors=True,
+                covers=(("POST", "/coordinator/partnerships/{partnership_id}/access"),),
+            ),
+        ),
+    ),
+    Page(
         ("GET", "/account/tokens"),
         "coordinator",
         "api-tokens",
@@ -851,6 +990,14 @@ NOT_PAGES: dict[Route, str] = {
     ("POST", "/mail/opt-out/{token}"): "needs a real e-mail's token: NOT audited yet",
     ("GET", "/coordinator/login"): "a permanent redirect to /sign-in (earlier versions' page)",
     ("GET", "/reports/login"): "a permanent redirect to /sign-in (earlier versions' page)",
+    ("POST", "/admin/accounts/{account_id}/grants"): "grants, back to the account's page",
+    ("POST", "/admin/accounts/{account_id}/grants/remove"): "back to the account's page",
+    ("POST", "/admin/accounts/{account_id}/disable"): "disables, back to the account's page",
+    ("POST", "/admin/accounts/{account_id}/enable"): "enables, back to the account's page",
+    ("POST", "/admin/accounts/{account_id}/reset-password"): "queues the e-mail, back",
+    ("POST", "/coordinator/partnerships/{partnership_id}/access/{account_id}/remove"): (
+        "removes the grant, back to the access page"
+    ),
 }
 UNKNOWN_ADDRESS: Route = ("GET", "/{path}")
 

@@ -335,6 +335,92 @@ def auditing(role: str, _which: str | None) -> str:
     return ALLOWED if role == "admin" else NOT_FOUND
 
 
+def _fresh_account(world: World) -> tuple[int, str]:
+    """A new coordinator with no partnership that no client is signed in as: its id and
+    address (for the admins' account pages)."""
+    from app.services import accounts
+
+    email = f"target{world.number()}@example.org"
+    made = accounts.add_account(world.session, email, None, "coordinator")
+    assert made.id is not None
+    return made.id, email
+
+
+def _form(world: World, role: str, body: dict[str, object]) -> dict[str, object]:
+    token = world.csrf(role)
+    return {**body, "csrf_token": token} if token is not None else dict(body)
+
+
+def account_get(suffix: str = "") -> Request:
+    def send(world: World, _which: str | None, role: str) -> httpx.Response:
+        number, _ = _fresh_account(world)
+        return world.clients[role].get(f"/admin/accounts/{number}{suffix}", follow_redirects=False)
+
+    return send
+
+
+def account_post(
+    suffix: str, body: Callable[[World, str], dict[str, object]] | None = None
+) -> Request:
+    """POST to ``/admin/accounts/{a fresh account}{suffix}``; ``body`` gets the address."""
+
+    def send(world: World, _which: str | None, role: str) -> httpx.Response:
+        number, email = _fresh_account(world)
+        given = body(world, email) if body else {}
+        return world.clients[role].post(
+            f"/admin/accounts/{number}{suffix}",
+            data=_form(world, role, given),
+            follow_redirects=False,
+        )
+
+    return send
+
+
+def _remove_access(world: World, which: str | None, role: str) -> httpx.Response:
+    """Remove the grant of the partnership's spare evaluator (made with the world)."""
+    assert which is not None
+    number = world.member_ids[which]
+    path = _fill(world, "/coordinator/partnerships/{p}/access/", which)
+    return world.clients[role].post(
+        f"{path}{number}/remove", data=_form(world, role, {}), follow_redirects=False
+    )
+
+
+def _account_link(world: World, which: str | None, role: str, method: str) -> httpx.Response:
+    """A set-your-password link: a fresh one (A) or an unknown one (B); the POST leaves the
+    password empty, so the link stays unused (422, the page again)."""
+    from app.models import AccountLinkPurpose
+    from app.services import account_links, accounts
+
+    token = "no-such-account-link-token"
+    if which == "A":
+        account = accounts.coordinator_by_email(world.session, "link.holder@example.org")
+        if account is None:
+            account = accounts.add_account(world.session, "link.holder@example.org", None)
+        token = account_links.new_link(world.session, account, AccountLinkPurpose.INVITATION)
+        world.session.commit()
+    client = world.clients[role]
+    if method == "GET":
+        return client.get(f"/account/set-password/{token}", follow_redirects=False)
+    return client.post(
+        f"/account/set-password/{token}",
+        data=_form(world, role, {"password": ""}),
+        follow_redirects=False,
+    )
+
+
+def forgot_sent(_role: str, _which: str | None) -> str:
+    """Anyone may ask for a new-password link; the answer, the same for every address, is the
+    "check your e-mail" page at /sign-in/forgot?sent=1 (counted as the sign-in pages)."""
+    return SIGN_IN
+
+
+def link_form(role: str, which: str | None) -> str:
+    """A set-your-password link's form: shown again with its problem (422) for a working
+    link, whoever holds it; an unknown link is not found."""
+    return "422" if which == "A" else NOT_FOUND
+
+
 PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
 ORGANISATION = {"organisation_type": "acute-trust"}
 LOGIN = {"email": "nobody@example.org", "password": "not the password"}
@@ -647,6 +733,77 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/analyst/agreement"): Entry(
         analysing, get("/api/v1/analyst/agreement"), scoped=False
+    ),
+    # Set-your-password links and "forgot password": public, the link is the key
+    ("GET", "/sign-in/forgot"): Entry(public, get("/sign-in/forgot"), scoped=False),
+    ("POST", "/sign-in/forgot"): Entry(
+        forgot_sent,
+        post("/sign-in/forgot", lambda w: {"email": "nobody@example.org"}),
+        scoped=False,
+    ),
+    ("GET", "/account/set-password/{token}"): Entry(
+        link_holder, lambda w, which, role: _account_link(w, which, role, "GET")
+    ),
+    ("POST", "/account/set-password/{token}"): Entry(
+        link_form, lambda w, which, role: _account_link(w, which, role, "POST")
+    ),
+    # Admins: accounts
+    ("GET", "/admin/accounts"): Entry(administering, get("/admin/accounts"), scoped=False),
+    ("GET", "/admin/accounts/invite"): Entry(
+        administering, get("/admin/accounts/invite"), scoped=False
+    ),
+    ("POST", "/admin/accounts/invite"): Entry(
+        administering,
+        post(
+            "/admin/accounts/invite",
+            lambda w: {"email": f"invited{w.number()}@example.org", "roles": "analyst"},
+        ),
+        scoped=False,
+    ),
+    ("GET", "/admin/accounts/{account_id}"): Entry(administering, account_get(), scoped=False),
+    ("POST", "/admin/accounts/{account_id}/roles"): Entry(
+        administering, account_post("/roles", lambda w, e: {"roles": "analyst"}), scoped=False
+    ),
+    ("POST", "/admin/accounts/{account_id}/grants"): Entry(
+        administering,
+        account_post("/grants", lambda w, e: {"partnership": w.partnership_ids["A"]}),
+        scoped=False,
+    ),
+    ("POST", "/admin/accounts/{account_id}/grants/remove"): Entry(
+        administering,
+        account_post("/grants/remove", lambda w, e: {"partnership": w.partnership_ids["A"]}),
+        scoped=False,
+    ),
+    ("POST", "/admin/accounts/{account_id}/disable"): Entry(
+        administering, account_post("/disable"), scoped=False
+    ),
+    ("POST", "/admin/accounts/{account_id}/enable"): Entry(
+        administering, account_post("/enable"), scoped=False
+    ),
+    ("POST", "/admin/accounts/{account_id}/reset-password"): Entry(
+        administering, account_post("/reset-password"), scoped=False
+    ),
+    ("GET", "/admin/accounts/{account_id}/remove"): Entry(
+        administering, account_get("/remove"), scoped=False
+    ),
+    ("POST", "/admin/accounts/{account_id}/remove"): Entry(
+        administering,
+        account_post("/remove", lambda w, e: {"confirm_email": e}),
+        scoped=False,
+    ),
+    # Coordinating: who can see a partnership
+    ("GET", "/coordinator/partnerships/{partnership_id}/access"): Entry(
+        coordinating, get("/coordinator/partnerships/{p}/access")
+    ),
+    ("POST", "/coordinator/partnerships/{partnership_id}/access"): Entry(
+        coordinating,
+        post(
+            "/coordinator/partnerships/{p}/access",
+            lambda w: {"email": f"asked{w.number()}@example.org", "role": "evaluator"},
+        ),
+    ),
+    ("POST", "/coordinator/partnerships/{partnership_id}/access/{account_id}/remove"): Entry(
+        coordinating, _remove_access
     ),
     # Signing out (tried last: it ends the session)
     ("POST", "/sign-out"): Entry(signing_out, post("/sign-out"), scoped=False),

@@ -48,6 +48,9 @@ class World:
     partnership_ids: dict[str, int]
     round_ids: dict[str, int]
     clients: dict[str, TestClient] = field(default_factory=dict)
+    # An evaluator of each partnership that no client is signed in as (its grant is removed
+    # by the access page's entry), made with the world so that trying a route adds no row.
+    member_ids: dict[str, int] = field(default_factory=dict)
     spell: Callable[[int], str] = str  # how ids are written in paths
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
@@ -170,6 +173,12 @@ def build_world(client: TestClient, session: Session) -> World:
         "analyst": ("analyst", [], "/sign-in"),
         "admin": ("admin", [], "/sign-in"),
     }
+    for which in ("A", "B"):
+        member = accounts.add_account(
+            session, f"member.{which.lower()}@example.org", None, "evaluator", [NAMES[which]]
+        )
+        assert member.id is not None
+        world.member_ids[which] = member.id
     for role in ROLES:
         world.clients[role] = TestClient(client.app)
     for role, (kind, granted, login_path) in people.items():

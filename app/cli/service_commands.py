@@ -1,4 +1,5 @@
-"""Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``, ``user add``,
+"""Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``,
+``user add|list|invite|disable|enable|remove|roles|grant|revoke|reset-password``,
 ``user grant-raw-access``, ``user revoke-raw-access`` and ``token create|list|revoke``."""
 
 from __future__ import annotations
@@ -160,16 +161,38 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _user_add(args: argparse.Namespace) -> int:
+    """Add an account with a password; an address that already has one gets the roles and
+    partnerships added (its password unchanged), as ``user invite`` does."""
     from sqlmodel import Session
 
     from app.database import make_engine
-    from app.services.accounts import add_account
+    from app.services import account_management
+    from app.services.accounts import add_account, coordinator_by_email
+    from app.services.audit import COMMAND_LINE_ACTOR
     from app.services.errors import SurveyServiceError
 
-    password = _password(args, "Password (12 characters or more): ")
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
     try:
-        with Session(engine) as session:
+        with Session(engine, expire_on_commit=False) as session:
+            existing = coordinator_by_email(session, args.email)
+            if existing is not None:
+                added = account_management.invite(
+                    session,
+                    COMMAND_LINE_ACTOR,
+                    args.email,
+                    args.role or list(existing.role_set),
+                    _partnership_ids(session, args.partnership),
+                    _link_base(settings),
+                    settings.account_link_hours,
+                )
+                print(
+                    f"trust-survey user add: {added.account.email} already had an account: it "
+                    f"is now {added.account.role_words}, with the partnerships given added "
+                    "(its password is unchanged)"
+                )
+                return 0
+            password = _password(args, "Password (12 characters or more): ")
             account = add_account(
                 session,
                 args.email,
@@ -209,6 +232,116 @@ def _user_raw_access(args: argparse.Namespace) -> int:
                 print(f"trust-survey user revoke-raw-access: {args.email} has no raw access now")
             else:
                 print(f"trust-survey user revoke-raw-access: {args.email} had no raw access")
+    except SurveyServiceError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
+ROLE_NAMES = ["admin", "coordinator", "evaluator", "analyst"]
+
+
+def _link_base(settings: Settings) -> str:
+    """Where the links of e-mails sent from the command line start: PUBLIC_BASE_URL (which
+    production requires), else ``trust-survey serve``'s default address."""
+    return (settings.public_base_url or "http://127.0.0.1:8000").rstrip("/")
+
+
+def _partnership_ids(session: Any, names: list[str]) -> list[int]:
+    from sqlmodel import select
+
+    from app.models import Partnership
+
+    ids: list[int] = []
+    for name in dict.fromkeys(n.strip() for n in names):
+        found = session.exec(select(Partnership).where(Partnership.name == name)).first()
+        if found is None or found.id is None:
+            raise CommandError(f"no partnership called {name!r}")
+        ids.append(found.id)
+    return ids
+
+
+def _user_manage(args: argparse.Namespace) -> int:
+    """``user list|invite|disable|enable|remove|roles|grant|revoke|reset-password``; the
+    audit trail names the actor "command line"."""
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.services import account_links, account_management
+    from app.services.audit import COMMAND_LINE_ACTOR
+    from app.services.errors import SurveyServiceError
+
+    settings = _settings()
+    command = f"trust-survey user {args.user_command}"
+    actor = COMMAND_LINE_ACTOR
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            what = args.user_command
+            if what == "list":
+                partnership = (
+                    _partnership_ids(session, [args.partnership])[0] if args.partnership else None
+                )
+                for row in account_management.list_accounts(
+                    session, role=args.role, partnership_id=partnership, text=args.text or ""
+                ):
+                    print(
+                        f"{row.account.id}\t{row.account.email}\t{row.account.roles}"
+                        f"\t{row.state}\t{row.partnership_names}"
+                    )
+                return 0
+            if what == "invite":
+                invited = account_management.invite(
+                    session,
+                    actor,
+                    args.email,
+                    args.role or ["coordinator"],
+                    _partnership_ids(session, args.partnership),
+                    _link_base(settings),
+                    settings.account_link_hours,
+                )
+                done = "invited" if invited.created else "added roles and partnerships to"
+                mail = (
+                    "; an e-mail with a link to set a password is queued (the worker sends it)"
+                    if invited.mailed
+                    else ""
+                )
+                who = f"{invited.account.email} ({invited.account.role_words})"
+                print(f"{command}: {done} {who}{mail}")
+                return 0
+            account = account_management.account_named(session, args.email)
+            assert account.id is not None
+            if what == "disable":
+                account_management.disable(session, actor, account.id)
+                print(f"{command}: {account.email} is disabled and signed out everywhere")
+            elif what == "enable":
+                account_management.enable(session, actor, account.id)
+                print(f"{command}: {account.email} is enabled")
+            elif what == "remove":
+                account_management.remove(session, actor, account.id)
+                print(f"{command}: {account.email} is removed")
+            elif what == "roles":
+                changed = account_management.set_roles(session, actor, account.id, args.role)
+                print(f"{command}: {changed.email} is now {changed.role_words}")
+            elif what == "grant":
+                for partnership_id in _partnership_ids(session, args.partnership):
+                    account_management.add_grant(session, actor, account.id, partnership_id)
+                print(f"{command}: {account.email} is granted {', '.join(args.partnership)}")
+            elif what == "revoke":
+                for partnership_id in _partnership_ids(session, args.partnership):
+                    account_management.remove_grant(session, actor, account.id, partnership_id)
+                print(
+                    f"{command}: {account.email} is no longer granted {', '.join(args.partnership)}"
+                )
+            else:
+                account_links.send_reset_link(
+                    session, actor, account, _link_base(settings), settings.account_link_hours
+                )
+                print(
+                    f"{command}: an e-mail with a link to set a new password for {account.email} "
+                    "is queued (the worker sends it)"
+                )
     except SurveyServiceError as error:
         raise CommandError(str(error)) from None
     finally:
@@ -290,6 +423,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     revoke.add_argument("email")
     revoke.set_defaults(handler=_user_raw_access)
+    _register_management(user_commands)
 
     token = subparsers.add_parser(
         "token",
@@ -312,3 +446,40 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             help="read your password from TRUST_SURVEY_PASSWORD",
         )
         command.set_defaults(handler=_token)
+
+
+def _register_management(user_commands: argparse._SubParsersAction[Any]) -> None:
+    listing = user_commands.add_parser("list", help="list accounts: id, e-mail, roles, state")
+    listing.add_argument("--role", choices=ROLE_NAMES, help="only accounts with this role")
+    listing.add_argument("--partnership", metavar="NAME", help="only accounts granted it")
+    listing.add_argument("--text", help="only addresses holding this text")
+    invite = user_commands.add_parser(
+        "invite",
+        help="invite by e-mail: an account without a password, and a queued e-mail with a "
+        "link to set one (an existing account gets the roles and partnerships added)",
+    )
+    invite.add_argument("email")
+    invite.add_argument("--role", action="append", choices=ROLE_NAMES, help="repeat for more")
+    invite.add_argument("--partnership", action="append", default=[], metavar="NAME")
+    for name, text in (
+        ("disable", "disable an account: signed out everywhere, password and tokens refused"),
+        ("enable", "enable a disabled account"),
+        ("remove", "remove an account with its grants, sessions and tokens"),
+        ("reset-password", "queue an e-mail with a link to set a new password"),
+    ):
+        command = user_commands.add_parser(name, help=text)
+        command.add_argument("email")
+    roles = user_commands.add_parser("roles", help="set an account's roles (all of them)")
+    roles.add_argument("email")
+    roles.add_argument("--role", action="append", required=True, choices=ROLE_NAMES)
+    for name, text in (
+        ("grant", "let an account see a partnership"),
+        ("revoke", "end an account's grant of a partnership"),
+    ):
+        command = user_commands.add_parser(name, help=text)
+        command.add_argument("email")
+        command.add_argument("--partnership", action="append", required=True, metavar="NAME")
+    for command in (listing, invite, roles):
+        command.set_defaults(handler=_user_manage)
+    for name in ("disable", "enable", "remove", "reset-password", "grant", "revoke"):
+        user_commands.choices[name].set_defaults(handler=_user_manage)

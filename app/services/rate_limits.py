@@ -130,6 +130,11 @@ class RateLimitPolicy:
     # Wrong resume codes per started link (never per address: a shared proxy must not lock
     # respondents out); the browser that started the link needs no code.
     resume_code_per_link: Limit = Limit("resume-code", 10, 15 * 60)
+    # "Forgot password" (POST /sign-in/forgot), taken whether or not the address is an
+    # account's: per address asked about (beyond it, nothing more is sent, and the answer is
+    # the same) and per client address (beyond it, 429).
+    reset_per_email: Limit = Limit("reset-email", 3, 60 * 60)
+    reset_per_address: Limit = Limit("reset-address", 20, 60 * 60)
 
     def limits(self) -> list[Limit]:
         """Every limit of the policy."""

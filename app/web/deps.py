@@ -30,7 +30,7 @@ from sqlmodel import Session
 from app.database import SessionDep
 from app.models import Account
 from app.security import csrf_token_matches
-from app.services import accounts, api_tokens, partnerships
+from app.services import account_management, accounts, api_tokens, partnerships
 from app.services.accounts import authenticate
 from app.services.errors import RecordNotFoundError
 from app.settings import Settings
@@ -199,6 +199,9 @@ RoundPath = Annotated[str, Path(description="A round's id (digits)", json_schema
 OrganisationPath = Annotated[
     str, Path(description="An organisation's id (digits)", json_schema_extra=_ID_SCHEMA)
 ]
+AccountPath = Annotated[
+    str, Path(description="An account's id (digits)", json_schema_extra=_ID_SCHEMA)
+]
 ScopeCheck = Callable[[Session, Account, int], None]
 
 
@@ -267,8 +270,22 @@ def api_organisation_id(
 
 PageOrganisationId = Annotated[int, Depends(page_organisation_id)]
 ApiOrganisationId = Annotated[int, Depends(api_organisation_id)]
+
+
+def page_member_account_id(
+    account_id: AccountPath, partnership_id: PagePartnershipId, session: SessionDep
+) -> int:
+    """The path's account, if it is granted the path's partnership (itself in scope) and is
+    not an admin; else 404."""
+    parsed = path_id(account_id, "account")
+    account_management.granted_member(session, partnership_id, parsed)
+    return parsed
+
+
+PageMemberAccountId = Annotated[int, Depends(page_member_account_id)]
 PATH_ID_DEPENDENCIES = frozenset(
     {
+        page_member_account_id,
         page_partnership_id,
         page_round_id,
         api_partnership_id,
