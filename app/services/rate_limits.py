@@ -130,6 +130,10 @@ class RateLimitPolicy:
     # Wrong resume codes per started link (never per address: a shared proxy must not lock
     # respondents out); the browser that started the link needs no code.
     resume_code_per_link: Limit = Limit("resume-code", 10, 15 * 60)
+    # Wrong second-factor codes: per pending sign-in (it then ends: the password is asked
+    # again) and per account (however many sign-ins an attacker who knows the password starts).
+    second_factor_per_session: Limit = Limit("second-factor", 5, 10 * 60)
+    second_factor_per_account: Limit = Limit("second-factor-account", 20, 60 * 60)
 
     def limits(self) -> list[Limit]:
         """Every limit of the policy."""
