@@ -21,8 +21,8 @@ from tests.account_support import (
     code_now,
     password_step,
     post_form,
-    secret_on,
     sealed_on,
+    secret_on,
     set_up_on_account_page,
     sign_in_fully,
     wrong_code,
@@ -191,9 +191,7 @@ def test_a_role_that_requires_it_cannot_skip_set_up(
     data = {"sealed": forged, "code": "123456", "csrf_token": csrf_from(page.text)}
     assert person.post("/sign-in/second-factor", data=data).status_code == 422
     data = {"sealed": sealed_on(page.text), "code": wrong_code(secret)}
-    wrong = person.post(
-        "/sign-in/second-factor", data={**data, "csrf_token": csrf_from(page.text)}
-    )
+    wrong = person.post("/sign-in/second-factor", data={**data, "csrf_token": csrf_from(page.text)})
     assert wrong.status_code == 422 and secret_on(wrong.text) == secret  # same key again
     data["code"] = code_now(secret)
     done = person.post(
