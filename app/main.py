@@ -31,6 +31,7 @@ from app.web import (
     report_pages,
     respondent_pages,
     round_pages,
+    second_factor_pages,
     sign_in_pages,
 )
 from app.web.assets import find_frontend, install_assets
@@ -119,4 +120,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_audit.router)
     app.include_router(account_admin_pages.router)
     app.include_router(account_link_pages.router)
+    app.include_router(second_factor_pages.router)
     return app

@@ -107,6 +107,24 @@ def account_holder(role: str, _which: str | None) -> str:
     return SIGN_IN if role in ("anonymous", "respondent") else ALLOWED
 
 
+def own_account_form(role: str, which: str | None) -> str:
+    """A form of the account's own pages posted empty: the page again with its problems."""
+    return "422" if account_holder(role, which) == ALLOWED else SIGN_IN
+
+
+def pending_sign_in(_role: str, _which: str | None) -> str:
+    """The second step of signing in: without a pending sign-in (a right password), back to
+    the sign-in page, whoever is signed in."""
+    return SIGN_IN
+
+
+def admin_only(role: str, _which: str | None) -> str:
+    """Admins' pages outside the coordinator's area: 404 for every other account."""
+    if role in ("anonymous", "respondent"):
+        return SIGN_IN
+    return ALLOWED if role == "admin" else NOT_FOUND
+
+
 Policy = Callable[[str, str | None], str]
 Request = Callable[[World, str | None, str], httpx.Response]
 
@@ -477,6 +495,33 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/account/tokens/{token_id}/revoke"): Entry(
         account_holder, _revoke_own_token, scoped=False
     ),
+    # Every account: its own page, password and second factor
+    ("GET", "/account"): Entry(account_holder, get("/account"), scoped=False),
+    ("GET", "/account/password"): Entry(account_holder, get("/account/password"), False),
+    ("POST", "/account/password"): Entry(own_account_form, post("/account/password"), False),
+    ("GET", "/account/second-factor"): Entry(
+        account_holder, get("/account/second-factor"), scoped=False
+    ),
+    ("POST", "/account/second-factor"): Entry(
+        own_account_form, post("/account/second-factor"), scoped=False
+    ),
+    ("POST", "/account/second-factor/off"): Entry(  # none set up: back to set it up
+        account_holder, post("/account/second-factor/off"), scoped=False
+    ),
+    # The second step of signing in (a pending sign-in only)
+    ("GET", "/sign-in/code"): Entry(pending_sign_in, get("/sign-in/code"), scoped=False),
+    ("POST", "/sign-in/code"): Entry(
+        pending_sign_in, post("/sign-in/code", lambda w: {"code": "123456"}), scoped=False
+    ),
+    ("GET", "/sign-in/second-factor"): Entry(
+        pending_sign_in, get("/sign-in/second-factor"), scoped=False
+    ),
+    ("POST", "/sign-in/second-factor"): Entry(
+        pending_sign_in, post("/sign-in/second-factor"), scoped=False
+    ),
+    # Admins: the second-factor policy (posted empty: nothing required, as before)
+    ("GET", "/admin/security"): Entry(admin_only, get("/admin/security"), scoped=False),
+    ("POST", "/admin/security"): Entry(admin_only, post("/admin/security"), scoped=False),
     # Coordinating: pages
     ("GET", "/coordinator"): Entry(coordinating, get("/coordinator"), scoped=False),
     ("POST", "/coordinator/partnerships"): Entry(

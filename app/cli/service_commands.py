@@ -1,6 +1,7 @@
 """Sub-commands of the survey service: ``db upgrade|downgrade|current``, ``serve``,
 ``user add|list|invite|disable|enable|remove|roles|grant|revoke|reset-password``,
-``user grant-raw-access``, ``user revoke-raw-access`` and ``token create|list|revoke``."""
+``user grant-raw-access``, ``user revoke-raw-access``, ``user second-factor-off`` and
+``token create|list|revoke``."""
 
 from __future__ import annotations
 
@@ -349,6 +350,29 @@ def _user_manage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_second_factor_off(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.services import second_factor
+    from app.services.errors import SurveyServiceError
+
+    engine = make_engine(_settings().database_url)
+    try:
+        with Session(engine) as session:
+            account = second_factor.reset_from_command_line(session, args.email)
+            print(
+                f"trust-survey user second-factor-off: {account.email} has no second factor now "
+                "and has been signed out everywhere; if a role requires one, it is set up again "
+                "at the next sign-in"
+            )
+    except SurveyServiceError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``db``, ``serve``, ``user`` and ``token``."""
     db = subparsers.add_parser("db", help="migrate the database (Alembic)")
@@ -424,6 +448,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     revoke.add_argument("email")
     revoke.set_defaults(handler=_user_raw_access)
     _register_management(user_commands)
+    factor_off = user_commands.add_parser(
+        "second-factor-off",
+        help="turn an account's second factor off (a lost phone); recorded in the audit trail",
+    )
+    factor_off.add_argument("email")
+    factor_off.set_defaults(handler=_user_second_factor_off)
 
     token = subparsers.add_parser(
         "token",

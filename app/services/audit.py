@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     GRANT_ADDED = "grant added"
     GRANT_REMOVED = "grant removed"
     SECOND_FACTOR_SET_UP = "second factor set up"
+    SECOND_FACTOR_TURNED_OFF = "second factor turned off"
     SECOND_FACTOR_POLICY_CHANGED = "second factor policy changed"
     API_TOKEN_MADE = "API token made"  # noqa: S105
     API_TOKEN_REVOKED = "API token revoked"  # noqa: S105

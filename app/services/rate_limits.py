@@ -135,6 +135,10 @@ class RateLimitPolicy:
     # the same) and per client address (beyond it, 429).
     reset_per_email: Limit = Limit("reset-email", 3, 60 * 60)
     reset_per_address: Limit = Limit("reset-address", 20, 60 * 60)
+    # Wrong second-factor codes: per pending sign-in (it then ends: the password is asked
+    # again) and per account (however many sign-ins an attacker who knows the password starts).
+    second_factor_per_session: Limit = Limit("second-factor", 5, 10 * 60)
+    second_factor_per_account: Limit = Limit("second-factor-account", 20, 60 * 60)
 
     def limits(self) -> list[Limit]:
         """Every limit of the policy."""

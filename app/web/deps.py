@@ -28,9 +28,9 @@ from fastapi.security import (
 from sqlmodel import Session
 
 from app.database import SessionDep
-from app.models import Account
+from app.models import Account, AccountRole
 from app.security import csrf_token_matches
-from app.services import account_management, accounts, api_tokens, partnerships
+from app.services import account_management, accounts, api_tokens, partnerships, second_factor
 from app.services.accounts import authenticate
 from app.services.errors import RecordNotFoundError
 from app.settings import Settings
@@ -59,11 +59,38 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 def signed_in_account(request: Request, session: Session) -> Account | None:
-    """The account of this browser's live, enabled sign-in, else ``None``."""
+    """The account of this browser's live, enabled sign-in, else ``None`` (also when one of
+    its roles requires a second factor it has not set up: it signs in again and sets one up)."""
     secret = request.session.get(SESSION_KEY)
     if isinstance(secret, str):
-        return accounts.account_for_session(session, secret)
+        account = accounts.account_for_session(session, secret)
+        if account is not None and second_factor.blocked(session, account):
+            return None
+        return account
     return None
+
+
+BASIC_REFUSED = (
+    "this account signs in with a second factor, so HTTP Basic (e-mail and password) is "
+    "refused: make a personal API token on your account's API tokens page (/account/tokens, "
+    "or `trust-survey token create`) and send it as `Authorization: Bearer <token>`"
+)
+
+
+def basic_account(
+    session: Session, credentials: HTTPBasicCredentials, roles: frozenset[str]
+) -> Account | None:
+    """The account of HTTP Basic credentials with one of ``roles``, else ``None``.  An account
+    that signs in with a second factor (or whose role requires one) is refused (401): the
+    password alone must not be enough anywhere."""
+    account = authenticate(session, credentials.username, credentials.password, roles)
+    if account is not None and second_factor.asks_for_code(session, account):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail=BASIC_REFUSED,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return account
 
 
 def sign_in(request: Request, session: Session, account: Account, *, pending: bool = False) -> None:
@@ -177,7 +204,7 @@ def api_coordinator(
     if coordinator is None and bearer is not None:
         coordinator = token_account(request, session, bearer, accounts.COORDINATING_ROLES)
     elif coordinator is None and credentials is not None:
-        coordinator = authenticate(session, credentials.username, credentials.password)
+        coordinator = basic_account(session, credentials, frozenset(AccountRole))
     if coordinator is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

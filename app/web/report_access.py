@@ -15,7 +15,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from app.database import SessionDep
 from app.models import Account
-from app.services import accounts, reports
+from app.services import reports
 from app.services.errors import RecordNotFoundError
 from app.services.reports import Viewer
 from app.web import deps
@@ -73,9 +73,7 @@ def api_viewer(
     if account is None and bearer is not None:
         account = deps.token_account(request, session, bearer, reports.REPORT_ROLES)
     elif account is None and credentials is not None:
-        account = accounts.authenticate(
-            session, credentials.username, credentials.password, roles=reports.REPORT_ROLES
-        )
+        account = deps.basic_account(session, credentials, frozenset(reports.REPORT_ROLES))
     if account is None:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,

@@ -8,13 +8,14 @@ send the browser here.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.database import SessionDep
 from app.models import Account, AccountRole
-from app.services import accounts, audit
+from app.services import accounts, audit, second_factor
 from app.services.audit import AuditAction
 from app.web.deps import SIGN_IN_PATH, CsrfProtected, sign_in, sign_out, signed_in_account
 from app.web.redirects import safe_next, see_other
@@ -23,6 +24,9 @@ from app.web.templating import templates
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
 # Where a sign-in may send someone next: the pages behind it.
+# The second step of signing in, for an account with a second factor (or whose role requires
+# one): app/web/second_factor_pages.py.
+SECOND_FACTOR_PATH = "/sign-in/code"
 SIGNED_IN_AREAS = ("/coordinator", "/reports", "/analyst", "/account", "/admin")
 
 
@@ -73,6 +77,10 @@ def sign_in_with_password(
         # of a failed sign-in is sometimes a password.
         audit.record(session, known, AuditAction.SIGN_IN_FAILED, outcome="refused")
         return _sign_in_page(request, next, email=email, failed=True)
+    if second_factor.asks_for_code(session, account):
+        # The password was right; the session counts as signed in once the code is.
+        sign_in(request, session, account, pending=True)
+        return see_other(SECOND_FACTOR_PATH + (f"?{urlencode({'next': next})}" if next else ""))
     sign_in(request, session, account)
     audit.record(session, account, AuditAction.SIGN_IN)
     return see_other(safe_next(next, SIGNED_IN_AREAS, home_path(account)))
