@@ -24,6 +24,7 @@ from app.web import (
     coordinator_pages,
     health,
     participant_pages,
+    privacy_pages,
     report_pages,
     respondent_pages,
     round_pages,
@@ -111,4 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analyst_pages.router)
     app.include_router(api_reports.router)
     app.include_router(account_pages.router)
+    app.include_router(privacy_pages.router)
     return app
