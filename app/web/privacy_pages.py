@@ -4,7 +4,7 @@ sees what, built from the deployment's settings; public, linked from every page'
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from app.settings import MINIMUM_ANONYMITY_THRESHOLD
 from app.web.deps import SettingsDep
@@ -22,7 +22,7 @@ def period_in_words(days: int) -> str:
 
 
 @router.get("/privacy", response_class=HTMLResponse)
-def privacy_notice(request: Request, settings: SettingsDep) -> HTMLResponse:
+def privacy_notice(request: Request, settings: SettingsDep) -> Response:
     return templates.TemplateResponse(
         request,
         "public/privacy.html",
