@@ -38,6 +38,9 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, object], None]:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows (a purge, a deleted partnership) are overwritten with zeros, not left
+        # in free pages of the file where a copy of it would still hold them.
+        cursor.execute("PRAGMA secure_delete=ON")
         # How long a writer waits for another writer before giving up (the request gets 503).
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()

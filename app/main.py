@@ -28,6 +28,7 @@ from app.web import (
     coordinator_pages,
     health,
     participant_pages,
+    privacy_pages,
     report_pages,
     respondent_pages,
     round_pages,
@@ -121,4 +122,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_admin_pages.router)
     app.include_router(account_link_pages.router)
     app.include_router(second_factor_pages.router)
+    app.include_router(privacy_pages.router)
     return app

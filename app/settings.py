@@ -25,6 +25,22 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 TEST_CLIENT_HOST = "testserver"  # Starlette's TestClient, trusted when ENVIRONMENT=test
 
 
+# Retention (docs/data-protection.md explains the choice of each default).
+RESPONSE_RETENTION_DAYS = 1095  # 3 years: a round is compared with the next one or two
+DRAFT_GRACE_DAYS = 30
+AUDIT_RETENTION_DAYS = 730
+DEFAULT_DATA_CONTROLLER = "The organisation that runs this survey for the partnership"
+DEFAULT_PRIVACY_CONTACT = "the survey coordinator who sent you the link"
+DEFAULT_LAWFUL_BASIS = (
+    "Public task (UK GDPR Article 6(1)(e)): the partnership's organisations survey how they "
+    "work together as part of their public functions"
+)
+DEFAULT_PRIVACY_PURPOSE = (
+    "To find out how much the organisations in a partnership trust each other and how well "
+    "they work together, so that the partnership can see what to improve"
+)
+
+
 def host_of(netloc: str) -> str:
     """The host of a ``Host`` header or a URL's ``host[:port]``, lower case, without the port
     (an IPv6 address keeps its brackets: ``[::1]``)."""
@@ -125,6 +141,48 @@ class Settings(BaseSettings):
     )
     pdf_concurrency: int = Field(
         default=2, ge=1, le=64, description="PDFs printed at once per worker; others wait."
+    )
+
+    # -- retention and the privacy notice (docs/data-protection.md lists these) ----------
+    response_retention_days: int = Field(
+        default=RESPONSE_RETENTION_DAYS,
+        ge=0,
+        description="Days after a round closes that its submitted answers are deleted (0: kept).",
+    )
+    draft_grace_days: int = Field(
+        default=DRAFT_GRACE_DAYS,
+        ge=0,
+        description="Days after a round closes that its unfinished drafts are deleted.",
+    )
+    audit_retention_days: int = Field(
+        default=AUDIT_RETENTION_DAYS,
+        ge=0,
+        description="Days an audit trail line is kept (0: kept for ever).",
+    )
+    data_controller: str = Field(
+        default=DEFAULT_DATA_CONTROLLER,
+        max_length=300,
+        description="Who decides why and how the answers are used, named on the privacy notice.",
+    )
+    privacy_contact: str = Field(
+        default=DEFAULT_PRIVACY_CONTACT,
+        max_length=300,
+        description="The e-mail or postal address for questions about the survey's data.",
+    )
+    dpo_contact: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The data protection officer's contact, on the privacy notice if set.",
+    )
+    lawful_basis: str = Field(
+        default=DEFAULT_LAWFUL_BASIS,
+        max_length=500,
+        description="The UK GDPR lawful basis for processing, on the privacy notice.",
+    )
+    privacy_purpose: str = Field(
+        default=DEFAULT_PRIVACY_PURPOSE,
+        max_length=1000,
+        description="Why the survey is run, in plain words, on the privacy notice.",
     )
 
     @field_validator("allowed_hosts", mode="before")

@@ -691,6 +691,7 @@ ANALYST_PAGES = [
 ]
 
 RESPONDENT_PAGES = [
+    Page(("GET", "/privacy"), "anonymous", "privacy", (State("notice", visit("/privacy")),)),
     Page(
         ("GET", "/s/{token}"),
         "respondent",

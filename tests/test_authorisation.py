@@ -454,6 +454,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/favicon.ico"): Entry(_assets_policy, get("/favicon.ico"), scoped=False),
     ("GET", "/robots.txt"): Entry(public, get("/robots.txt"), scoped=False),
+    ("GET", "/privacy"): Entry(public, get("/privacy"), scoped=False),
     ("GET", "/assets/{path:path}"): Entry(_assets_policy, _asset, scoped=False),
     ("GET", "/static/{path:path}"): Entry(public, get("/static/survey.css"), scoped=False),
     ("GET", "/healthz"): Entry(public, get("/healthz"), scoped=False),

@@ -1,4 +1,5 @@
-"""Operations sub-commands: ``backup PATH`` and ``restore PATH`` of the DATABASE_URL database."""
+"""Operations sub-commands: ``backup PATH`` and ``restore PATH`` of the DATABASE_URL database,
+and ``purge [--dry-run]`` (the retention periods)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,36 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from app.database import make_engine
+    from app.services import clock, retention
+    from app.services.audit import COMMAND_LINE_ACTOR
+    from app.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        raise CommandError(f"bad setting: {error}") from None
+    clock.set_time_zone(settings.time_zone)
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        with Session(engine) as session:
+            report = retention.purge(
+                session, settings, datetime.now(UTC), COMMAND_LINE_ACTOR, dry_run=args.dry_run
+            )
+    finally:
+        engine.dispose()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"trust-survey purge: {verb} {report.as_text()}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``backup`` and ``restore``."""
+    """Add ``backup``, ``restore`` and ``purge``."""
     backup = subparsers.add_parser(
         "backup",
         help="write a consistent backup of the database (SQLite snapshot or pg_dump archive)",
@@ -66,3 +95,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="replace the contents of a database that is not empty",
     )
     restore.set_defaults(handler=_restore)
+
+    purge = subparsers.add_parser(
+        "purge",
+        help="delete what is past its retention period (answers, drafts, addresses, audit lines)",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="say what would be deleted, delete nothing"
+    )
+    purge.set_defaults(handler=_purge)

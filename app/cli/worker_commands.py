@@ -63,7 +63,7 @@ def _worker(args: argparse.Namespace) -> int:
             retry_seconds=settings.mail_retry_seconds,
             lease_seconds=settings.mail_lease_seconds,
             poll_seconds=settings.worker_poll_seconds,
-            jobs=periodic_jobs(settings.signing_key()),
+            jobs=periodic_jobs(settings.signing_key(), settings),
         ),
         clock=RealClock(stop),
     )

@@ -200,11 +200,13 @@ def iter_events(session: Session, where: AuditFilter, *, batch: int = 1000) -> I
         last = (final.occurred_at, final.id)
 
 
-def delete_older_than(session: Session, cutoff: datetime) -> int:
+def delete_older_than(session: Session, cutoff: datetime, *, commit: bool = True) -> int:
     """Delete the lines that occurred before ``cutoff`` (the retention purge's one way of
-    removing lines; nothing updates one) and commit; returns how many went."""
+    removing lines; nothing updates one) and commit unless ``commit=False`` (the purge
+    commits, or rolls back a dry run); returns how many went."""
     if cutoff.tzinfo is not None:
         cutoff = cutoff.astimezone(UTC)
     result = session.execute(sa.delete(AuditEvent).where(col(AuditEvent.occurred_at) < cutoff))
-    session.commit()
+    if commit:
+        session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

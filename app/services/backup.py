@@ -1,7 +1,8 @@
 """Backup and restore of the survey database.
 
 * SQLite: a consistent snapshot through SQLite's online backup API (one read transaction, so
-  the app can go on writing; with WAL, writers are not blocked).  Restore copies the snapshot
+  the app can go on writing; with WAL, writers are not blocked), then VACUUMed, so that no
+  deleted row lingers in its free pages.  Restore copies the snapshot
   back with the same API, in one step.
 * PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore --clean --if-exists
   --single-transaction`` (all or nothing).  pg_dump's major version must match the server's.
@@ -120,6 +121,9 @@ def _sqlite_backup(source_file: Path, target: Path) -> None:
     try:
         source.backup(destination)  # one read transaction: a snapshot of one moment
         destination.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        # Rebuilt from its live rows only: free pages and the unused space of pages, where
+        # deleted answers could linger in the copied file, are not carried into the backup.
+        destination.execute("VACUUM")
     except sqlite3.Error as error:
         raise BackupError(f"SQLite backup failed: {error}") from None
     finally:

@@ -1,0 +1,73 @@
+"""The privacy notice is built from the settings, public, and linked from the start page and
+every page's footer; the start page says submitted answers cannot be withdrawn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.main import create_app
+from app.services import invitations
+from app.settings import Settings
+from app.web.privacy_pages import period_in_words
+from tests.conftest import TEST_SECRET, SurveySetUp
+
+
+@pytest.fixture
+def notice_client(migrated_url: str) -> Iterator[TestClient]:
+    settings = Settings(
+        environment="test",
+        database_url=migrated_url,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        data_controller="Hillshire Integrated Care Board",
+        privacy_contact="ig@hillshire.example.nhs.uk",
+        dpo_contact="dpo@hillshire.example.nhs.uk",
+        response_retention_days=730,
+        draft_grace_days=14,
+        audit_retention_days=0,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_the_notice_says_what_the_settings_say(notice_client: TestClient) -> None:
+    page = notice_client.get("/privacy")
+    assert page.status_code == 200
+    text = page.text
+    for expected in [
+        "Hillshire Integrated Care Board",
+        "ig@hillshire.example.nhs.uk",
+        "dpo@hillshire.example.nhs.uk",
+        "Public task (UK GDPR Article 6(1)(e))",
+        "deleted 2 years after the survey closes",
+        "deleted 14 days after the survey closes",
+        "kept until it is deleted by an administrator",  # AUDIT_RETENTION_DAYS=0
+        "cannot withdraw answers once submitted",
+        "ico.org.uk",
+        "at least 5 people",
+    ]:
+        assert expected in text, expected
+    assert 'href="/privacy"' in text  # the footer
+
+
+def test_period_in_words() -> None:
+    assert period_in_words(1095) == "3 years"
+    assert period_in_words(365) == "1 year"
+    assert period_in_words(30) == "30 days"
+    assert period_in_words(1) == "1 day"
+
+
+def test_the_start_page_links_the_notice_and_says_answers_cannot_be_withdrawn(
+    notice_client: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    setup = make_round()
+    (token,) = invitations.create_personal_links(
+        session, setup.round_id, organisation_id=None, count=1, most=1
+    )
+    page = notice_client.get(f"/s/{token}")
+    assert page.status_code == 200
+    assert "Once you submit, you cannot withdraw your answers" in page.text
+    assert page.text.count('href="/privacy"') >= 2  # the start page's own link and the footer
