@@ -1056,8 +1056,8 @@ NOT_PAGES: dict[Route, str] = {
         "removes the grant, back to the access page"
     ),
     # The second factor's pages need a pending sign-in with a live code: their states are
-    # drawn in tests/test_second_factor.py (real codes), and the page audit's browser test
-    # for them is tests/test_browser_second_factor.py: NOT audited here yet.
+    # drawn through HTTP in tests/test_second_factor.py (real codes); no browser audits
+    # them yet.
     ("GET", "/sign-in/code"): "needs a pending sign-in and a live code: NOT audited yet",
     ("POST", "/sign-in/code"): "needs a pending sign-in and a live code: NOT audited yet",
     ("GET", "/sign-in/second-factor"): "needs a pending sign-in: NOT audited yet",

@@ -164,3 +164,29 @@ def test_an_admin_invites_an_evaluator_who_sets_a_password_and_is_then_disabled(
     admin.wait_for_url("**?done=disabled")
     reader.goto(server.base_url + "/reports")
     assert "/sign-in" in reader.url
+
+    # The audit trail shows all of it, newest first, each line with its actor; the reader's
+    # own lines name the reader, the admin's the admin.
+    admin.goto(server.base_url + "/admin/audit")
+    _check_page(admin, "admin-audit-after-the-journey")
+    rows = admin.locator("tbody tr")
+    lines = [
+        tuple(cell.strip() for cell in rows.nth(i).locator("td").all_inner_texts())
+        for i in range(rows.count())
+    ]
+
+    def seen(who: str, action: str) -> bool:
+        return any(who in line[1] and line[2].lower().endswith(action) for line in lines)
+
+    reader_address = "new.reader@example.nhs.uk"
+    assert seen(ADMIN[0], "sign-in")
+    assert seen(ADMIN[0], "account invited")
+    assert seen(reader_address, "password changed")
+    assert seen(reader_address, "sign-in")
+    assert seen(reader_address, "report viewed")
+    assert seen(ADMIN[0], "account disabled")
+    order = [line[2].lower() for line in lines if reader_address in line[1] + line[3]]
+    disabled = next(i for i, action in enumerate(order) if action.endswith("account disabled"))
+    invited = next(i for i, action in enumerate(order) if action.endswith("account invited"))
+    assert disabled < invited  # newest first
+    assert "lantern orchard" not in admin.content() and found.group(0) not in admin.content()

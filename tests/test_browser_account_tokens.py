@@ -24,6 +24,8 @@ def test_a_coordinator_makes_and_revokes_a_token(chromium: Any, live_server: Liv
     page.fill("#password", live_server.coordinator_password)
     page.click("button[type=submit]")
     page.wait_for_url("**/coordinator")
+    page.click("text=Your account")
+    page.wait_for_url("**/account")
     page.click("text=API tokens")
     page.wait_for_url("**/account/tokens")
     page.fill("#name", "")

@@ -90,7 +90,7 @@ def accounts(live_server: LiveServer) -> dict[str, int]:
 def _sign_in(chromium: Any, server: LiveServer, email: str) -> Any:
     context = chromium.new_context(accept_downloads=True, bypass_csp=True)  # for axe-core
     page = context.new_page()
-    page.goto(server.base_url + "/sign-in")
+    page.goto(server.base_url + "/sign-in?next=/reports")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")

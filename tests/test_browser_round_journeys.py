@@ -69,7 +69,7 @@ def _sign_in(chromium: Any, server: LiveServer, where: str, **options: Any) -> t
         accept_downloads=True, viewport={"width": 1280, "height": 900}, **options
     )
     page = context.new_page()
-    page.goto(f"{server.base_url}/{where}/login")
+    page.goto(f"{server.base_url}/sign-in?next=/{where}")
     page.fill("#email", ADMIN_EMAIL)
     page.fill("#password", ADMIN_PASSWORD)
     page.click("main button[type=submit]")

@@ -112,7 +112,7 @@ def _kept(session: Session) -> dict[str, object]:
         "audit": sorted(
             row.target
             for row in session.exec(select(AuditEvent)).all()
-            if row.action != AuditAction.PURGED
+            if row.target in ("old", "recent")  # the fixture's lines (set-up writes others)
         ),
     }
 
@@ -214,7 +214,8 @@ def test_purge_deletes_exactly_what_is_past_each_period(
 
     again = retention.purge(session, _settings(migrated_url), NOW, record_empty=False)
     assert again.total == 0
-    assert len(session.exec(select(AuditEvent)).all()) == 2  # no line for an empty purge
+    purged = select(AuditEvent).where(AuditEvent.action == AuditAction.PURGED)
+    assert len(session.exec(purged).all()) == 1  # no line for an empty purge
 
 
 def test_zero_keeps_answers_and_audit_lines(

@@ -206,7 +206,11 @@ def delete_older_than(session: Session, cutoff: datetime, *, commit: bool = True
     commits, or rolls back a dry run); returns how many went."""
     if cutoff.tzinfo is not None:
         cutoff = cutoff.astimezone(UTC)
-    result = session.execute(sa.delete(AuditEvent).where(col(AuditEvent.occurred_at) < cutoff))
+    result = session.execute(
+        sa.delete(AuditEvent)
+        .where(col(AuditEvent.occurred_at) < cutoff)
+        .execution_options(synchronize_session=False)
+    )
     if commit:
         session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
