@@ -400,6 +400,12 @@ def test_the_page_filters_pages_and_keeps_a_bad_date(client: TestClient, session
     assert api.status_code == 200
     assert api.json()["total"] == 120 and len(api.json()["events"]) == 10
     assert api.json()["events"][0]["target"] == "report of round 114"
+    # A NUL is refused by name (PostgreSQL cannot hold one in a query), never a server error.
+    nul = admin.get("/admin/audit?actor=robot%00")
+    assert nul.status_code == 422 and "Who must not contain control characters" in nul.text
+    nul_api = admin.get("/api/v1/admin/audit?actor=%00")
+    assert nul_api.status_code == 422 and "actor" in nul_api.text
+    assert admin.get("/admin/audit.csv?actor=%00", follow_redirects=False).status_code == 303
 
 
 def test_the_coordinators_api_records_each_change_as_its_caller(

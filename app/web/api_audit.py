@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from app.database import SessionDep
 from app.models import Account, AccountRole
 from app.services import audit
+from app.services.answers import control_character_problem
 from app.services.audit import AuditAction, AuditFilter
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.web.deps import ApiCoordinatorDep
@@ -68,6 +69,8 @@ def audit_trail(
     """Lines of the audit trail, newest first (``offset`` and ``limit`` page through them)."""
     if from_day and to_day and to_day < from_day:
         raise FieldValidationError({"to": "must be the same as or after from"})
+    if (problem := control_character_problem(actor)) is not None:
+        raise FieldValidationError({"actor": problem})
     where = AuditFilter(action, actor.strip(), partnership_id, from_day, to_day)
     events = audit.list_events(session, where, offset=offset, limit=limit)
     return AuditPageOut(

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from app.database import SessionDep
 from app.models import Account, AccountRole, AuditEvent
 from app.services import audit, clock, partnerships
+from app.services.answers import control_character_problem
 from app.services.audit import AuditAction, AuditFilter
 from app.services.errors import RecordNotFoundError
 from app.web.coordinator_pages import spreadsheet_safe
@@ -95,9 +96,13 @@ def parse_filter(params: Mapping[str, str]) -> ParsedFilter:
     if days["from"] and days["to"] and days["to"] < days["from"]:
         form.add("to", "The last day must be the same as or after the first day")
         days["to"] = None
+    actor = posted["actor"].strip()
+    if (problem := control_character_problem(actor)) is not None:
+        form.add("actor", f"Who {problem}")
+        actor = ""
     where = AuditFilter(
         action=AuditAction(action) if action else None,
-        actor_contains=posted["actor"].strip(),
+        actor_contains=actor,
         partnership_id=partnership_id,
         from_day=days["from"],
         to_day=days["to"],
