@@ -176,7 +176,8 @@ class SurveyRound(SQLModel, table=True):
     ``opens_on`` and ``closes_on`` are days in the service's time zone (TIME_ZONE); the
     round takes answers from the start of its opening day to the end of its closing day.
     ``closed_on`` is the day it actually closed (earlier than ``closes_on`` when closed
-    early); ``None`` while it has not.
+    early); ``None`` while it has not.  ``answers_deleted_on`` is the day the retention purge
+    deleted its answers (:mod:`app.services.retention`): its report gives no figure after it.
     """
 
     __tablename__ = "survey_round"
@@ -211,6 +212,7 @@ class SurveyRound(SQLModel, table=True):
     reopened: int = Field(
         default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
     )
+    answers_deleted_on: date | None = Field(default=None)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 

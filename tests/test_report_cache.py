@@ -148,3 +148,42 @@ def test_the_cache_keeps_at_most_its_bound() -> None:
     assert [cache.get(key) is not None for key in range(5)] == [False, False, False, True, True]
     cache.put("too big", pd.DataFrame({"x": range(11)}))
     assert cache.get("too big") is None
+
+
+def test_a_purge_of_a_rounds_answers_is_a_new_report_without_them(
+    session: Session, make_round: Callable[..., SurveySetUp], computed: list[int]
+) -> None:
+    # Answers past their retention period are deleted by another process (the worker): a
+    # report kept from before must not go on showing figures from the deleted answers.
+    from datetime import UTC, datetime, timedelta
+
+    from app.services import retention
+    from app.settings import Settings
+
+    survey = make_round()
+    add_responses(
+        session,
+        survey.round_id,
+        [full_answers(3)] * 5,
+        [{"organisation_type": "acute-trust"}] * 5,
+    )
+    rounds.close_round(session, survey.round_id)
+
+    def report() -> reports.RoundReport:
+        return report_cache.round_report(session, get_round(session, survey.round_id))
+
+    before = report()
+    assert before.table is not None and before.n_responses == 5
+    engine = session.get_bind()
+    settings = Settings(
+        environment="test",
+        database_url=str(engine.url.render_as_string(hide_password=False)),
+        secret_key="x" * 40,  # type: ignore[arg-type]
+        response_retention_days=1,
+    )
+    purged = retention.purge(session, settings, datetime.now(UTC) + timedelta(days=3))
+    assert purged.submitted_responses == 5
+    after = report()
+    assert computed == [survey.round_id, survey.round_id]
+    assert after.table is None and not after.readings and not after.frequencies
+    assert "deleted" in after.publication.headline()

@@ -265,3 +265,39 @@ def test_cli_purge_dry_run_and_purge(
     assert session.exec(select(Response)).all() == []
     (line,) = session.exec(select(AuditEvent).where(AuditEvent.action == "purged")).all()
     assert line.actor == "command line"
+
+
+def test_a_purged_rounds_report_and_files_say_its_answers_were_deleted(
+    client: object, session: Session
+) -> None:
+    """After the purge the report page, its JSON and its files give no figure (and no error),
+    and the round cannot be reopened."""
+    from fastapi.testclient import TestClient
+
+    from app.services import rounds
+    from app.services.demo import DEMO_PARTNERSHIP
+    from app.services.errors import InvalidRequestError
+    from tests.test_reports_support import PASSWORD, seeded_demo_round, sign_in
+
+    assert isinstance(client, TestClient)
+    round_id = seeded_demo_round(session)
+    add_account(session, "ev@example.org", PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+    sign_in(client, "ev@example.org")
+    before = client.get(f"/reports/rounds/{round_id}")
+    assert before.status_code == 200 and "Cronbach" in before.text
+    engine = session.get_bind()
+    url = engine.url.render_as_string(hide_password=False)  # type: ignore[union-attr]
+    later = datetime.now(UTC) + timedelta(days=1200)
+    report = retention.purge(session, _settings(url), later)
+    assert report.submitted_responses > 0
+    sign_in(client, "ev@example.org")  # the purge ended the session: it expired before then
+    page = client.get(f"/reports/rounds/{round_id}")
+    assert page.status_code == 200
+    assert "answers of this round were deleted" in page.text and "Cronbach" not in page.text
+    api = client.get(f"/api/v1/reports/rounds/{round_id}")
+    assert api.status_code == 200 and "deleted" in api.text
+    for name in ("report.pdf", "report.xlsx", "answers.csv", "scores.csv"):
+        answer = client.get(f"/reports/rounds/{round_id}/{name}")
+        assert answer.status_code in (200, 404), name
+    with pytest.raises(InvalidRequestError, match="deleted"):
+        rounds.reopen_round(session, round_id, later.date() + timedelta(days=30))

@@ -6,6 +6,7 @@ session or an observed code could get."""
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -246,11 +247,14 @@ def test_set_up_shows_the_key_and_address_and_needs_a_right_code(
     assert len(secret) == 32  # 160 bits
     assert "otpauth://totp/Partnership%20Trust%20Survey:ev%40example.org?secret=" in page.text
     assert "Back to your account" in page.text
+    qr = re.search(r'<div class="app-qr-code" id="qr-code">(<svg.*?</svg>)</div>', page.text, re.S)
+    assert qr is not None and "<title>QR code of the set-up key</title>" in qr.group(1)
     data = {"sealed": sealed_on(page.text), "csrf_token": csrf_from(page.text)}
     empty = client.post("/account/second-factor", data={**data, "code": ""})
     assert empty.status_code == 422 and "Enter the 6-digit code" in empty.text
     wrong = client.post("/account/second-factor", data={**data, "code": wrong_code(secret)})
     assert wrong.status_code == 422 and "The code is not right" in wrong.text
+    assert qr.group(1) in wrong.text  # the same key, so the same code to scan
     session.expire_all()
     assert accounts.coordinator_by_email(session, EVALUATOR).totp_secret is None  # type: ignore[union-attr]
     done = client.post(

@@ -90,6 +90,12 @@ class Publication:
     def headline(self) -> str:
         """Which release the report shows, in a sentence."""
         threshold = self.survey_round.anonymity_threshold
+        if self.survey_round.answers_deleted_on is not None:
+            return (
+                "The answers of this round were deleted on "
+                f"{self.survey_round.answers_deleted_on:%-d %B %Y}, at the end of the period "
+                "this service keeps them, so no results are shown."
+            )
         if self.release is None:
             if self.closed:
                 return (
@@ -169,6 +175,18 @@ def publish(
     closing the round, or a reader's request once the rules allowed one).
     """
     assert survey_round.id is not None
+    if survey_round.answers_deleted_on is not None:
+        # Nothing is left to publish: only the headline saying so (no release, no figures).
+        closed = round_closed(survey_round)
+        plan = plan_release(
+            [],
+            0,
+            survey_round.anonymity_threshold,
+            closed=closed,
+            policy=survey_round.release_policy,
+            earlier_final=False,
+        )
+        return Publication(survey_round, None, 0, plan, closed)
     for _attempt in range(3):
         earlier = releases_of(session, survey_round.id)
         submitted = _submitted(session, survey_round.id)

@@ -5,7 +5,8 @@ What is deleted, and when (``now`` is given, so the periods are exact and testab
 
 * the submitted answers, drafts and links of a round closed more than
   ``RESPONSE_RETENTION_DAYS`` days ago (the round itself, its organisations and its release
-  counts stay, holding no answer); ``0`` keeps them;
+  counts stay, holding no answer, and the round records the day: its report then says the
+  answers were deleted, and it cannot be reopened); ``0`` keeps them;
 * the unfinished drafts of a round closed more than ``DRAFT_GRACE_DAYS`` days ago;
 * participants' e-mail addresses of every closed round (as when the round closes:
   :func:`app.services.participants.forget_closed_rounds`);
@@ -127,6 +128,17 @@ def purge(
             counts["drafts"] = _deleted(session, sa.delete(Response).where(of_expired))
             counts["invitations"] = _deleted(
                 session, sa.delete(Invitation).where(col(Invitation.round_id).in_(expired))
+            )
+            # The round's report says so from now on, in every process (the report cache
+            # keys on it), instead of figures from answers that no longer exist.
+            session.execute(
+                sa.update(SurveyRound)
+                .where(
+                    col(SurveyRound.id).in_(expired),
+                    col(SurveyRound.answers_deleted_on).is_(None),
+                )
+                .values(answers_deleted_on=clock.local_day(now))
+                .execution_options(synchronize_session="fetch")  # rounds loaded here see it
             )
     past_grace = _closed_longer_ago_than(session, now, settings.draft_grace_days)
     if past_grace:

@@ -281,6 +281,11 @@ def reopen_round(
     survey_round = get_round(session, round_id)
     if round_state(survey_round) != RoundState.CLOSED:
         raise InvalidRequestError("this round is not closed")
+    if survey_round.answers_deleted_on is not None:
+        raise InvalidRequestError(
+            "this round's answers were deleted at the end of their retention period, so it "
+            "cannot be reopened: start a new round instead"
+        )
     _check_new_closing_date(survey_round, closes_on)
     _publish_final(session, survey_round, actor)  # what it published when it closed, fixed
     survey_round.status = RoundStatus.OPEN
