@@ -203,6 +203,12 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
     assert analyst.get(f"/reports/rounds/{round_id}/answers.csv").status_code == 200
     assert analyst.get(f"/reports/rounds/{round_id}/report.xlsx").status_code == 200  # rows too
     assert analyst.get(f"/reports/rounds/{round_id}/report.docx").status_code == 200  # no rows
+    # Pooled analyses read published answers across partnerships: each is recorded too.
+    items = instrument_named("trustworthy-collaboration").scales[0].items
+    chosen = "&".join(f"item={item}" for item in items)
+    assert analyst.get("/analyst").status_code == 200
+    assert analyst.get(f"/analyst/reliability?{chosen}&round={round_id}").status_code == 200
+    assert analyst.get(f"/api/v1/analyst/reliability?{chosen}").status_code == 200
 
     # The coordinator reopens the round, then deletes it, then the partnership.
     reopen_on = today + timedelta(days=10)
@@ -258,6 +264,9 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
         (ANALYST, AuditAction.RAW_ANSWERS_DOWNLOADED, f"answers.csv of {r}"),
         (ANALYST, AuditAction.RAW_ANSWERS_DOWNLOADED, f"report.xlsx of {r}"),
         (ANALYST, AuditAction.FILE_DOWNLOADED, f"report.docx of {r}"),
+        (ANALYST, AuditAction.ANALYSIS_RUN, f"pooled Table 4 of rounds {round_id}"),
+        (ANALYST, AuditAction.ANALYSIS_RUN, f"reliability of rounds {round_id}"),
+        (ANALYST, AuditAction.ANALYSIS_RUN, f"reliability of rounds {round_id}"),
         (COORDINATOR, AuditAction.ROUND_REOPENED, r),
         (COORDINATOR, AuditAction.ROUND_DELETED, f"{r} (Baseline)"),
         (COORDINATOR, AuditAction.PARTNERSHIP_DELETED, f"{p} (North Vale)"),

@@ -33,7 +33,7 @@ from analysis.scoring import reverse_key, score_scale
 from analysis.summary import Table4, care_model_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
-from app.services import releases, report_cache
+from app.services import audit, releases, report_cache
 from app.services.errors import FieldValidationError
 from app.services.reports import Viewer
 
@@ -129,9 +129,26 @@ class PooledView:
     table: Table4 | None
 
 
+def record_analysis(
+    session: Session, viewer: Viewer, analysis: str, answers: PooledAnswers, chosen: str = ""
+) -> None:
+    """Record that ``viewer`` computed ``analysis`` from the published answers of the rounds
+    it pooled (the audit trail's "report viewed" for figures across partnerships); ``chosen``
+    names the items or scales, never an answer."""
+    pooled = ", ".join(str(r.survey_round.id) for r in answers.included) or "none"
+    audit.record(
+        session,
+        viewer.account,
+        audit.AuditAction.ANALYSIS_RUN,
+        f"{analysis} of rounds {pooled}",
+        detail=chosen[:500],
+    )
+
+
 def pooled_view(session: Session, viewer: Viewer) -> PooledView:
     """Table 3-style counts by care model and a pooled Table 4."""
     answers = pooled_answers(session, viewer)
+    record_analysis(session, viewer, "pooled Table 4", answers)
     matrix = answers.matrix
     counts = care_model_counts(matrix, answers.instrument)
     summary = table4(matrix, answers.instrument) if len(matrix) else None
@@ -241,12 +258,14 @@ def _choose(
     items: Sequence[str],
     round_ids: Sequence[int],
     *,
+    analysis: str,
     keying: str,
     missing: str,
     least: int = 2,
     problems: dict[str, str] | None = None,
 ) -> ChosenItems:
-    """Check a request's items and rules, then key the pooled answers of those items."""
+    """Check a request's items and rules, then key the pooled answers of those items (and
+    record that ``analysis`` was run on them)."""
     answers = pooled_answers(session, viewer, round_ids)
     instrument = answers.instrument
     problems = dict(problems or {})
@@ -264,6 +283,7 @@ def _choose(
     if problems:
         raise FieldValidationError(problems, QUERY)
     _need_published(answers)
+    record_analysis(session, viewer, analysis, answers, f"{missing}, {keying}: {' '.join(chosen)}")
     frame, flipped = _keyed_frame(answers.matrix, instrument, chosen, keying)
     settings = AnalysisSettings(
         instrument.id, "raw" if keying == "raw" else "keyed", flipped, missing
@@ -305,7 +325,9 @@ def reliability(
 ) -> PooledReliability:
     """Cronbach's alpha of any items pooled over the chosen rounds (every published one
     when none), under the command line's defaults: keyed and listwise."""
-    chosen = _choose(session, viewer, items, round_ids, keying=keying, missing=missing)
+    chosen = _choose(
+        session, viewer, items, round_ids, analysis="reliability", keying=keying, missing=missing
+    )
     policy = missing_policy(missing)
     result = _computed(lambda: cronbach_alpha(chosen.frame, missing=policy))
     return PooledReliability(result, chosen.answers, chosen.settings)
@@ -341,6 +363,7 @@ def omega(
         viewer,
         items,
         round_ids,
+        analysis="omega",
         keying=keying,
         missing=missing,
         least=3,
@@ -385,6 +408,7 @@ def factor(
         viewer,
         items,
         round_ids,
+        analysis=f"factor analysis ({factors} factors)",
         keying=keying,
         missing=missing,
         least=3 if factors > 1 else 2,
@@ -478,6 +502,7 @@ def agreement(
     if problems:
         raise FieldValidationError(problems, QUERY)
     _need_published(answers)
+    record_analysis(session, viewer, "agreement", answers, f"{keying}: {' '.join(chosen)}")
     every_item = list(dict.fromkeys(i for s in chosen for i in known[s].items))
     frame, flipped = _keyed_frame(answers.matrix, instrument, every_item, keying)
     groups = answers.matrix[GROUP].reset_index(drop=True)

@@ -75,6 +75,7 @@ class AuditAction(StrEnum):
     INVITATIONS_SENT = "invitations sent"
     INSTRUMENT_ADDED = "instrument added"
     REPORT_VIEWED = "report viewed"
+    ANALYSIS_RUN = "pooled analysis run"
     FILE_DOWNLOADED = "file downloaded"
     RAW_ANSWERS_DOWNLOADED = "raw answers downloaded"
     AUDIT_EXPORTED = "audit trail exported"
