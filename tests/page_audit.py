@@ -31,6 +31,8 @@ from tests.browser_support import LiveServer
 
 Route = tuple[str, str]
 PASSWORD = "page audit password 123"
+TWO_FACTOR_EMAIL = "two.factor@example.org"
+SET_UP_EMAIL = "set.up@example.org"
 ROLES = ("anonymous", "respondent", "coordinator", "evaluator", "analyst", "admin")
 # Who signs in where (the sign-in page and the account), by the audit's account names.
 ACCOUNTS = {
@@ -141,6 +143,10 @@ def build_world(server: LiveServer) -> AuditWorld:
             session, "new.evaluator@example.org", PASSWORD, "evaluator", [empty.name]
         )
         accounts.add_account(session, "analyst@example.org", PASSWORD, "analyst")
+        # Second factors at sign-in: one who sets one up on their account page (then is
+        # asked for codes), one whose role will require one they have not set up.
+        accounts.add_account(session, TWO_FACTOR_EMAIL, PASSWORD, "evaluator", [DEMO_PARTNERSHIP])
+        accounts.add_account(session, SET_UP_EMAIL, PASSWORD, "analyst")
         accounts.add_account(session, "admin@example.org", PASSWORD, "admin")
         invited = accounts.add_account(
             session, "invited.evaluator@example.org", None, "evaluator", [DEMO_PARTNERSHIP]
@@ -1011,6 +1017,95 @@ OWN_ACCOUNT_PAGES = [
     ),
 ]
 
+
+def _password_step(email: str) -> Step:
+    def go(page: Any, world: AuditWorld) -> None:
+        page.goto(world.url("/sign-in"))
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.wait_for_load_state()
+
+    return go
+
+
+def _asked_for_a_code(page: Any, world: AuditWorld) -> None:
+    """Signed in with the password of an account with a second factor (set up through its
+    account page the first time, with a real code), at the page that asks for the code."""
+    _password_step(TWO_FACTOR_EMAIL)(page, world)
+    if page.url.endswith("/sign-in/code"):
+        return
+    import pyotp
+
+    page.goto(world.url("/account/second-factor"))
+    secret = "".join(page.locator("#secret").inner_text().split())
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on the second factor", exact=True).click()
+    page.wait_for_load_state()
+    assert "done=second-factor-on" in page.url, page.url
+    page.get_by_role("button", name="Sign out", exact=True).first.click()
+    page.wait_for_load_state()
+    _password_step(TWO_FACTOR_EMAIL)(page, world)
+    assert page.url.endswith("/sign-in/code"), page.url
+
+
+def _required_set_up(*then: Step) -> Step:
+    """Signed in with the password of an analyst without a second factor while analysts must
+    have one: at the set-up page (then ``then``).  The requirement lasts only this step (it
+    is written to the database and removed again, so no other audited account is blocked)."""
+
+    def go(page: Any, world: AuditWorld) -> None:
+        from app.models import RolePolicy
+
+        with Session(world.engine) as session:
+            session.merge(RolePolicy(role="analyst", totp_required=True))
+            session.commit()
+        try:
+            _password_step(SET_UP_EMAIL)(page, world)
+            assert page.url.endswith("/sign-in/second-factor"), page.url
+            for part in then:
+                part(page, world)
+        finally:
+            with Session(world.engine) as session:
+                session.merge(RolePolicy(role="analyst", totp_required=False))
+                session.commit()
+
+    return go
+
+
+SIGN_IN_FACTOR_PAGES = [
+    Page(
+        ("GET", "/sign-in/code"),
+        "anonymous",
+        "sign-in-code",
+        (
+            State("clean", _asked_for_a_code),
+            State(
+                "errors",
+                steps(_asked_for_a_code, fill("#code", "12"), click("Continue")),
+                status=422,
+                errors=True,
+                covers=(("POST", "/sign-in/code"),),
+            ),
+        ),
+    ),
+    Page(
+        ("GET", "/sign-in/second-factor"),
+        "anonymous",
+        "sign-in-second-factor",
+        (
+            State("clean", _required_set_up()),
+            State(
+                "errors",
+                _required_set_up(click("Turn on the second factor")),
+                status=422,
+                errors=True,
+                covers=(("POST", "/sign-in/second-factor"),),
+            ),
+        ),
+    ),
+]
+
 PAGES: list[Page] = [
     *COORDINATOR_PAGES,
     *READER_PAGES,
@@ -1018,6 +1113,7 @@ PAGES: list[Page] = [
     *RESPONDENT_PAGES,
     *ACCOUNT_PAGES,
     *OWN_ACCOUNT_PAGES,
+    *SIGN_IN_FACTOR_PAGES,
     *MAIL_PAGES,
 ]
 
@@ -1055,13 +1151,6 @@ NOT_PAGES: dict[Route, str] = {
     ("POST", "/coordinator/partnerships/{partnership_id}/access/{account_id}/remove"): (
         "removes the grant, back to the access page"
     ),
-    # The second factor's pages need a pending sign-in with a live code: their states are
-    # drawn through HTTP in tests/test_second_factor.py (real codes); no browser audits
-    # them yet.
-    ("GET", "/sign-in/code"): "needs a pending sign-in and a live code: NOT audited yet",
-    ("POST", "/sign-in/code"): "needs a pending sign-in and a live code: NOT audited yet",
-    ("GET", "/sign-in/second-factor"): "needs a pending sign-in: NOT audited yet",
-    ("POST", "/sign-in/second-factor"): "needs a pending sign-in: NOT audited yet",
     ("POST", "/account/second-factor/off"): "needs a live code; back to the account page",
 }
 UNKNOWN_ADDRESS: Route = ("GET", "/{path}")
