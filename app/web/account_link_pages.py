@@ -4,11 +4,15 @@ e-mailed link opens (``/account/set-password/{token}``).
 ``/sign-in/forgot`` answers the same whether or not an account has the address typed.  It is
 limited per client address (then 429) and per address asked about (then nothing more is sent,
 and the answer is still the same), so it can neither be used to find out who has an account
-nor to fill someone's inbox.
+nor to fill someone's inbox.  Its answer also takes the same time either way: queueing a
+link (for an address with an account) costs a few milliseconds more than finding none, so
+every answer waits until :data:`FORGOT_ANSWER_SECONDS` have passed since the request began
+(``bench/bench_forgot.py`` measures the two).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
@@ -28,6 +32,7 @@ from app.web.templating import templates
 router = APIRouter(tags=["account links"], include_in_schema=False)
 FORGOT_PATH = "/sign-in/forgot"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+FORGOT_ANSWER_SECONDS = 0.25
 
 
 def _forgot_page(
@@ -55,6 +60,7 @@ def forgot(
     base: LinkBaseDep,
     email: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
+    started = time.monotonic()
     if email_problem(email) is not None:
         form = FormState(
             {"email": email}, {"email": "Enter your e-mail address, like name@example.nhs.uk"}
@@ -80,6 +86,7 @@ def forgot(
         )
     if limiter.take([(limiter.policy.reset_per_email, normalised_email(email))]) is None:
         account_links.request_password_reset(session, email, base, settings.account_link_hours)
+    time.sleep(max(0.0, FORGOT_ANSWER_SECONDS - (time.monotonic() - started)))
     return see_other(f"{FORGOT_PATH}?sent=1")
 
 
