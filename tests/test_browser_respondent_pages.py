@@ -44,6 +44,13 @@ TARGETS_SCRIPT = """() => [...document.querySelectorAll(
   })"""
 
 
+def press(page: Any, name: str) -> None:
+    """Click a form's button and wait for the page it leads to (auditing a page still being
+    left finds no document)."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name).click()
+
+
 def audit(page: Any, name: str, *, errors: bool = False) -> None:
     """Check the page as it is now, at 1280 and 320 px wide; keep screenshots."""
     title = page.title()
@@ -139,10 +146,10 @@ def test_every_respondent_page_passes_axe_fits_320_px_and_has_big_targets(
     audit(page, "start-open-link")
     page.locator("#organisation_id option").nth(1).evaluate("o => { o.value = '999999'; }")
     page.select_option("#organisation_id", index=1)
-    page.get_by_role("button", name="Start now").click()
+    press(page, "Start now")
     audit(page, "start-open-link-errors", errors=True)
     page.select_option("#organisation_id", index=0)
-    page.get_by_role("button", name="Start now").click()
+    press(page, "Start now")
     token = page.url.split("/s/")[1].split("/")[0]
     base = f"{live_server.base_url}/s/{token}"
 
@@ -153,26 +160,26 @@ def test_every_respondent_page_passes_axe_fits_320_px_and_has_big_targets(
         audit(page, f"section-{number}")
         if number == 1:
             page.fill("#partnership_name", "x" * 201)
-        page.get_by_role("button", name="Save and continue").click()
+        press(page, "Save and continue")
         audit(page, f"section-{number}-errors", errors=True)
         if number == 1:
             page.fill("#partnership_name", "Riverside partnership")
         answer_page(page)
         if number == 2:
             # the check page, part done: clean, then refused with errors
-            page.get_by_role("button", name="Save and come back later").click()
+            press(page, "Save and come back later")
             audit(page, "save-and-return")
             page.goto(f"{base}/check")
             audit(page, "check-answers-part-done")
-            page.get_by_role("button", name="Submit my answers").click()
+            press(page, "Submit my answers")
             audit(page, "check-answers-errors", errors=True)
             page.goto(f"{base}/sections/{page_section_id(page, base, 3)}")
             continue
-        page.get_by_role("button", name="Save and continue").click()
+        press(page, "Save and continue")
 
     page.wait_for_url("**/check")
     audit(page, "check-answers")
-    page.get_by_role("button", name="Submit my answers").click()
+    press(page, "Submit my answers")
     audit(page, "confirmation")
     page.goto(base)
     audit(page, "link-already-used")
