@@ -89,6 +89,7 @@ def test_a_round_chooses_its_instrument_and_version(client: TestClient, auth: Au
         ({"instrument_id": ""}, "instrument_id"),
         ({"instrument_id": 7}, "instrument_id"),
         ({"instrument_version": "2017.1\n"}, "instrument_version"),
+        ({"opens_on": _day(-9), "closes_on": _day(-1)}, "closes_on"),  # already past
     ):
         answer = client.post(url, json={**body, **given}, auth=auth)
         assert _fields(answer) == [["body", field]], given

@@ -13,7 +13,7 @@ from fastapi import APIRouter, status
 from app.database import SessionDep
 from app.models import Organisation, Partnership, SurveyRound
 from app.services import accounts, instruments, invitations, partnerships, rounds
-from app.services.errors import DuplicateRecordError
+from app.services.errors import DuplicateRecordError, FieldValidationError
 from app.web.deps import (
     ApiCoordinatorDep,
     ApiOrganisationId,
@@ -191,7 +191,9 @@ def open_round(
     coordinator: ApiCoordinatorDep,
 ) -> RoundOut:
     """A new round on an instrument version (default: the newest of INSTRUMENT's); a draft
-    until its opening day."""
+    until its opening day.  Its closing date may not be past."""
+    if (problem := rounds.closing_date_problem(body.closes_on)) is not None:
+        raise FieldValidationError({"closes_on": problem})
     chosen = instruments.choose_version(
         session, body.instrument_id or settings.instrument, body.instrument_version
     )

@@ -242,8 +242,8 @@ def _open_round(
         form.add("title", problem)
     opens_on = parse_date(posted, "opens_on", form)
     closes_on = parse_date(posted, "closes_on", form)
-    if closes_on is not None and closes_on < rounds.today():
-        form.add("closes_on", "The closing date must be today or in the future")
+    if closes_on is not None and (problem := rounds.closing_date_problem(closes_on)):
+        form.add("closes_on", problem)
     if opens_on and closes_on and closes_on < opens_on:
         form.add("closes_on", "The closing date must be the same as or after the opening date")
     threshold = parse_whole_number(
