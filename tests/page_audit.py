@@ -319,6 +319,38 @@ def in_another_browser(page: Any, _world: AuditWorld) -> None:
     page.reload()
 
 
+def database_busy(*then: Step) -> Step:
+    """``then`` while another connection holds the SQLite database's write lock: a save
+    waits SQLITE_BUSY_TIMEOUT (5 s for the live server), then answers the 503 page that keeps
+    the posted answers.  The lock goes at the end of the step, whatever happens."""
+
+    def go(page: Any, world: AuditWorld) -> None:
+        import sqlite3
+
+        url = world.server.database_url
+        assert url.startswith("sqlite:///"), url
+        lock = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=5, isolation_level=None)
+        try:
+            lock.execute("BEGIN EXCLUSIVE")
+            for part in then:
+                part(page, world)
+        finally:
+            lock.close()
+
+    return go
+
+
+def wrong_resume_codes(count: int) -> Step:
+    """Type a wrong resume code ``count`` times (the link's limit is 10 in 15 minutes)."""
+
+    def go(page: Any, world: AuditWorld) -> None:
+        for _ in range(count):
+            fill("#resume_code", "WRONG-CODE")(page, world)
+            click("Continue")(page, world)
+
+    return go
+
+
 def saved_then_check(page: Any, _world: AuditWorld) -> None:
     """Save the first section for later, then go to the check page (answers missing)."""
     page.get_by_role("button", name="Save and come back later").click()
@@ -734,6 +766,13 @@ RESPONDENT_PAGES = [
                 errors=True,
                 covers=(("POST", "/s/{token}/sections/{section_id}"),),
             ),
+            State(
+                "database-busy",
+                steps(started_link, database_busy(click("Save and continue"))),
+                status=503,
+                errors=None,
+                expect=shows("h1", "could not save your answers"),
+            ),
         ),
     ),
     Page(
@@ -757,6 +796,13 @@ RESPONDENT_PAGES = [
                 ),
                 status=400,
                 errors=True,
+            ),
+            State(
+                "too-many",
+                steps(started_link, in_another_browser, wrong_resume_codes(11)),
+                status=429,
+                errors=None,
+                expect=shows("main", "Too many wrong resume codes"),
             ),
         ),
     ),
@@ -1106,6 +1152,29 @@ SIGN_IN_FACTOR_PAGES = [
     ),
 ]
 
+
+def forgot_until_refused(page: Any, world: AuditWorld) -> None:
+    """Ask for a new password until this network's limit (20 an hour) answers 429."""
+    for number in range(25):
+        page.goto(world.url("/sign-in/forgot"))
+        page.fill("#email", f"someone{number}@example.org")
+        click("Send me a link")(page, world)
+        if "too many" in page.title().lower() or page.locator("h1", has_text="too many").count():
+            return
+    raise AssertionError("the forgot-password limit never answered")
+
+
+# Last: they use up limits that other states would meet (the forgot-password one is per
+# client address, and every browser of the audit shares one).
+LIMIT_PAGES = [
+    Page(
+        ("GET", "/sign-in/forgot"),
+        "anonymous",
+        "forgot-password",
+        (State("too-many", forgot_until_refused, status=429, errors=None),),
+    ),
+]
+
 PAGES: list[Page] = [
     *COORDINATOR_PAGES,
     *READER_PAGES,
@@ -1115,6 +1184,7 @@ PAGES: list[Page] = [
     *OWN_ACCOUNT_PAGES,
     *SIGN_IN_FACTOR_PAGES,
     *MAIL_PAGES,
+    *LIMIT_PAGES,
 ]
 
 # The app's routes under no page entry, and why.
