@@ -25,10 +25,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.database import make_engine
-from app.services import participants
+from app.models import Participant
+from app.services import participants, releases, rounds
 from tests.browser_support import (
     ROOT,
     TEST_SECRET,
@@ -297,5 +298,28 @@ def test_a_coordinator_invites_20_people_and_reminds_exactly_those_who_have_not_
     assert f"{reminder_day:%-d %B %Y}: sent" in shown
     hospital = page.locator("#participant-counts tr", has_text="Eastmoor Hospital").inner_text()
     assert hospital.split()[-4:] == ["12", "12", "1", "0"]
+
+    # The closing day passes: the worker's schedule closes the round (its final results are
+    # published) and the participants' addresses are deleted.
+    closes_on = date.fromisoformat(survey_round["closes_on"])
+    after = participants.reminder_due_at(closes_on + timedelta(days=1)).astimezone(UTC)
+    engine = make_engine(server.database_url)
+    try:
+        with Session(engine) as session:
+            assert rounds.apply_round_schedule(session, after).closed == (round_id,)
+            assert rounds.apply_round_schedule(session, after).closed == ()  # once only
+            final = releases.releases_of(session, round_id)[-1]
+            assert final.final and final.responses == len(answered)
+            participants.forget_closed_rounds(session, after)  # (or the worker's purge did)
+            left = session.exec(select(Participant).where(Participant.round_id == round_id))
+            assert left.all() == []
+    finally:
+        engine.dispose()
+    page.goto(f"{server.base_url}/coordinator/rounds/{round_id}")
+    assert "Closed" in page.inner_text("main")
+    page.goto(f"{server.base_url}/coordinator/rounds/{round_id}/participants")
+    shown = page.inner_text("main")
+    assert not any(person in shown for person in people)
+    _check_page(page, "participants-after-closing")
     context.close()
     assert "Traceback" not in worker.read_text()
