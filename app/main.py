@@ -22,6 +22,7 @@ from app.web import (
     analyst_pages,
     api_admin,
     api_audit,
+    api_participants,
     api_reports,
     api_survey,
     audit_pages,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(participant_pages.router)
     app.include_router(api_survey.router)
     app.include_router(api_admin.router)
+    app.include_router(api_participants.router)
     app.include_router(report_pages.router)
     app.include_router(analyst_pages.router)
     app.include_router(api_reports.router)

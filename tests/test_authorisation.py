@@ -332,6 +332,14 @@ def _add_participant(world: World, which: str | None, role: str) -> httpx.Respon
     )
 
 
+def _api_participant(world: World, which: str | None, role: str) -> httpx.Response:
+    """Add one address of the round's own organisation through the API."""
+    entry = {"email": f"api{world.number()}@example.org", "organisation": f"{which} Hospital"}
+    return post("/api/v1/rounds/{r}/participants", lambda w: {"participants": [entry]})(
+        world, which, role
+    )
+
+
 def _mailing_preview(_world: World) -> dict[str, object]:
     from app.services import participants
 
@@ -655,6 +663,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/coordinator/rounds/{round_id}/mailing"): Entry(
         coordinating, post("/coordinator/rounds/{r}/mailing", _mailing_preview)
+    ),
+    ("GET", "/api/v1/rounds/{round_id}/participants"): Entry(
+        coordinating, get("/api/v1/rounds/{r}/participants")
+    ),
+    ("POST", "/api/v1/rounds/{round_id}/participants"): Entry(coordinating, _api_participant),
+    ("POST", "/api/v1/rounds/{round_id}/invitations"): Entry(
+        coordinating, post("/api/v1/rounds/{r}/invitations")
     ),
     # Participants: the opt-out link is the key
     ("GET", "/mail/opt-out/{token}"): Entry(link_holder, get("/mail/opt-out/{o}")),

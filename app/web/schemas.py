@@ -323,3 +323,37 @@ class SubmittedOut(BaseModel):
     status: str
     instrument_version: str
     submitted_at: datetime | None
+
+
+# -- Participants and invitations ---------------------------------------------------------
+
+Address = Annotated[str, OneLine, StringConstraints(strip_whitespace=True, max_length=320)]
+
+
+class ParticipantIn(_Body):
+    email: Address
+    organisation: Annotated[str, OneLine, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class ParticipantsIn(_Body):
+    """Addresses to add to a round, all or none (as the page's list)."""
+
+    participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=5000)]
+
+
+class ParticipantsAddedOut(BaseModel):
+    added: int
+
+
+class OrganisationParticipantsOut(BaseModel):
+    """Counts of one organisation's participants: none of them says who has answered."""
+
+    organisation_name: str
+    listed: int
+    invited: int
+    opted_out: int
+    undeliverable: int
+
+
+class InvitationsQueuedOut(BaseModel):
+    queued: int
