@@ -20,6 +20,7 @@ from app.services.errors import FieldValidationError
 from app.services.rate_limits import RateLimiter
 from app.web.deps import CsrfProtected, path_id, sign_in, signed_in_account
 from app.web.forms import FormState
+from app.web.pages import AccountSummaryPage, AccountTokensPage, PasswordPage
 from app.web.rate_limits import wait_text
 from app.web.redirects import see_other
 from app.web.templating import templates
@@ -64,18 +65,16 @@ def _page(
     name: str = "",
     status_code: int = 200,
 ) -> Response:
-    home = "/coordinator" if account.has_any_role(accounts.COORDINATING_ROLES) else "/reports"
     return templates.TemplateResponse(
         request,
         "account/tokens.html",
-        {
-            "account": account,
-            "tokens": api_tokens.list_tokens(session, account),
-            "new_token": new_token,
-            "problem": problem,
-            "name": name,
-            "home": home,
-        },
+        AccountTokensPage(
+            account=account,
+            tokens=api_tokens.list_tokens(session, account),
+            new_token=new_token,
+            problem=problem,
+            name=name,
+        ),
         status_code=status_code,
     )
 
@@ -116,11 +115,9 @@ def account_page(
     return templates.TemplateResponse(
         request,
         "account/summary.html",
-        {
-            "account": account,
-            "summary": own_account.summary(session, account),
-            "done": DONE.get(done),
-        },
+        AccountSummaryPage(
+            account=account, summary=own_account.summary(session, account), done=DONE.get(done)
+        ),
     )
 
 
@@ -130,7 +127,7 @@ def _password_page(
     return templates.TemplateResponse(
         request,
         "account/password.html",
-        {"account": account, "form": form, "minimum": accounts.MINIMUM_PASSWORD_LENGTH},
+        PasswordPage(account=account, form=form, minimum=accounts.MINIMUM_PASSWORD_LENGTH),
         status_code=status_code,
     )
 

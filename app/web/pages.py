@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from analysis.instrument import Instrument, Section
-from app.models import Account, Organisation, Partnership, SurveyRound
+from app.models import Account, ApiToken, Organisation, Partnership, SurveyRound
+from app.services.api_tokens import NewToken
+from app.services.own_account import AccountSummary
 from app.services.reports import Viewer
 from app.services.rounds import OrganisationProgress, RoundState
 from app.web.forms import FormState
@@ -91,7 +93,39 @@ class CheckPage:
     resume_code: str | None
 
 
+@dataclass(frozen=True)
+class AccountTokensPage:
+    """``account/tokens.html``: the account's API tokens, a new one shown once."""
+
+    account: Account
+    tokens: Sequence[ApiToken]
+    new_token: NewToken | None  # just made: its secret, shown this once
+    problem: str | None  # what is wrong with the name asked for
+    name: str  # the name asked for, kept in the form
+
+
+@dataclass(frozen=True)
+class AccountSummaryPage:
+    """``account/summary.html``: who you are, your roles and partnerships, what to change."""
+
+    account: Account
+    summary: AccountSummary
+    done: str | None  # the message of what was just done, if anything
+
+
+@dataclass(frozen=True)
+class PasswordPage:
+    """``account/password.html``: change your own password."""
+
+    account: Account
+    form: FormState | None
+    minimum: int  # the shortest password accepted
+
+
 PAGE_CONTEXTS: dict[str, type] = {
+    "account/tokens.html": AccountTokensPage,
+    "account/summary.html": AccountSummaryPage,
+    "account/password.html": PasswordPage,
     "coordinator/round.html": CoordinatorRoundPage,
     "reports/index.html": ReportsIndexPage,
     "respondent/section.html": SectionPage,
