@@ -264,3 +264,13 @@ def screenshot(page: object, name: str) -> Path:
     path = folder / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+def answer_page(page: object, choice: int = 3) -> None:
+    """Pick an answer in every unanswered radio group of a questionnaire page (by clicking
+    labels: the ``choice``-th option, or the last where there are fewer)."""
+    for group in page.locator(".nhsuk-radios").all():  # type: ignore[attr-defined]
+        if group.locator("input:checked").count():
+            continue
+        labels = group.locator("label")
+        labels.nth(min(choice, labels.count() - 1)).click()

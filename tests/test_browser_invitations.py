@@ -34,6 +34,7 @@ from tests.browser_support import (
     ROOT,
     TEST_SECRET,
     LiveServer,
+    answer_page,
     axe_violations,
     describe_violations,
     screenshot,
@@ -42,7 +43,6 @@ from tests.browser_support import (
 )
 from tests.conftest import full_answers
 from tests.mail_support import MailHandler, free_port
-from tests.test_browser_respondent_journeys import answer_page
 
 pytestmark = pytest.mark.browser
 PEOPLE = 20

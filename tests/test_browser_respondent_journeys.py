@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser_support import LiveServer, start_live_server, stop_live_server
+from tests.browser_support import (
+    LiveServer,
+    answer_page,
+    start_live_server,
+    stop_live_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -33,15 +38,6 @@ def new_page(chromium: Any, **options: Any) -> tuple[Any, Any]:
 
 def caption(page: Any) -> str:
     return str(page.locator(".nhsuk-caption-l").inner_text())
-
-
-def answer_page(page: Any, choice: int = 3) -> None:
-    """Pick an answer in every unanswered radio group on the page (by clicking labels)."""
-    for group in page.locator(".nhsuk-radios").all():
-        if group.locator("input:checked").count():
-            continue
-        labels = group.locator("label")
-        labels.nth(min(choice, labels.count() - 1)).click()
 
 
 def start_from_open_link(page: Any, server: LiveServer) -> str:

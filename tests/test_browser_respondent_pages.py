@@ -22,6 +22,7 @@ from sqlmodel import Session
 from tests.browser_support import (
     ARTIFACTS,
     LiveServer,
+    answer_page,
     axe_violations,
     describe_violations,
     screenshot,
@@ -88,13 +89,6 @@ def _write_measurements() -> Iterator[None]:
     if AUDITED:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "respondent-pages.json").write_text(json.dumps(AUDITED, indent=2))
-
-
-def answer_page(page: Any, choice: int = 3) -> None:
-    """Pick an answer in every radio group on the page (by clicking labels)."""
-    for group in page.locator(".nhsuk-radios").all():
-        labels = group.locator("label")
-        labels.nth(min(choice, labels.count() - 1)).click()
 
 
 def start_from_open_link(page: Any, server: LiveServer) -> str:
