@@ -67,6 +67,13 @@ def round_dates(survey_round: object) -> str:
     return dates_text(survey_round)
 
 
+def sentence(text: object) -> str:
+    """``text`` with its first letter a capital (services write messages to follow a field's
+    name: "give at least one e-mail address"; a page shows them as sentences)."""
+    words = str(text)
+    return words[:1].upper() + words[1:]
+
+
 def make_environment() -> jinja2.Environment:
     """A new environment over ``app/templates`` with the app's filters and globals."""
     environment = jinja2.Environment(
@@ -77,6 +84,7 @@ def make_environment() -> jinja2.Environment:
     environment.filters["css_string"] = css_string
     environment.filters["long_date"] = long_date
     environment.filters["state_words"] = state_words
+    environment.filters["sentence"] = sentence
     environment.globals["service_name"] = SERVICE_NAME
     environment.globals["question_text"] = question_text
     environment.globals["round_dates"] = round_dates

@@ -1001,7 +1001,7 @@ ACCOUNT_PAGES = [
                 "errors",
                 steps(visit("/account/tokens"), click("Make a token")),
                 status=None,
-                errors=None,
+                errors=True,
                 covers=(("POST", "/account/tokens"),),
             ),
         ),
