@@ -873,7 +873,14 @@ MAIL_PAGES = [
         ("GET", "/mail/opt-out/{token}"),
         "anonymous",
         "no-reminders",
-        (State("unknown-link", visit("/mail/opt-out/no-such-token"), status=None),),
+        (
+            State(
+                "unknown-link",
+                visit("/mail/opt-out/no-such-token"),
+                status=404,
+                expect=shows("h1", "link to stop reminders does not work"),
+            ),
+        ),
     ),
 ]
 

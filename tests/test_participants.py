@@ -587,7 +587,12 @@ def test_the_opt_out_page_asks_then_stops_reminders(
     assert "You will get no more reminders" in done.text
     session.expire_all()
     assert participants.round_participants(session, setup.round_id)[0].reminders_opted_out
-    assert client.get("/mail/opt-out/not-a-real-token").status_code == 404
+    unknown = client.get("/mail/opt-out/not-a-real-token")
+    assert unknown.status_code == 404 and "link to stop reminders does not work" in unknown.text
+    refused = client.post("/mail/opt-out/not-a-real-token")
+    assert (
+        refused.status_code == 404 and "ask your partnership's survey coordinator" in refused.text
+    )
 
 
 def test_a_submitted_response_keeps_no_trace_of_its_participant(

@@ -332,7 +332,7 @@ def delete_round(
     survey_round = get_round(session, round_id)
     if not typed_name_matches(typed_title, survey_round.title):
         raise FieldValidationError(
-            {"confirm_name": "Type the round's title exactly as shown to delete it"}
+            {"confirm_name": "Type the round's name exactly as shown to delete it"}
         )
     partnership_id = survey_round.partnership_id
     target = audit.named("round", round_id, survey_round.title)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
 from app.services import participants, partnerships, rounds
-from app.services.errors import FieldValidationError
+from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.services.outbox import delivery_counts
 from app.web.deps import (
     CsrfProtected,
@@ -304,7 +304,10 @@ def save_mailing(
 
 @router.get("/mail/opt-out/{token}", response_class=HTMLResponse)
 def opt_out_page(request: Request, token: str, session: SessionDep) -> Response:
-    participant = participants.participant_for_opt_out(session, token)
+    try:
+        participant = participants.participant_for_opt_out(session, token)
+    except RecordNotFoundError:
+        return _unknown_opt_out_link(request)
     return templates.TemplateResponse(
         request,
         "mail/opt_out.html",
@@ -314,6 +317,21 @@ def opt_out_page(request: Request, token: str, session: SessionDep) -> Response:
 
 
 @router.post("/mail/opt-out/{token}")
-def opt_out(token: str, session: SessionDep) -> Response:
-    participants.opt_out(session, token)
+def opt_out(request: Request, token: str, session: SessionDep) -> Response:
+    try:
+        participants.opt_out(session, token)
+    except RecordNotFoundError:
+        return _unknown_opt_out_link(request)
     return see_other(f"/mail/opt-out/{token}")
+
+
+def _unknown_opt_out_link(request: Request) -> Response:
+    """404: no participant has this opt-out link (mistyped, or the round closed and its
+    addresses were deleted); the page says what to do instead."""
+    return templates.TemplateResponse(
+        request,
+        "mail/opt_out_unknown.html",
+        {},
+        status_code=status.HTTP_404_NOT_FOUND,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
