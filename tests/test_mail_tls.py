@@ -130,6 +130,15 @@ def _message(session: Session, to: str) -> Any:
     return message
 
 
+def _send(session: Session, port: int, security: str, password: str = PASSWORD) -> Any:
+    """One message through a fresh backend (closed after), its outcome."""
+    backend = _backend(port, security, password)
+    try:
+        return backend.send(_message(session, "leader@example.nhs.uk"))
+    finally:
+        backend.close()
+
+
 @pytest.fixture
 def trusted(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """The test's certificate is the one authority trusted (OpenSSL reads SSL_CERT_FILE)."""
@@ -140,11 +149,7 @@ def trusted(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> 
 def test_starttls_with_a_login_delivers_over_tls(
     session: Session, starttls_server: TlsServer
 ) -> None:
-    backend = _backend(starttls_server.port, "starttls")
-    try:
-        outcome = backend.send(_message(session, "leader@example.nhs.uk"))
-    finally:
-        backend.close()
+    outcome = _send(session, starttls_server.port, "starttls")
     assert isinstance(outcome, Sent), outcome
     assert [r.recipient for r in starttls_server.handler.received] == ["leader@example.nhs.uk"]
     assert starttls_server.logins == [USER] and starttls_server.tls_seen == [True]
@@ -152,11 +157,7 @@ def test_starttls_with_a_login_delivers_over_tls(
 
 @pytest.mark.usefixtures("trusted")
 def test_tls_from_the_start_delivers(session: Session, ssl_server: TlsServer) -> None:
-    backend = _backend(ssl_server.port, "ssl")
-    try:
-        outcome = backend.send(_message(session, "leader@example.nhs.uk"))
-    finally:
-        backend.close()
+    outcome = _send(session, ssl_server.port, "ssl")
     assert isinstance(outcome, Sent), outcome
     assert len(ssl_server.handler.received) == 1 and ssl_server.tls_seen == [True]
 
@@ -166,9 +167,7 @@ def test_a_wrong_smtp_password_is_temporary_and_sends_nothing(
     session: Session, starttls_server: TlsServer
 ) -> None:
     # Credentials are mended in settings and the worker tries again: nothing is lost.
-    backend = _backend(starttls_server.port, "starttls", password="not the password")
-    outcome = backend.send(_message(session, "leader@example.nhs.uk"))
-    backend.close()
+    outcome = _send(session, starttls_server.port, "starttls", password="not the password")
     assert isinstance(outcome, TemporaryFailure) and "535" in outcome.reason
     assert starttls_server.handler.received == []
 
@@ -183,9 +182,7 @@ def test_an_untrusted_certificate_gets_no_message(
         patch.setenv("SSL_CERT_FILE", str(empty))
         patch.setenv("SSL_CERT_DIR", str(tmp_path))
         for port, security in ((starttls_server.port, "starttls"), (ssl_server.port, "ssl")):
-            backend = _backend(port, security)
-            outcome = backend.send(_message(session, "leader@example.nhs.uk"))
-            backend.close()
+            outcome = _send(session, port, security)
             assert isinstance(outcome, TemporaryFailure), (security, outcome)
             assert "CERTIFICATE_VERIFY_FAILED" in outcome.reason or "certificate" in (
                 outcome.reason.lower()
@@ -198,9 +195,7 @@ def test_an_untrusted_certificate_gets_no_message(
 def test_plain_smtp_to_a_server_that_requires_starttls_sends_no_password(
     session: Session, starttls_server: TlsServer
 ) -> None:
-    backend = _backend(starttls_server.port, "none")
-    outcome = backend.send(_message(session, "leader@example.nhs.uk"))
-    backend.close()
+    outcome = _send(session, starttls_server.port, "none")
     # The server offers no login before TLS, so the password is never sent in the clear.
     assert isinstance(outcome, (PermanentFailure, TemporaryFailure)), outcome
     assert "AUTH" in outcome.reason or "530" in outcome.reason, outcome.reason

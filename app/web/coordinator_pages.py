@@ -13,7 +13,7 @@ from sqlmodel import Session
 from analysis.instrument import Instrument
 from app.database import SessionDep
 from app.models import Account
-from app.services import accounts, instruments, invitations, partnerships, rounds
+from app.services import accounts, instruments, invitations, partnerships, reports, rounds
 from app.services.errors import SurveyServiceError
 from app.settings import MINIMUM_ANONYMITY_THRESHOLD, Settings
 from app.web.deps import (
@@ -284,6 +284,12 @@ def _open_round(
     return see_other(f"/coordinator/rounds/{survey_round.id}")
 
 
+def _reads_report(session: Session, account: Account, partnership_id: int) -> bool:
+    """Whether ``account`` may open the reports of ``partnership_id`` (as the reports do)."""
+    viewer = reports.viewer_for(session, account)
+    return viewer is not None and viewer.may_read(partnership_id)
+
+
 def round_page_response(
     request: Request,
     session: Session,
@@ -313,6 +319,7 @@ def round_page_response(
             open_link=respondent_link(base, token) if token else None,
             has_open_link=invitations.has_open_link(session, round_id),
             form=form,
+            reads_report=_reads_report(session, coordinator, survey_round.partnership_id),
         ),
         status_code=422 if form else 200,
         headers={"Cache-Control": "no-store"},

@@ -43,6 +43,7 @@ class CoordinatorRoundPage:
     open_link: str | None  # the round's open link, shown again (None: none, or an old one)
     has_open_link: bool
     form: FormState | None  # the links form's problems and input, when it was sent wrong
+    reads_report: bool  # whether this account may open the round's report itself
 
 
 @dataclass(frozen=True)

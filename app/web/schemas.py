@@ -19,6 +19,7 @@ from pydantic import (
 
 from app.services.answers import control_character_problem
 from app.services.errors import FieldValidationError
+from app.services.participants import MOST_PARTICIPANTS_AT_ONCE
 
 if TYPE_CHECKING:
     from app.services.rounds import OrganisationProgress
@@ -338,7 +339,9 @@ class ParticipantIn(_Body):
 class ParticipantsIn(_Body):
     """Addresses to add to a round, all or none (as the page's list)."""
 
-    participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=5000)]
+    participants: Annotated[
+        list[ParticipantIn], Field(min_length=1, max_length=MOST_PARTICIPANTS_AT_ONCE)
+    ]
 
 
 class ParticipantsAddedOut(BaseModel):
