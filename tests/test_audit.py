@@ -153,7 +153,7 @@ def test_links_participants_and_invitations_are_counts_never_addresses_or_tokens
         (AuditAction.PARTICIPANTS_ADDED, "2 participants"),
         (AuditAction.INVITATIONS_SENT, "2 invitations queued"),
     ]
-    tomorrow = date.today() + timedelta(days=1)
+    reminder_day = date.today() + timedelta(days=2)  # more than a day after the invitations
     participants.save_mailing(
         session,
         setup.round_id,
@@ -161,9 +161,9 @@ def test_links_participants_and_invitations_are_counts_never_addresses_or_tokens
         invitation_text="Your link: ((link))",
         reminder_subject="Reminder",
         reminder_text="Still time: ((link))",
-        reminder_dates=tomorrow.isoformat(),
+        reminder_dates=reminder_day.isoformat(),
     )
-    nine = participants.reminder_due_at(tomorrow)
+    nine = participants.reminder_due_at(reminder_day)
     assert participants.queue_due_reminders(session, nine, secret=TEST_SECRET) == 1
     [reminded] = [
         e for e in _lines(session, AuditAction.INVITATIONS_SENT) if e.actor == WORKER_ACTOR

@@ -175,7 +175,7 @@ def test_a_coordinator_invites_20_people_and_reminds_exactly_those_who_have_not_
     chromium: Any, server: LiveServer, mail: Mail, worker: Path, tmp_path: Path
 ) -> None:
     partnership = _api(
-        server, "/api/v1/partnerships", {"name": "Eastmoor Alliance", "care_model": "other"}
+        server, "/api/v1/partnerships", {"name": "Eastmoor Alliance", "kind": "other"}
     )
     for name, kind in (
         ("Eastmoor Hospital", "acute-trust"),
@@ -184,7 +184,7 @@ def test_a_coordinator_invites_20_people_and_reminds_exactly_those_who_have_not_
         _api(
             server,
             f"/api/v1/partnerships/{partnership['id']}/organisations",
-            {"name": name, "organisation_type": kind},
+            {"name": name, "kind": kind},
         )
     survey_round = _api(
         server,
@@ -233,7 +233,7 @@ def test_a_coordinator_invites_20_people_and_reminds_exactly_those_who_have_not_
 
     # Texts: a reminder date (tomorrow), preview, save.
     page.get_by_role("link", name=re.compile("Change the invitation and reminder texts")).click()
-    reminder_day = date.today() + timedelta(days=1)
+    reminder_day = date.today() + timedelta(days=2)  # a day after the invitations at least
     page.fill("#reminder_dates", reminder_day.isoformat())
     page.get_by_role("button", name="Preview").click()
     assert "Preview (not saved yet)" in page.inner_text("main")

@@ -269,6 +269,19 @@ def test_invitation_ids_and_times_do_not_line_up_with_participants(
         assert participant.created_at.minute == 0 and participant.created_at.microsecond == 0
 
 
+def _plain_reminders(session: Session, round_id: int, dates: str) -> None:
+    """Save a round's mailing with bare texts (just the link) and these reminder dates."""
+    participants.save_mailing(
+        session,
+        round_id,
+        invitation_subject="Invitation",
+        invitation_text="((link))",
+        reminder_subject="Reminder",
+        reminder_text="((link))",
+        reminder_dates=dates,
+    )
+
+
 def at_nine(day: date) -> datetime:
     return participants.reminder_due_at(day).astimezone(UTC)
 
@@ -327,22 +340,31 @@ def test_reminders_go_once_and_only_to_those_who_have_not_submitted(
     ]
 
 
+def test_nobody_is_reminded_within_a_day_of_being_invited(
+    session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    # A coordinator sets today as a reminder day and sends the invitations just before the
+    # reminder job runs: nobody gets a reminder minutes after the invitation.
+    setup = make_round(opens_in_days=-3, closes_in_days=20)
+    invite(session, setup, 3)
+    today, later = date.today(), date.today() + timedelta(days=2)
+    _plain_reminders(session, setup.round_id, f"{today.isoformat()}, {later.isoformat()}")
+    soon = max(datetime.now(UTC), at_nine(today)) + timedelta(minutes=5)
+    assert participants.queue_due_reminders(session, soon, secret=TEST_SECRET) == 1
+    assert messages(session, participants.REMINDER) == []  # the day's run reminded nobody
+    # two days on, the same people are reminded
+    assert participants.queue_due_reminders(session, at_nine(later), secret=TEST_SECRET) == 1
+    assert len(messages(session, participants.REMINDER)) == 3
+
+
 def test_missed_reminder_dates_make_one_reminder(
     session: Session, make_round: Callable[..., SurveySetUp]
 ) -> None:
     setup = make_round(opens_in_days=-10, closes_in_days=20)
     invite(session, setup, 2)
     days = [date.today() - timedelta(days=n) for n in (5, 3, 1)]
-    participants.save_mailing(
-        session,
-        setup.round_id,
-        invitation_subject="Invitation",
-        invitation_text="((link))",
-        reminder_subject="Reminder",
-        reminder_text="((link))",
-        reminder_dates=" ".join(day.isoformat() for day in days),
-    )
-    now = datetime.now(UTC)
+    _plain_reminders(session, setup.round_id, " ".join(day.isoformat() for day in days))
+    now = datetime.now(UTC) + participants.REMINDER_GAP  # a day after the invitations
     assert participants.queue_due_reminders(session, now, secret=TEST_SECRET) == 1
     assert len(messages(session, participants.REMINDER)) == 2  # one each, not three
     assert participants.reminders_done(session, setup.round_id) == set(days)
@@ -355,15 +377,7 @@ def test_no_reminders_without_a_schedule_or_after_the_round_closes(
     invite(session, setup, 2)
     now = datetime.now(UTC)
     assert participants.queue_due_reminders(session, now, secret=TEST_SECRET) == 0
-    participants.save_mailing(
-        session,
-        setup.round_id,
-        invitation_subject="Invitation",
-        invitation_text="((link))",
-        reminder_subject="Reminder",
-        reminder_text="((link))",
-        reminder_dates=(date.today() + timedelta(days=1)).isoformat(),
-    )
+    _plain_reminders(session, setup.round_id, (date.today() + timedelta(days=1)).isoformat())
     rounds.close_round(session, setup.round_id)
     later = now + timedelta(days=2)
     assert participants.queue_due_reminders(session, later, secret=TEST_SECRET) == 0
@@ -681,15 +695,7 @@ def test_two_workers_reaching_a_reminder_together_queue_it_once(
     setup = make_round(opens_in_days=-1, closes_in_days=20)
     invite(session, setup, 4)
     day = date.today() + timedelta(days=2)
-    participants.save_mailing(
-        session,
-        setup.round_id,
-        invitation_subject="Invitation",
-        invitation_text="((link))",
-        reminder_subject="Reminder",
-        reminder_text="((link))",
-        reminder_dates=day.isoformat(),
-    )
+    _plain_reminders(session, setup.round_id, day.isoformat())
     start = threading.Barrier(2)
     results: list[int] = []
     errors: list[BaseException] = []

@@ -23,6 +23,13 @@ def time_zone() -> ZoneInfo:
     return _zone
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time (SQLite hands back stored UTC times naive)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 def local_day(moment: datetime | None = None) -> date:
     """The day ``moment`` (default: now) falls on in the service's time zone."""
     moment = moment or datetime.now(UTC)

@@ -37,7 +37,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -67,6 +67,10 @@ from app.services.responses import stored_hour
 from app.services.rounds import RoundState, get_round, require_open, round_state
 
 REMINDER_HOUR = time(9, 0)  # reminders go from 09:00 on their day, in TIME_ZONE
+# Nobody is reminded within a day of being invited: a reminder date that is today, set just
+# before the invitations go, would otherwise remind people minutes after inviting them.
+# (Invitation times are stored to the hour, rounded down, so the gap is at least 23 hours.)
+REMINDER_GAP = timedelta(hours=24)
 MOST_PARTICIPANTS_AT_ONCE = 5000
 MOST_REMINDERS = 5
 MOST_FILE_BYTES = 900_000  # the app takes request bodies up to 1 MiB
@@ -652,8 +656,9 @@ def reminder_due_at(day: date) -> datetime:
 def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
     """Queue each open round's reminder whose time has come (09:00 in TIME_ZONE on its date),
     once: to every invited participant who has not opted out, whose address has not failed,
-    and whose link has not been used to submit.  Dates missed while no worker ran are
-    made up by one reminder, not several.  Returns how many rounds were reminded."""
+    whose link has not been used to submit, and who was invited at least
+    :data:`REMINDER_GAP` before.  Dates missed while no worker ran are made up by one
+    reminder, not several.  Returns how many rounds were reminded."""
     reminded = 0
     for mailing in session.exec(select(RoundMailing)).all():
         survey_round = session.get(SurveyRound, mailing.round_id)
@@ -681,7 +686,7 @@ def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
         except sa.exc.IntegrityError:
             session.rollback()
             continue
-        queued = _queue_reminders(session, survey_round, mailing, secret)
+        queued = _queue_reminders(session, survey_round, mailing, secret, now)
         session.flush()
         latest = session.get(ReminderRun, (mailing.round_id, missing[-1]))
         if latest is not None:  # kept for the database's administrator; never shown
@@ -702,7 +707,7 @@ def queue_due_reminders(session: Session, now: datetime, *, secret: str) -> int:
 
 
 def _queue_reminders(
-    session: Session, survey_round: SurveyRound, mailing: RoundMailing, secret: str
+    session: Session, survey_round: SurveyRound, mailing: RoundMailing, secret: str, now: datetime
 ) -> int:
     assert mailing.link_base is not None
     queued = 0
@@ -718,18 +723,21 @@ def _queue_reminders(
         participant.id: participant_link_token(secret, participant) for participant in candidates
     }
     hashes = {participant_id: hash_link_token(token) for participant_id, token in tokens.items()}
-    status_of = dict(
-        session.exec(
-            select(Invitation.token_hash, Invitation.status).where(
-                Invitation.round_id == survey_round.id,
-                col(Invitation.token_hash).in_(list(hashes.values())),
-            )
-        ).all()
-    )
+    found = session.exec(
+        select(Invitation.token_hash, Invitation.status, Invitation.created_at).where(
+            Invitation.round_id == survey_round.id,
+            col(Invitation.token_hash).in_(list(hashes.values())),
+        )
+    ).all()
+    status_of = {token_hash: status for token_hash, status, _ in found}
+    invited_at = {token_hash: clock.as_utc(created) for token_hash, _, created in found}
+    latest_invitation = clock.as_utc(now) - REMINDER_GAP
     for participant in candidates:
         status = status_of.get(hashes[participant.id])
         if status is None or status in (InvitationStatus.SUBMITTED, InvitationStatus.REVOKED):
             continue  # submitted (or SECRET_KEY changed since: the link cannot be rebuilt)
+        if invited_at[hashes[participant.id]] > latest_invitation:
+            continue  # invited less than a day ago: the invitation is reminder enough
         letter = compose(
             session,
             survey_round,
