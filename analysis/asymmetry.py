@@ -184,7 +184,7 @@ def asymmetry_view(
                     )
                 )
     marker = question.asymmetry
-    name = question.short_name or question.id.replace("_", " ")
+    name = question.name
     return AsymmetryView(
         question_id=question.id,
         question_name=name,

@@ -236,6 +236,11 @@ class BackgroundQuestion(_Strict):
         default=None, description="How a report names the question: 'organisation type'."
     )
 
+    @property
+    def name(self) -> str:
+        """How a report names the question: its ``short_name``, else its id in words."""
+        return self.short_name or self.id.replace("_", " ")
+
     @model_validator(mode="after")
     def _options_match_kind(self) -> BackgroundQuestion:
         if self.kind == "choice" and len(self.options) < 2:
@@ -477,6 +482,31 @@ class Instrument(_Strict):
     def choices(self, question_id: str) -> dict[str, str]:
         """Option values and labels of a choice background question."""
         return {o.value: o.label for o in self.background_question(question_id).options}
+
+    def link_background(
+        self,
+        partnership_name: str | None,
+        partnership_kind: str | None,
+        organisation_kind: str | None,
+    ) -> dict[str, str]:
+        """The background answers a respondent's link already tells, keyed by the questions
+        this instrument names for them (:attr:`partnership_name_question`,
+        :attr:`partnership_attribute`, :attr:`organisation_attribute`).
+
+        A kind is only told when it is an option of this instrument: a partnership described
+        under another version may have none here, and the respondent then answers it.
+        """
+        known: dict[str, str] = {}
+        if self.partnership_name_question is not None and partnership_name:
+            known[self.partnership_name_question] = partnership_name
+        attributes = (
+            (self.partnership_attribute, partnership_kind),
+            (self.organisation_attribute, organisation_kind),
+        )
+        for question_id, value in attributes:
+            if question_id is not None and value is not None and value in self.choices(question_id):
+                known[question_id] = value
+        return known
 
     @property
     def benchmark_name(self) -> str:

@@ -17,16 +17,32 @@ import pandas as pd
 from analysis.exports import xlsx_bytes
 from analysis.frequencies import FrequencyTable
 from analysis.instrument import Instrument
-from analysis.summary import Table4, care_model_counts
+from analysis.summary import Table4, partnership_kind_counts
 
 
 def table3_if_present(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame | None:
-    """Table 3 (responses by care model) when the file has care models."""
-    if "care_model" not in responses.columns or responses["care_model"].isna().all():
+    """Table 3 (responses by kind of partnership) as shown, when the file has kinds.
+
+    The first column is headed with the name of the instrument's ``partnership_attribute``
+    question ("Care model" in the 2017 survey), then "Responses" and "Partnerships".
+    """
+    attribute = instrument.partnership_attribute
+    if attribute is None or attribute not in responses.columns:
         return None
-    if not any(question.id == "care_model" for question in instrument.background):
+    if responses[attribute].isna().all():
         return None
-    return care_model_counts(responses, instrument)
+    name = instrument.background_question(attribute).name
+    return (
+        partnership_kind_counts(responses, instrument)
+        .drop(columns=["kind"])
+        .rename(
+            columns={
+                "label": name[:1].upper() + name[1:],
+                "responses": "Responses",
+                "partnerships": "Partnerships",
+            }
+        )
+    )
 
 
 def analysis_text(
@@ -41,7 +57,7 @@ def analysis_text(
     tables : sequence of FrequencyTable
         From :func:`analysis.frequencies.item_frequency_tables`.
     table3 : pandas.DataFrame, optional
-        From :func:`analysis.summary.care_model_counts`.
+        From :func:`table3_if_present`.
 
     Returns
     -------
@@ -50,14 +66,8 @@ def analysis_text(
     parts = [f"Instrument: {summary.instrument_id}  (n = {summary.n_responses})", ""]
     parts += ["Table 4: scales", summary.to_text(), ""]
     if table3 is not None:
-        shown = table3.drop(columns=["care_model"]).rename(
-            columns={
-                "label": "Care model",
-                "responses": "Responses",
-                "partnerships": "Partnerships",
-            }
-        )
-        parts += ["Table 3: responses by care model", shown.to_string(index=False), ""]
+        heading = f"Table 3: responses by {str(table3.columns[0]).lower()}"
+        parts += [heading, table3.to_string(index=False), ""]
     parts.append("Frequency tables")
     for table in tables:
         parts += ["", table.to_text()]
@@ -171,7 +181,7 @@ def analysis_sheets(
         table4_frame[column] = [_rounded(str(cell)) for cell in table4_frame[column]]
     sheets: dict[str, pd.DataFrame] = {"Table 4": table4_frame}
     if table3 is not None:
-        sheets["Table 3"] = table3.drop(columns=["care_model"])
+        sheets["Table 3"] = table3
     for table in tables:
         sheets[table.item] = frequency_sheet(table)
     return sheets

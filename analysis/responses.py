@@ -2,7 +2,7 @@
 
 A responses file has one row per respondent and one column per item id (``q10``,
 ``q11``, ...), optionally a ``respondent`` column and the instrument's background columns
-(``partnership_name``, ``care_model``, ...).  Three formats are read:
+(``partnership_name`` and the other background question ids).  Three formats are read:
 
 * CSV (``.csv``, ``.txt``, ``.tsv``): UTF-8 with or without a byte-order mark; the
   delimiter (comma, semicolon as Excel writes it in many locales, or tab) is detected from

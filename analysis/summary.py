@@ -335,28 +335,39 @@ def _group_order(column: pd.Series, instrument: Instrument, by: str) -> list[str
     return ordered + sorted(v for v in present if v not in ordered)
 
 
-def care_model_counts(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
-    """Table 3: valid responses by care model, and partnerships responding.
+def partnership_kind_counts(responses: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Table 3: valid responses by kind of partnership, and partnerships responding.
+
+    The kind is the answer to the instrument's ``partnership_attribute`` question (the 2017
+    report's care model); ``responses`` has a column of that question's id.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``care_model``, ``label``, ``responses``, ``partnerships`` (the
-        number of distinct partnerships with at least one response, when a
-        ``partnership_name`` column is present), ending with a Total row. Every
-        care model the instrument lists appears, with 0 where nobody answered.
+        Columns ``kind``, ``label``, ``responses``, ``partnerships`` (the number of distinct
+        partnerships with at least one response, when a ``partnership_name`` column is
+        present), ending with a Total row. Every kind the instrument lists appears, with 0
+        where nobody answered.
+
+    Raises
+    ------
+    ValueError
+        When the instrument names no partnership attribute, ``responses`` has no column for
+        it, or holds a value that is not one of its options.
     """
-    if "care_model" not in responses.columns:
-        raise ValueError("responses have no care_model column")
-    question = next((q for q in instrument.background if q.id == "care_model"), None)
-    if question is None:
-        raise ValueError(f"instrument {instrument.id} has no care_model question")
+    attribute = instrument.partnership_attribute
+    if attribute is None:
+        raise ValueError(f"instrument {instrument.id} has no partnership_attribute question")
+    if attribute not in responses.columns:
+        raise ValueError(f"responses have no {attribute} column")
+    question = instrument.background_question(attribute)
+    kinds = responses[attribute]
     has_partnership = "partnership_name" in responses.columns
     records: list[dict[str, object]] = []
     for option in question.options:
-        chosen = responses[responses["care_model"] == option.value]
+        chosen = responses[kinds == option.value]
         record: dict[str, object] = {
-            "care_model": option.value,
+            "kind": option.value,
             "label": option.label,
             "responses": len(chosen),
         }
@@ -364,20 +375,20 @@ def care_model_counts(responses: pd.DataFrame, instrument: Instrument) -> pd.Dat
             record["partnerships"] = int(chosen["partnership_name"].dropna().nunique())
         records.append(record)
     known = {o.value for o in question.options}
-    unlisted = responses["care_model"].dropna()
+    unlisted = kinds.dropna()
     unlisted = unlisted[~unlisted.isin(known)]
     if not unlisted.empty:
         raise ValueError(
-            f"care_model values not in the instrument: {', '.join(sorted(set(unlisted)))}"
+            f"{attribute} values not in the instrument: {', '.join(sorted(set(unlisted)))}"
         )
     total: dict[str, object] = {
-        "care_model": "total",
+        "kind": "total",
         "label": "Total",
-        "responses": int(responses["care_model"].notna().sum()),
+        "responses": int(kinds.notna().sum()),
     }
     if has_partnership:
         total["partnerships"] = int(
-            responses.loc[responses["care_model"].notna(), "partnership_name"].dropna().nunique()
+            responses.loc[kinds.notna(), "partnership_name"].dropna().nunique()
         )
     records.append(total)
     return pd.DataFrame.from_records(records)

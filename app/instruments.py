@@ -17,6 +17,7 @@ from analysis.instrument import (
     parse_instrument,
     version_key,
 )
+from instruments import default_instrument
 
 
 @lru_cache(maxsize=16)
@@ -77,13 +78,5 @@ def instrument_version(instrument_id: str, version: str) -> Instrument:
     return bundled.instrument
 
 
-def _default_instrument() -> str:
-    from app.settings import Settings
-
-    default = Settings.model_fields["instrument"].default
-    assert isinstance(default, str)
-    return default
-
-
-DEFAULT_INSTRUMENT = _default_instrument()
+DEFAULT_INSTRUMENT = default_instrument()
 """The INSTRUMENT setting's default: the instrument new rounds use unless told otherwise."""

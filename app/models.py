@@ -135,7 +135,8 @@ class Partnership(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
-    care_model: str = Field(max_length=64)
+    # An option of the partnership_attribute question of the instruments (which one is data).
+    kind: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utc_now, sa_column=_timestamp())
 
 
@@ -148,7 +149,8 @@ class Organisation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     partnership_id: int = Field(foreign_key="partnership.id", ondelete="CASCADE", index=True)
     name: str = Field(max_length=200)
-    organisation_type: str = Field(max_length=64)
+    # An option of the organisation_attribute question of the instruments.
+    kind: str = Field(max_length=64)
 
 
 class InstrumentDocument(SQLModel, table=True):

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from analysis.anonymity import DEFAULT_THRESHOLD, MINIMUM_THRESHOLD
 from app.security import load_or_create_secret_key
+from instruments import default_instrument
 
 # Published in earlier versions' source as the default SECRET_KEY: refused everywhere now.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     )
     anonymity_threshold: int = Field(default=DEFAULT_THRESHOLD, ge=MINIMUM_ANONYMITY_THRESHOLD)
     instrument: str = Field(
-        default="trustworthy-collaboration",
+        default_factory=default_instrument,
         description="The instrument new rounds use by default (its newest version).",
     )
     time_zone: str = Field(

@@ -343,6 +343,7 @@ def make_round(session: Session) -> Callable[..., SurveySetUp]:
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
             instrument_version="2017.1",
+            historical=closes_in_days < 0,
         )
         assert survey_round.id is not None
         return SurveySetUp(partnership.id, organisation_ids, survey_round.id)

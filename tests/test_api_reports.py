@@ -77,7 +77,7 @@ def test_pooled_leaves_out_rounds_below_their_threshold(
         close_round(session, survey_round.round_id)
     pooled = client.get("/api/v1/analyst/pooled", auth=("an@example.org", PASSWORD)).json()
     assert pooled["table4"]["n"] == 39 + 6
-    totals = {row["care_model"]: row for row in pooled["care_models"]}
+    totals = {row["kind"]: row for row in pooled["partnership_kinds"]}
     assert totals["urgent-and-emergency-care"]["responses"] == 6
     assert totals["urgent-and-emergency-care"]["partnerships"] == 1
     assert totals["total"]["responses"] == 45

@@ -37,7 +37,7 @@ def _fields(answer: httpx.Response) -> list[list[Any]]:
 def _partnership(client: TestClient, auth: Auth, name: str = "Harbour Partnership") -> int:
     made = client.post(
         "/api/v1/partnerships",
-        json={"name": name, "care_model": "urgent-and-emergency-care"},
+        json={"name": name, "kind": "urgent-and-emergency-care"},
         auth=auth,
     )
     assert made.status_code == 201, made.text
@@ -191,9 +191,7 @@ def test_organisations_are_renamed_and_removed_only_without_responses(
     partnership_id = _partnership(client, auth)
     organisations = f"/api/v1/partnerships/{partnership_id}/organisations"
     made = [
-        client.post(
-            organisations, json={"name": name, "organisation_type": "acute-trust"}, auth=auth
-        ).json()
+        client.post(organisations, json={"name": name, "kind": "acute-trust"}, auth=auth).json()
         for name in ("Bay Hospital", "Cliff Hospital", "Dune Hospital")
     ]
     survey = _round(client, auth, partnership_id)

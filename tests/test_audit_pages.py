@@ -129,7 +129,7 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
         coordinator,
         "/coordinator",
         "/coordinator/partnerships",
-        {"name": "North Vale", "care_model": "urgent-and-emergency-care"},
+        {"name": "North Vale", "kind": "urgent-and-emergency-care"},
     )
     partnership_id = int(where.rsplit("/", 1)[1])
     page = f"/coordinator/partnerships/{partnership_id}"
@@ -137,7 +137,7 @@ def test_every_audited_action_appears_with_the_right_actor_and_no_secret(
         coordinator,
         page,
         f"{page}/organisations",
-        {"name": "Vale Hospital", "organisation_type": "acute-trust"},
+        {"name": "Vale Hospital", "kind": "acute-trust"},
     )
     today, later = date.today(), date.today() + timedelta(days=20)
     where = _post(
@@ -436,14 +436,12 @@ def test_the_coordinators_api_records_each_change_as_its_caller(
         found: dict[str, object] = answer.json()
         return found
 
-    made = call(
-        "POST", "/partnerships", {"name": "Api Vale", "care_model": "urgent-and-emergency-care"}
-    )
+    made = call("POST", "/partnerships", {"name": "Api Vale", "kind": "urgent-and-emergency-care"})
     p = made["id"]
     organisation = call(
         "POST",
         f"/partnerships/{p}/organisations",
-        {"name": "Api Hospital", "organisation_type": "acute-trust"},
+        {"name": "Api Hospital", "kind": "acute-trust"},
     )
     o = organisation["id"]
     later = date.today() + timedelta(days=9)

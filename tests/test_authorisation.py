@@ -447,8 +447,8 @@ def link_form(role: str, which: str | None) -> str:
     return "422" if which == "A" else NOT_FOUND
 
 
-PARTNERSHIP = {"care_model": "urgent-and-emergency-care"}
-ORGANISATION = {"organisation_type": "acute-trust"}
+PARTNERSHIP = {"kind": "urgent-and-emergency-care"}
+ORGANISATION = {"kind": "acute-trust"}
 LOGIN = {"email": "nobody@example.org", "password": "not the password"}
 
 MATRIX: dict[tuple[str, str], Entry] = {

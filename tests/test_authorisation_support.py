@@ -161,6 +161,7 @@ def build_world(client: TestClient, session: Session) -> World:
             anonymity_threshold=5,
             instrument_id="trustworthy-collaboration",
             instrument_version="2017.1",
+            historical=True,
         )
         assert earlier.id is not None
         add_responses(session, earlier.id, varied, [{}] * 6)

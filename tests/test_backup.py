@@ -114,14 +114,14 @@ def test_sqlite_snapshot_is_consistent_while_the_app_writes(engine: Engine, tmp_
                 name = f"P{written + 1}"
                 session.execute(
                     sa.text(
-                        "INSERT INTO partnership (name, care_model, created_at) "
+                        "INSERT INTO partnership (name, kind, created_at) "
                         "VALUES (:name, 'other', CURRENT_TIMESTAMP)"
                     ),
                     {"name": name},
                 )
                 session.execute(
                     sa.text(
-                        "INSERT INTO organisation (partnership_id, name, organisation_type) "
+                        "INSERT INTO organisation (partnership_id, name, kind) "
                         "SELECT id, 'O', 'other' FROM partnership WHERE name = :name"
                     ),
                     {"name": name},

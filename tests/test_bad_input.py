@@ -96,7 +96,7 @@ def test_coordinator_api_and_forms_refuse_oversized_bodies(
     client: TestClient, coordinator: str
 ) -> None:
     auth = (coordinator, COORDINATOR_PASSWORD)
-    big = json.dumps({"name": "x" * TOO_LARGE, "care_model": "other"}).encode()
+    big = json.dumps({"name": "x" * TOO_LARGE, "kind": "other"}).encode()
     answer = client.post(
         "/api/v1/partnerships",
         content=big,
@@ -210,7 +210,7 @@ def test_wrong_shapes_are_422_naming_the_field(
 @pytest.mark.parametrize(
     ("path", "body", "fields"),
     [
-        ("/api/v1/partnerships", {"name": "", "care_model": 3}, {"name", "care_model"}),
+        ("/api/v1/partnerships", {"name": "", "kind": 3}, {"name", "kind"}),
         ("/api/v1/partnerships", {"name": "<b>x</b>\x00", "colour": "red"}, {"name", "colour"}),
         (
             "/api/v1/partnerships/{partnership}/rounds",
@@ -224,8 +224,8 @@ def test_wrong_shapes_are_422_naming_the_field(
         ),
         (
             "/api/v1/partnerships/{partnership}/organisations",
-            {"name": "x" * 201, "organisation_type": ""},
-            {"name", "organisation_type"},
+            {"name": "x" * 201, "kind": ""},
+            {"name", "kind"},
         ),
         ("/api/v1/rounds/{round}/links", {"count": 0, "organisation_id": "a"}, {"count"}),
     ],

@@ -73,7 +73,7 @@ def accounts(live_server: LiveServer) -> dict[str, int]:
     )
     _user_add(live_server, "analyst@example.org", "--role", "analyst")
     other = _coordinator_api(
-        live_server, "/api/v1/partnerships", {"name": "Other Alliance", "care_model": "other"}
+        live_server, "/api/v1/partnerships", {"name": "Other Alliance", "kind": "other"}
     )
     other_round = _coordinator_api(
         live_server,
@@ -181,7 +181,7 @@ def test_analyst_pages_are_accessible(
 ) -> None:
     page = _sign_in(chromium, live_server, "analyst@example.org")
     page.goto(live_server.base_url + "/analyst")
-    assert "Multispecialty community providers" in page.locator("#care-models").inner_text()
+    assert "Multispecialty community providers" in page.locator("#partnership-kinds").inner_text()
     violations = axe_violations(page)
     screenshot(page, "analyst-pooled")
     assert violations == [], describe_violations(violations)

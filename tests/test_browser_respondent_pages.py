@@ -121,6 +121,7 @@ def rounds_outside_their_dates(server: LiveServer) -> tuple[str, str]:
                 anonymity_threshold=5,
                 instrument_id="trustworthy-collaboration",
                 instrument_version="2017.1",
+                historical=closes < 0,
             )
             assert survey_round.id is not None
             links += invitations.create_personal_links(

@@ -17,7 +17,7 @@ def test_a_failing_row_is_not_quoted_in_the_error_or_its_traceback(engine: Engin
     with engine.connect() as connection, pytest.raises(sa.exc.IntegrityError) as raised:
         connection.execute(
             sa.text(
-                "INSERT INTO partnership (name, care_model, created_at) "
+                "INSERT INTO partnership (name, kind, created_at) "
                 "VALUES (:name, NULL, CURRENT_TIMESTAMP)"
             ),
             {"name": SECRET},

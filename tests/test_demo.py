@@ -24,7 +24,7 @@ from analysis.frequencies import spss_round
 from analysis.instrument import load_instrument
 from analysis.reliability import cronbach_alpha
 from analysis.responses import load_responses
-from analysis.summary import care_model_counts, table4
+from analysis.summary import partnership_kind_counts, table4
 
 INSTRUMENT = load_instrument("trustworthy-collaboration")
 COMMITTED_CSV = Path(__file__).resolve().parents[1] / "demo" / "trustworthy-collaboration-demo.csv"
@@ -67,7 +67,7 @@ def test_care_model_values_are_the_instruments_options() -> None:
 
 
 def test_table3_counts_and_partnerships(demo: pd.DataFrame) -> None:
-    table3 = care_model_counts(demo, INSTRUMENT).set_index("care_model")
+    table3 = partnership_kind_counts(demo, INSTRUMENT).set_index("kind")
     assert table3["responses"].to_dict() == {**CARE_MODEL_COUNTS, "other": 0, "total": 39}
     # Table 3's last column: Vanguards from which one or more responses were received.
     assert table3["partnerships"].to_dict() == {

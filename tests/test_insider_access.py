@@ -561,7 +561,7 @@ def test_database_journals_and_folder_are_private(tmp_path: Path) -> None:
     with engine.connect() as connection:
         connection.execute(
             sa.text(
-                "INSERT INTO partnership (name, care_model, created_at) "
+                "INSERT INTO partnership (name, kind, created_at) "
                 "VALUES ('P', 'other', CURRENT_TIMESTAMP)"
             )
         )

@@ -444,10 +444,10 @@ def test_control_characters_in_api_text_are_a_422_naming_the_field(
     add_account(session, "admin@example.org", COORDINATOR_PASSWORD, role="admin")
     auth = ("admin@example.org", COORDINATOR_PASSWORD)
     for path, fields in [
-        ("/api/v1/partnerships", {"name": bad, "care_model": "other"}),
+        ("/api/v1/partnerships", {"name": bad, "kind": "other"}),
         (
             f"/api/v1/partnerships/{setup.partnership_id}/organisations",
-            {"name": bad, "organisation_type": "other"},
+            {"name": bad, "kind": "other"},
         ),
         (
             f"/api/v1/partnerships/{setup.partnership_id}/rounds",
@@ -496,10 +496,10 @@ def test_control_characters_in_forms_are_an_inline_error_keeping_the_input(
     assert _login(browser, "admin@example.org", COORDINATOR_PASSWORD) == 303
     csrf = csrf_from(browser.get("/coordinator").text)
     for path, fields in [
-        ("/coordinator/partnerships", {"name": bad, "care_model": "other"}),
+        ("/coordinator/partnerships", {"name": bad, "kind": "other"}),
         (
             f"/coordinator/partnerships/{setup.partnership_id}/organisations",
-            {"name": bad, "organisation_type": "other"},
+            {"name": bad, "kind": "other"},
         ),
         (
             f"/coordinator/partnerships/{setup.partnership_id}/rounds",
@@ -528,7 +528,7 @@ def test_sql_parameters_are_kept_out_of_errors_and_logs(
             # A duplicate name (the only key PostgreSQL's own message names), with the
             # marker in another column: only the SQL parameters could show it.
             sa.insert(Partnership.__table__).values(  # type: ignore[attr-defined]
-                name=name.name, care_model=MARKER, created_at=name.created_at
+                name=name.name, kind=MARKER, created_at=name.created_at
             )
         )
     assert MARKER not in str(raised.value)

@@ -50,6 +50,7 @@ def _round(
         closes_on=date.today() - timedelta(days=days_ago) + timedelta(days=20),
         anonymity_threshold=5,
         instrument_id="trustworthy-collaboration",
+        historical=days_ago > 20,
         **options,  # type: ignore[arg-type]
     )
 

@@ -85,6 +85,37 @@ def test_closing_early_records_the_day_and_never_a_future_date(
     assert "closed" in rounds.dates_text(closed) and planned not in rounds.dates_text(closed)
 
 
+def test_a_new_round_may_close_in_the_past_only_when_recorded_as_historical(
+    session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    # The rule lives in the service, so pages, the API and scripts all meet it.
+    survey = make_round()
+    past = {
+        "title": "Last year",
+        "opens_on": rounds.today() - timedelta(days=30),
+        "closes_on": rounds.today() - timedelta(days=1),
+        "anonymity_threshold": 5,
+        "instrument_id": "trustworthy-collaboration",
+    }
+    with pytest.raises(FieldValidationError) as refused:
+        rounds.open_round(session, survey.partnership_id, **past)  # type: ignore[arg-type]
+    assert refused.value.problems == {"closes_on": rounds.PAST_CLOSING_DATE}
+    recorded = rounds.open_round(
+        session,
+        survey.partnership_id,
+        historical=True,
+        **past,  # type: ignore[arg-type]
+    )
+    assert rounds.round_state(recorded) == rounds.RoundState.CLOSED
+    # closing today is still allowed without the flag
+    today = rounds.open_round(
+        session,
+        survey.partnership_id,
+        **(past | {"closes_on": rounds.today(), "title": "Now"}),  # type: ignore[arg-type]
+    )
+    assert rounds.round_state(today) == rounds.RoundState.OPEN
+
+
 def test_extend_reopen_rename_and_refusals(
     session: Session, make_round: Callable[..., SurveySetUp]
 ) -> None:

@@ -162,21 +162,19 @@ def test_coordinator_api_sets_up_a_round_and_counts_responses(
     auth = (coordinator, COORDINATOR_PASSWORD)
     assert client.get("/api/v1/partnerships", auth=(coordinator, "wrong")).status_code == 401
     created = client.post(
-        "/api/v1/partnerships", json={"name": "Bay Partnership", "care_model": "other"}, auth=auth
+        "/api/v1/partnerships", json={"name": "Bay Partnership", "kind": "other"}, auth=auth
     )
     assert created.status_code == 201
     partnership_id = created.json()["id"]
     duplicate = client.post(
-        "/api/v1/partnerships", json={"name": "Bay Partnership", "care_model": "other"}, auth=auth
+        "/api/v1/partnerships", json={"name": "Bay Partnership", "kind": "other"}, auth=auth
     )
     assert duplicate.status_code == 409
-    bad = client.post(
-        "/api/v1/partnerships", json={"name": "Cove", "care_model": "nonsense"}, auth=auth
-    )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "care_model"]
+    bad = client.post("/api/v1/partnerships", json={"name": "Cove", "kind": "nonsense"}, auth=auth)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "kind"]
     organisation = client.post(
         f"/api/v1/partnerships/{partnership_id}/organisations",
-        json={"name": "Bay Hospital", "organisation_type": "acute-trust"},
+        json={"name": "Bay Hospital", "kind": "acute-trust"},
         auth=auth,
     ).json()
     low = client.post(

@@ -44,7 +44,7 @@ def test_forms_without_the_csrf_token_are_refused(client: TestClient, coordinato
     _sign_in(client, coordinator)
     forged = client.post(
         "/coordinator/partnerships",
-        data={"name": "Forged", "care_model": "other", "csrf_token": "guess"},
+        data={"name": "Forged", "kind": "other", "csrf_token": "guess"},
     )
     assert forged.status_code == 403
 
@@ -55,7 +55,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
         "/coordinator/partnerships",
         data={
             "name": "Estuary Alliance",
-            "care_model": "urgent-and-emergency-care",
+            "kind": "urgent-and-emergency-care",
             "csrf_token": csrf,
         },
         follow_redirects=False,
@@ -65,7 +65,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
     for name, kind in [("Estuary Hospital", "acute-trust"), ("Estuary Council", "local-authority")]:
         added = client.post(
             f"{partnership_url}/organisations",
-            data={"name": name, "organisation_type": kind, "csrf_token": csrf},
+            data={"name": name, "kind": kind, "csrf_token": csrf},
         )
         assert added.status_code == 200
     page = client.get(partnership_url)
@@ -131,7 +131,7 @@ def test_set_up_a_round_download_links_and_see_counts(client: TestClient, coordi
 def test_bad_form_input_gets_a_page_not_a_500(client: TestClient, coordinator: str) -> None:
     csrf = _sign_in(client, coordinator)
     answer = client.post(
-        "/coordinator/partnerships", data={"name": "", "care_model": "other", "csrf_token": csrf}
+        "/coordinator/partnerships", data={"name": "", "kind": "other", "csrf_token": csrf}
     )
     assert answer.status_code == 422 and "<html" in answer.text
     assert client.get("/coordinator/rounds/99999999999").status_code == 404  # no such id

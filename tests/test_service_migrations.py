@@ -121,6 +121,8 @@ def test_accounts_of_the_old_coordinator_table_keep_everything(database_url: str
                 sa.text("SELECT account_id, partnership_id FROM partnership_grant")
             ).all()
             tokens = connection.execute(sa.text("SELECT account_id FROM api_token")).all()
+            # 0012 renamed the partnership's care_model to kind, keeping it and what is under it
+            kinds = connection.execute(sa.text("SELECT id, kind FROM partnership")).all()
             connection.execute(
                 sa.text(
                     "INSERT INTO account (email, password_hash, roles, created_at) "
@@ -144,6 +146,7 @@ def test_accounts_of_the_old_coordinator_table_keep_everything(database_url: str
     ]
     assert all(verify_password(r.password_hash, "an old coordinator password") for r in rows)
     assert [tuple(g) for g in grants] == [(7, 3)]
+    assert [tuple(k) for k in kinds] == [(3, "mcp")]
     assert [tuple(t) for t in tokens] == [(9,)]
     assert new_id == 10
     assert grants_after == 0

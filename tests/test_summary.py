@@ -11,10 +11,11 @@ import pytest
 from analysis.descriptives import describe
 from analysis.instrument import load_instrument
 from analysis.reliability import cronbach_alpha
+from analysis.report_files import table3_if_present
 from analysis.summary import (
     benchmark_in_scale_direction,
-    care_model_counts,
     grouped_table4,
+    partnership_kind_counts,
     table4,
 )
 
@@ -74,9 +75,9 @@ def test_bands_use_the_favourable_direction(responses: pd.DataFrame) -> None:
 
 
 def test_table3_counts_every_care_model(responses: pd.DataFrame) -> None:
-    counts = care_model_counts(responses, INSTRUMENT)
-    assert counts["care_model"].tolist()[-1] == "total"
-    by_model = counts.set_index("care_model")
+    counts = partnership_kind_counts(responses, INSTRUMENT)
+    assert counts["kind"].tolist()[-1] == "total"
+    by_model = counts.set_index("kind")
     assert by_model.loc["acute-care-collaborations", "responses"] == 20
     assert by_model.loc["acute-care-collaborations", "partnerships"] == 2
     assert by_model.loc["urgent-and-emergency-care", "responses"] == 0
@@ -87,7 +88,40 @@ def test_table3_counts_every_care_model(responses: pd.DataFrame) -> None:
 def test_table3_rejects_unknown_care_model(responses: pd.DataFrame) -> None:
     responses.loc[0, "care_model"] = "space-medicine"
     with pytest.raises(ValueError, match="space-medicine"):
-        care_model_counts(responses, INSTRUMENT)
+        partnership_kind_counts(responses, INSTRUMENT)
+
+
+def test_table3_follows_the_question_the_instrument_names() -> None:
+    # The 2026.1 wording calls the partnership's kind another question: Table 3 and its
+    # file heading follow the instrument, not a column name written in code.
+    newer = load_instrument("trustworthy-collaboration@2026.1")
+    attribute = newer.partnership_attribute
+    assert attribute is not None and attribute != INSTRUMENT.partnership_attribute
+    options = list(newer.choices(attribute))
+    frame = pd.DataFrame(
+        {
+            attribute: [options[0]] * 3 + [options[1]] * 2,
+            "partnership_name": ["North", "North", "West", "South", "South"],
+        }
+    )
+    counts = partnership_kind_counts(frame, newer).set_index("kind")
+    assert counts.loc[options[0], "responses"] == 3
+    assert counts.loc[options[0], "partnerships"] == 2
+    assert counts.loc["total", "responses"] == 5
+    shown = table3_if_present(frame, newer)
+    assert shown is not None
+    name = newer.background_question(attribute).name
+    assert shown.columns[0] == name[:1].upper() + name[1:]
+    assert "care_model" not in frame.columns
+
+
+def test_an_instrument_without_partnership_kinds_has_no_table3() -> None:
+    self_check = load_instrument("partnership-self-check")
+    assert self_check.partnership_attribute is None
+    frame = pd.DataFrame({"partnership_name": ["North"]})
+    assert table3_if_present(frame, self_check) is None
+    with pytest.raises(ValueError, match="no partnership_attribute"):
+        partnership_kind_counts(frame, self_check)
 
 
 def test_grouped_table4_in_option_order(responses: pd.DataFrame) -> None:

@@ -54,7 +54,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-DEFAULT_INSTRUMENT = "trustworthy-collaboration"
+from instruments import default_instrument
+
+DEFAULT_INSTRUMENT = default_instrument()
 _FORMATS = ("text", "json", "xlsx")
 _FORMATS_ANALYSE = ("text", "json", "csv", "xlsx")
 _POSITIONS = (

@@ -30,7 +30,7 @@ from analysis.instrument import Instrument
 from analysis.omega import OmegaResult, omega_total
 from analysis.reliability import ReliabilityResult, cronbach_alpha, missing_policy
 from analysis.scoring import reverse_key, score_scale
-from analysis.summary import Table4, care_model_counts, table4
+from analysis.summary import Table4, partnership_kind_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
 from app.services import audit, releases, report_cache
@@ -78,7 +78,9 @@ def pooled_answers(
     instrument_id: str = DEFAULT_INSTRUMENT,
 ) -> PooledAnswers:
     """Every chosen round's answers (all readable rounds when none are chosen), one frame,
-    with ``partnership_name``, ``care_model`` (the partnership's) and ``round_id`` columns."""
+    with ``partnership_name``, ``round_id`` and, when the instrument names a
+    ``partnership_attribute``, a column of that question's id holding the partnership's
+    kind (as its respondents' background answers would)."""
     instrument = instrument_named(instrument_id)
     candidates = candidate_rounds(session, viewer, instrument_id)
     if round_ids:
@@ -114,10 +116,12 @@ def pooled_answers(
         if included and survey_round.instrument_version == instrument.version:
             matrix = matrix.reset_index(drop=True)
             matrix["partnership_name"] = partnership.name
-            matrix["care_model"] = partnership.care_model
+            if instrument.partnership_attribute is not None:
+                matrix[instrument.partnership_attribute] = partnership.kind
             matrix["round_id"] = survey_round.id
             frames.append(matrix)
-    columns = [*instrument.item_ids, "partnership_name", "care_model", "round_id"]
+    attribute = [instrument.partnership_attribute] if instrument.partnership_attribute else []
+    columns = [*instrument.item_ids, "partnership_name", *attribute, "round_id"]
     matrix = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return PooledAnswers(instrument, tuple(pooled), matrix)
 
@@ -125,8 +129,16 @@ def pooled_answers(
 @dataclass(frozen=True)
 class PooledView:
     answers: PooledAnswers
-    care_models: pd.DataFrame
+    partnership_kinds: pd.DataFrame | None  # Table 3's counts, when the instrument has kinds
     table: Table4 | None
+
+    @property
+    def kind_name(self) -> str:
+        """What the instrument calls a partnership's kind ("care model" in 2017)."""
+        attribute = self.answers.instrument.partnership_attribute
+        if attribute is None:
+            return "kind of partnership"
+        return self.answers.instrument.background_question(attribute).name
 
 
 def record_analysis(
@@ -146,11 +158,15 @@ def record_analysis(
 
 
 def pooled_view(session: Session, viewer: Viewer) -> PooledView:
-    """Table 3-style counts by care model and a pooled Table 4."""
+    """Table 3-style counts by kind of partnership and a pooled Table 4."""
     answers = pooled_answers(session, viewer)
     record_analysis(session, viewer, "pooled Table 4", answers)
     matrix = answers.matrix
-    counts = care_model_counts(matrix, answers.instrument)
+    counts = (
+        partnership_kind_counts(matrix, answers.instrument)
+        if answers.instrument.partnership_attribute is not None
+        else None
+    )
     summary = table4(matrix, answers.instrument) if len(matrix) else None
     return PooledView(answers, counts, summary)
 

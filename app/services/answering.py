@@ -90,8 +90,8 @@ _FIND_LINK = (
         _ROUNDS.c.status.label("round_status"),
         _DOCUMENTS.c.sha256.label("instrument_sha256"),
         _PARTNERSHIPS.c.name.label("partnership_name"),
-        _PARTNERSHIPS.c.care_model,
-        _ORGANISATIONS.c.organisation_type,
+        _PARTNERSHIPS.c.kind.label("partnership_kind"),
+        _ORGANISATIONS.c.kind.label("organisation_kind"),
     )
     .select_from(_LINKS)
     .join(_ROUNDS, _ROUNDS.c.id == _LINKS.c.round_id)
@@ -218,9 +218,9 @@ async def find_link(connection: AsyncConnection, token: str) -> Link | None:
     row = (await connection.execute(_FIND_LINK, {"token_hash": hash_link_token(token)})).first()
     if row is None or row.status == InvitationStatus.REVOKED:
         return None
-    known = {"partnership_name": row.partnership_name, "care_model": row.care_model}
-    if row.organisation_type is not None:
-        known["organisation_type"] = row.organisation_type
+    instrument = await _instrument(
+        connection, row.instrument_id, row.instrument_version, row.instrument_sha256
+    )
     return Link(
         id=row.id,
         round_id=row.round_id,
@@ -238,10 +238,10 @@ async def find_link(connection: AsyncConnection, token: str) -> Link | None:
             closed_on=row.closed_on,
             status=row.round_status,
         ),
-        known=known,
-        instrument=await _instrument(
-            connection, row.instrument_id, row.instrument_version, row.instrument_sha256
+        known=instrument.link_background(
+            row.partnership_name, row.partnership_kind, row.organisation_kind
         ),
+        instrument=instrument,
     )
 
 

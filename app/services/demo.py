@@ -89,12 +89,10 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
     partnership = partnerships.create_partnership(session, DEMO_PARTNERSHIP, DEMO_CARE_MODEL)
     assert partnership.id is not None
     organisation_ids: dict[str, int] = {}
-    for organisation_type, name in DEMO_ORGANISATIONS.items():
-        organisation = partnerships.add_organisation(
-            session, partnership.id, name, organisation_type
-        )
+    for kind, name in DEMO_ORGANISATIONS.items():
+        organisation = partnerships.add_organisation(session, partnership.id, name, kind)
         assert organisation.id is not None
-        organisation_ids[organisation_type] = organisation.id
+        organisation_ids[kind] = organisation.id
     today = rounds.today()
     survey_round = rounds.open_round(
         session,
@@ -105,6 +103,7 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
         anonymity_threshold=anonymity_threshold,
         instrument_id=instrument.id,
         instrument_version=instrument.version,  # the version the demo's answers were given to
+        historical=True,  # it closed a fortnight ago
     )
     assert survey_round.id is not None
     frame = _load_demo_responses()
@@ -114,7 +113,9 @@ def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold:
         session.add(
             Invitation(
                 round_id=survey_round.id,
-                organisation_id=organisation_ids.get(background.get("organisation_type", "")),
+                organisation_id=organisation_ids.get(
+                    background.get(instrument.organisation_attribute or "", "")
+                ),
                 kind=InvitationKind.PERSONAL,
                 token_hash=hash_link_token(new_link_token()),
                 status=InvitationStatus.SUBMITTED,

@@ -51,15 +51,15 @@ def typed_name_matches(typed: str, name: str) -> bool:
 def create_partnership(
     session: Session,
     name: str,
-    care_model: str,
+    kind: str,
     *,
     granted_to: int | None = None,
     actor: Actor = COMMAND_LINE_ACTOR,
 ) -> Partnership:
     """A new partnership; ``granted_to`` (an account id) is granted it in the same commit."""
     _require_name(name)
-    _require_choice(session, PARTNERSHIP_ATTRIBUTE, "care_model", care_model)
-    partnership = Partnership(name=name.strip(), care_model=care_model)
+    _require_choice(session, PARTNERSHIP_ATTRIBUTE, "kind", kind)
+    partnership = Partnership(name=name.strip(), kind=kind)
     session.add(partnership)
     try:
         session.flush()
@@ -72,7 +72,7 @@ def create_partnership(
             AuditAction.PARTNERSHIP_ADDED,
             audit.named("partnership", partnership.id, partnership.name),
             partnership_id=partnership.id,
-            detail=care_model,
+            detail=kind,
             commit=False,
         )
         session.commit()
@@ -106,16 +106,14 @@ def add_organisation(
     session: Session,
     partnership_id: int,
     name: str,
-    organisation_type: str,
+    kind: str,
     *,
     actor: Actor = COMMAND_LINE_ACTOR,
 ) -> Organisation:
     get_partnership(session, partnership_id)
     _require_name(name)
-    _require_choice(session, ORGANISATION_ATTRIBUTE, "organisation_type", organisation_type)
-    organisation = Organisation(
-        partnership_id=partnership_id, name=name.strip(), organisation_type=organisation_type
-    )
+    _require_choice(session, ORGANISATION_ATTRIBUTE, "kind", kind)
+    organisation = Organisation(partnership_id=partnership_id, name=name.strip(), kind=kind)
     session.add(organisation)
     try:
         session.flush()
@@ -125,7 +123,7 @@ def add_organisation(
             AuditAction.ORGANISATION_ADDED,
             audit.named("organisation", organisation.id, organisation.name),
             partnership_id=partnership_id,
-            detail=organisation_type,
+            detail=kind,
             commit=False,
         )
         session.commit()

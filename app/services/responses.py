@@ -103,9 +103,7 @@ def _prefilled_background(
     """Background answers the link already tells (one query): the partnership's name and
     kind, and the organisation's type, into the questions the instrument names for them."""
     found = session.execute(
-        sa.select(
-            col(Partnership.name), col(Partnership.care_model), col(Organisation.organisation_type)
-        )
+        sa.select(col(Partnership.name), col(Partnership.kind), col(Organisation.kind))
         .select_from(Partnership)
         .outerjoin(
             Organisation,
@@ -118,19 +116,7 @@ def _prefilled_background(
     ).first()
     if found is None:
         raise RecordNotFoundError("partnership", survey_round.partnership_id)
-    name, kind, organisation_type = found
-    known: dict[str, str] = {}
-    if instrument.partnership_name_question is not None:
-        known[instrument.partnership_name_question] = name
-    attributes = (
-        (instrument.partnership_attribute, kind),
-        (instrument.organisation_attribute, organisation_type),
-    )
-    for question_id, value in attributes:
-        # Only a value that is an option of this instrument version (a partnership described
-        # under another version may have none here): the respondent then answers it.
-        if question_id is not None and value in instrument.choices(question_id):
-            known[question_id] = value
+    known = instrument.link_background(*found)
     return check_answers(instrument, {}, known).background
 
 
@@ -327,7 +313,7 @@ def save_draft(
 def _located(
     instrument: Instrument, problems: Mapping[str, str], background_fields: set[str] | None = None
 ) -> dict[str, str]:
-    """Prefix each field with its group: ``answers.q10``, ``background.care_model``."""
+    """Prefix each field with its group: ``answers.<item id>``, ``background.<question id>``."""
     background_ids = {question.id for question in instrument.background} | (
         background_fields or set()
     )

@@ -112,11 +112,14 @@ def open_round(
     instrument_version: str | None = None,
     release_policy: str = ReleasePolicy.AT_CLOSE,
     actor: Actor = COMMAND_LINE_ACTOR,
+    historical: bool = False,
 ) -> SurveyRound:
     """A new round of a partnership on an instrument version (default: its newest).
 
     It is a draft until its opening day (in TIME_ZONE), and open from then; the instrument
-    version's document is stored with it, so its reports keep their questionnaire.
+    version's document is stored with it, so its reports keep their questionnaire.  Its
+    closing date may not be past unless ``historical`` (a round of an earlier year recorded
+    after the event, such as the demo's): pages and the API never pass it.
     """
     get_partnership(session, partnership_id)
     problems: dict[str, str] = {}
@@ -124,7 +127,9 @@ def open_round(
         problems["release_policy"] = "Choose when results are published"
     if (problem := title_problem(title)) is not None:
         problems["title"] = problem
-    if closes_on < opens_on:
+    if not historical and (problem := closing_date_problem(closes_on)) is not None:
+        problems["closes_on"] = problem
+    elif closes_on < opens_on:
         problems["closes_on"] = "The closing date must be the same as or after the opening date"
     if anonymity_threshold < MINIMUM_ANONYMITY_THRESHOLD:
         problems["anonymity_threshold"] = (
@@ -264,7 +269,7 @@ PAST_CLOSING_DATE = "The closing date must be today or in the future"
 def closing_date_problem(closes_on: date) -> str | None:
     """Why a new round (or a new closing date) cannot close on ``closes_on``, if it cannot: a
     day already past in TIME_ZONE.  (Rounds of earlier years, such as the demo's, are made
-    through the service directly.)"""
+    with :func:`open_round`'s ``historical``.)"""
     return PAST_CLOSING_DATE if closes_on < today() else None
 
 

@@ -51,7 +51,13 @@ def pooled(request: Request, session: SessionDep, viewer: AnalystPageDep) -> Res
     return templates.TemplateResponse(
         request,
         "analyst/pooled.html",
-        {"viewer": viewer, "view": view, "counts": view.care_models.to_dict("records")},
+        {
+            "viewer": viewer,
+            "view": view,
+            "counts": []
+            if view.partnership_kinds is None
+            else view.partnership_kinds.to_dict("records"),
+        },
         headers={"Cache-Control": "no-store"},
     )
 

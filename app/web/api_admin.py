@@ -13,7 +13,7 @@ from fastapi import APIRouter, status
 from app.database import SessionDep
 from app.models import Organisation, Partnership, SurveyRound
 from app.services import accounts, instruments, invitations, partnerships, rounds
-from app.services.errors import DuplicateRecordError, FieldValidationError
+from app.services.errors import DuplicateRecordError
 from app.web.deps import (
     ApiCoordinatorDep,
     ApiOrganisationId,
@@ -49,9 +49,7 @@ router = APIRouter(prefix="/api/v1", tags=["coordinating"])
 
 def _partnership(partnership: Partnership) -> PartnershipOut:
     assert partnership.id is not None
-    return PartnershipOut(
-        id=partnership.id, name=partnership.name, care_model=partnership.care_model
-    )
+    return PartnershipOut(id=partnership.id, name=partnership.name, kind=partnership.kind)
 
 
 def _organisation(organisation: Organisation) -> OrganisationOut:
@@ -93,7 +91,7 @@ def create_partnership(
 ) -> PartnershipOut:
     """A new partnership, granted to you."""
     created = partnerships.create_partnership(
-        session, body.name, body.care_model, granted_to=coordinator.id, actor=coordinator
+        session, body.name, body.kind, granted_to=coordinator.id, actor=coordinator
     )
     return _partnership(created)
 
@@ -144,7 +142,7 @@ def add_organisation(
     coordinator: ApiCoordinatorDep,
 ) -> OrganisationOut:
     organisation = partnerships.add_organisation(
-        session, partnership_id, body.name, body.organisation_type, actor=coordinator
+        session, partnership_id, body.name, body.kind, actor=coordinator
     )
     return _organisation(organisation)
 
@@ -192,8 +190,6 @@ def open_round(
 ) -> RoundOut:
     """A new round on an instrument version (default: the newest of INSTRUMENT's); a draft
     until its opening day.  Its closing date may not be past."""
-    if (problem := rounds.closing_date_problem(body.closes_on)) is not None:
-        raise FieldValidationError({"closes_on": problem})
     chosen = instruments.choose_version(
         session, body.instrument_id or settings.instrument, body.instrument_version
     )

@@ -132,8 +132,8 @@ class PooledRoundOut(BaseModel):
     left_out_because: str | None
 
 
-class CareModelOut(BaseModel):
-    care_model: str
+class PartnershipKindOut(BaseModel):
+    kind: str = Field(description="an option of the instrument's partnership_attribute question")
     label: str
     responses: int
     partnerships: int | None = None
@@ -177,7 +177,7 @@ class Table4Out(BaseModel):
 
 class PooledOut(BaseModel):
     rounds: list[PooledRoundOut]
-    care_models: list[CareModelOut]
+    partnership_kinds: list[PartnershipKindOut]
     table4: Table4Out | None
 
 
@@ -340,13 +340,15 @@ MissingQuery = Annotated[
 
 @router.get("/analyst/pooled")
 def pooled(session: SessionDep, viewer: ApiAnalystDep) -> PooledOut:
-    """Table 3-style counts by care model and a pooled Table 4 (rounds at their threshold)."""
+    """Table 3-style counts by kind of partnership and a pooled Table 4 (rounds at their
+    threshold)."""
     view = analyst.pooled_view(session, viewer)
-    counts = json_safe(view.care_models.to_dict("records"))
+    kinds = view.partnership_kinds
+    counts = json_safe(kinds.to_dict("records")) if kinds is not None else []
     assert isinstance(counts, list)
     return PooledOut(
         rounds=_rounds_out(view.answers),
-        care_models=[CareModelOut.model_validate(row) for row in counts],
+        partnership_kinds=[PartnershipKindOut.model_validate(row) for row in counts],
         table4=Table4Out.model_validate(_safe(view.table.to_dict())) if view.table else None,
     )
 

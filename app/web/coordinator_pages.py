@@ -70,8 +70,12 @@ def _dashboard(
             "partnerships": partnerships.list_partnerships(
                 session, accounts.coordinating_scope(session, coordinator)
             ),
-            "care_models": instruments.attribute_choices(session, "partnership_attribute", default),
-            "care_model_labels": instruments.attribute_labels(session, "partnership_attribute"),
+            "partnership_kinds": instruments.attribute_choices(
+                session, "partnership_attribute", default
+            ),
+            "partnership_kind_labels": instruments.attribute_labels(
+                session, "partnership_attribute"
+            ),
             "form": form,
         },
         status_code=422 if form else 200,
@@ -92,12 +96,12 @@ def create_partnership(
     coordinator: PageCoordinatorDep,
     settings: SettingsDep,
     name: Annotated[str, Form(max_length=200)] = "",
-    care_model: Annotated[str, Form(max_length=64)] = "",
+    kind: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    form = FormState({"name": name, "care_model": care_model}, form_id="partnership")
+    form = FormState({"name": name, "kind": kind}, form_id="partnership")
     try:
         partnership = partnerships.create_partnership(
-            session, name, care_model, granted_to=coordinator.id, actor=coordinator
+            session, name, kind, granted_to=coordinator.id, actor=coordinator
         )
     except SurveyServiceError as error:
         form.problems = problems_of(error)
@@ -130,13 +134,15 @@ def partnership_page_response(
                 o.id: partnerships.removable(session, o.id) for o in organisations if o.id
             },
             "rounds": listed,
-            "organisation_types": instruments.attribute_choices(
+            "organisation_kinds": instruments.attribute_choices(
                 session, "organisation_attribute", default
             ),
-            "organisation_type_labels": instruments.attribute_labels(
+            "organisation_kind_labels": instruments.attribute_labels(
                 session, "organisation_attribute"
             ),
-            "care_models": instruments.attribute_labels(session, "partnership_attribute"),
+            "partnership_kind_labels": instruments.attribute_labels(
+                session, "partnership_attribute"
+            ),
             "instrument_choices": {c.key: c.label for c in choices},
             "default_instrument": default_key,
             "today": rounds.today(),
@@ -169,13 +175,11 @@ def add_organisation(
     coordinator: PageCoordinatorDep,
     settings: SettingsDep,
     name: Annotated[str, Form(max_length=200)] = "",
-    organisation_type: Annotated[str, Form(max_length=64)] = "",
+    kind: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    form = FormState({"name": name, "organisation_type": organisation_type}, form_id="organisation")
+    form = FormState({"name": name, "kind": kind}, form_id="organisation")
     try:
-        partnerships.add_organisation(
-            session, partnership_id, name, organisation_type, actor=coordinator
-        )
+        partnerships.add_organisation(session, partnership_id, name, kind, actor=coordinator)
     except SurveyServiceError as error:
         form.problems = problems_of(error)
         return partnership_page_response(

@@ -19,8 +19,7 @@ from app.web.schemas import canonical_id
 FIELD_NAMES = {
     "name": "The name",
     "title": "The title",
-    "care_model": "The kind of partnership",
-    "organisation_type": "The type of organisation",
+    "kind": "The kind chosen",
     "opens_on": "The opening date",
     "closes_on": "The closing date",
     "anonymity_threshold": "The smallest group shown",

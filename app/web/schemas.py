@@ -93,25 +93,29 @@ class _Body(BaseModel):
 
 class PartnershipIn(_Body):
     name: Name
-    care_model: Choice
+    kind: Annotated[
+        Choice, Field(description="An option of the instruments' partnership_attribute question.")
+    ]
 
 
 class PartnershipOut(BaseModel):
     id: int
     name: str
-    care_model: str
+    kind: str
 
 
 class OrganisationIn(_Body):
     name: Name
-    organisation_type: Choice
+    kind: Annotated[
+        Choice, Field(description="An option of the instruments' organisation_attribute question.")
+    ]
 
 
 class OrganisationOut(BaseModel):
     id: int
     partnership_id: int
     name: str
-    organisation_type: str
+    kind: str
 
 
 class RoundIn(_Body):
