@@ -177,7 +177,7 @@ def analysis_sheets(
 ) -> dict[str, pd.DataFrame]:
     """The workbook's tables: "Table 4", "Table 3" (when given), then one per item."""
     table4_frame = summary.to_frame()
-    for column in ("Cronbach's alpha", "Mean", "Median", "2017 mean"):
+    for column in ("Cronbach's alpha", "Mean", "Median", f"{summary.benchmark_name} mean"):
         table4_frame[column] = [_rounded(str(cell)) for cell in table4_frame[column]]
     sheets: dict[str, pd.DataFrame] = {"Table 4": table4_frame}
     if table3 is not None:

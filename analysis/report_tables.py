@@ -716,7 +716,7 @@ def scored_table4_table(table: Table4, instrument: Instrument | None = None) -> 
         Column("median", "Median", "number", 1),
         Column("mode", "Mode", "number", 1),
         Column("n", "n", "integer"),
-        Column("mean_2017", "2017 mean", "number", 1),
+        Column("benchmark_mean", f"{table.benchmark_name} mean", "number", 1),
     )
     rows = tuple(
         Row(
@@ -732,7 +732,7 @@ def scored_table4_table(table: Table4, instrument: Instrument | None = None) -> 
                 "median": s.median,
                 "mode": s.mode,
                 "n": s.n,
-                "mean_2017": s.benchmark.mean if s.benchmark else None,
+                "benchmark_mean": s.benchmark.mean if s.benchmark else None,
             },
             {"mode": "*"} if s.multiple_modes else {},
         )
@@ -743,7 +743,7 @@ def scored_table4_table(table: Table4, instrument: Instrument | None = None) -> 
         notes.append("* Multiple modes exist. The smallest value is shown.")
     if any(s.reverse_keyed for s in table.scales):
         notes.append(
-            "Reverse-keyed items are flipped before scoring; the 2017 means are restated "
-            "in the same direction."
+            f"Reverse-keyed items are flipped before scoring; the {table.benchmark_name} means "
+            "are restated in the same direction."
         )
     return ReportTable("table4-scored", "Table 4", columns, rows, tuple(notes))

@@ -1,4 +1,4 @@
-"""The report's summary tables: Table 4 across all scales, Table 3 by care model.
+"""The report's summary tables: Table 4 across all scales, Table 3 by kind of partnership.
 
 Table 4 lists, for each scale, its items, Cronbach's alpha ("-" for a
 one-item scale) and the mean, median and mode of the composite scores. Scores
@@ -113,6 +113,7 @@ class Table4:
     instrument_id: str
     n_responses: int
     scales: tuple[ScaleSummary, ...]
+    benchmark_name: str = "Benchmark"  # the instrument's benchmark_label ("2017"), if any
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -305,6 +306,7 @@ def _table4_of_keyed(keyed: pd.DataFrame, instrument: Instrument, missing: Missi
             summarise_scale(keyed, scale, instrument, missing=missing)
             for scale in instrument.scales
         ),
+        benchmark_name=instrument.benchmark_name,
     )
 
 

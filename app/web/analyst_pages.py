@@ -1,5 +1,5 @@
-"""Analysts' pages: pooled counts by care model, and reliability, omega, factor analysis and
-agreement of chosen items over the pooled published answers.
+"""Analysts' pages: pooled counts by kind of partnership, and reliability, omega, factor
+analysis and agreement of chosen items over the pooled published answers.
 
 Every page is a GET form that keeps what was chosen, shows the figures above the form and,
 for a request that does not fit, an NHS error summary on the same page (status 422).  The
