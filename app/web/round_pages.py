@@ -27,6 +27,7 @@ from app.web.deps import (
     PageRoundId,
 )
 from app.web.forms import FormState, parse_date, problems_of
+from app.web.pages import InstrumentsPage
 from app.web.redirects import see_other
 from app.web.templating import templates
 
@@ -585,12 +586,14 @@ AdminDep = Annotated[Account, Depends(admin_account)]
 def _instruments_page(
     request: Request, session: Session, admin: Account, form: FormState | None = None
 ) -> Response:
-    return _page(
+    return templates.TemplateResponse(
         request,
         "admin/instruments.html",
-        admin,
-        form,
-        choices=instruments.instrument_choices(session),
+        InstrumentsPage(
+            coordinator=admin, form=form, choices=instruments.instrument_choices(session)
+        ),
+        status_code=422 if form else 200,
+        headers={"Cache-Control": "no-store"},
     )
 
 
