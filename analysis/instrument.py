@@ -20,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +28,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from analysis.yaml_text import YamlError, load_yaml
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
@@ -553,27 +554,36 @@ def _field_path(loc: tuple[int | str, ...], document: object) -> str:
             continue
         parts.append(f".{step}" if parts else str(step))
         node = node.get(step) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
+    return "".join(parts)
 
 
 def parse_instrument(text: str, source: str) -> Instrument:
     """Validate YAML text as an instrument; ``source`` names it in error messages."""
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InstrumentError(f"{source}: not valid YAML{where}: {problem}") from None
+        document = load_yaml(text)
+    except YamlError as problem:
+        where = f" at line {problem.line}" if problem.line is not None else ""
+        raise InstrumentError(f"{source}: not valid YAML{where}: {problem.words}") from None
     if not isinstance(document, dict):
-        raise InstrumentError(f"{source}: expected a mapping at the top level")
+        holds = _TOP_LEVEL.get(type(document), "a single value")
+        raise InstrumentError(
+            f"{source}: the file must be a mapping of the instrument's fields (id:, version:, "
+            f"title: and the rest, each at the start of a line), but it holds {holds}"
+        )
     try:
         return Instrument.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _field_path(tuple(first["loc"]), document)
+        message = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise InstrumentError(f"{source}: {where}: {first['msg']}{more}") from None
+        where = f"{where}: " if where else ""  # a rule of the whole file names its own fields
+        raise InstrumentError(f"{source}: {where}{message}{more}") from None
+    except RecursionError:
+        raise InstrumentError(f"{source}: the file nests lists or mappings too deeply") from None
+
+
+_TOP_LEVEL: dict[type, str] = {list: "a list", type(None): "nothing (it is empty)"}
 
 
 def instruments_dir() -> Path:

@@ -30,7 +30,6 @@ TEST_CLIENT_HOST = "testserver"  # Starlette's TestClient, trusted when ENVIRONM
 RESPONSE_RETENTION_DAYS = 1095  # 3 years: a round is compared with the next one or two
 DRAFT_GRACE_DAYS = 30
 AUDIT_RETENTION_DAYS = 730
-DEFAULT_DATA_CONTROLLER = "The organisation that runs this survey for the partnership"
 DEFAULT_PRIVACY_CONTACT = "the survey coordinator who sent you the link"
 DEFAULT_LAWFUL_BASIS = (
     "Public task (UK GDPR Article 6(1)(e)): the partnership's organisations survey how they "
@@ -160,10 +159,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Days an audit trail line is kept (0: kept for ever).",
     )
-    data_controller: str = Field(
-        default=DEFAULT_DATA_CONTROLLER,
+    data_controller: str | None = Field(
+        default=None,
         max_length=300,
-        description="Who decides why and how the answers are used, named on the privacy notice.",
+        description=(
+            "Who decides why and how the answers are used, named on the privacy notice (unset: "
+            "the notice says that no controller has been named yet, and whom to ask)."
+        ),
     )
     privacy_contact: str = Field(
         default=DEFAULT_PRIVACY_CONTACT,

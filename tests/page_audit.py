@@ -252,6 +252,15 @@ def select(selector: str, index: int) -> Step:
     return go
 
 
+def upload(selector: str, name: str, content: bytes) -> Step:
+    """Choose a file of ``content`` for the file input ``selector``."""
+
+    def go(page: Any, _world: AuditWorld) -> None:
+        page.set_input_files(selector, {"name": name, "mimeType": "text/yaml", "buffer": content})
+
+    return go
+
+
 def uncheck_all(name: str) -> Step:
     def go(page: Any, _world: AuditWorld) -> None:
         for box in page.locator(f'input[name="{name}"]').all():
@@ -596,6 +605,17 @@ COORDINATOR_PAGES = [
                 errors=True,
                 covers=(("POST", "/admin/instruments"),),
             ),
+            State(
+                "bad-yaml",
+                steps(
+                    visit("/admin/instruments"),
+                    upload("#document", "local-check.yaml", b"id: local-check\ntitle: [Trust\n"),
+                    click("Add questionnaire"),
+                ),
+                status=422,
+                errors=True,
+                expect=shows(".nhsuk-error-summary", "line 2: the list opened with [ on this"),
+            ),
         ),
     ),
     Page(
@@ -723,7 +743,11 @@ ANALYST_PAGES = [
         "agreement",
         (
             State("clean", visit("/analyst/agreement")),
-            State("result", visit("/analyst/agreement?action=compute")),
+            State(
+                "result",
+                visit("/analyst/agreement?action=compute"),
+                expect=shows("#icc-notes", "at least 2 partnerships", count=1),
+            ),
         ),
     ),
 ]

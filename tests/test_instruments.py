@@ -159,10 +159,10 @@ def test_malformed_instrument_names_file_and_field(
 def test_not_yaml_and_not_a_mapping_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: [unclosed\n", encoding="utf-8")
-    with pytest.raises(InstrumentError, match=r"bad.yaml: not valid YAML at line 2"):
+    with pytest.raises(InstrumentError, match=r"bad.yaml: not valid YAML at line 1: the list"):
         load_instrument(bad)
     bad.write_text("- just\n- a list\n", encoding="utf-8")
-    with pytest.raises(InstrumentError, match="expected a mapping"):
+    with pytest.raises(InstrumentError, match=r"must be a mapping .* but it holds a list$"):
         load_instrument(bad)
     with pytest.raises(InstrumentError, match=r"no such instrument .*trustworthy-collaboration"):
         load_instrument("no-such-instrument")

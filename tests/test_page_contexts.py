@@ -131,3 +131,10 @@ def test_a_context_is_handed_over_field_by_field_without_copies() -> None:
 def test_the_environment_is_the_apps_own() -> None:
     assert make_environment() is not make_environment()
     assert "first_input_id" in ENVIRONMENT.globals and "num" in ENVIRONMENT.filters
+
+
+def test_every_admin_page_has_a_typed_context() -> None:
+    """The admin pages all render from typed contexts; a new one must join them."""
+    folder = Path(__file__).resolve().parent.parent / "app" / "templates" / "admin"
+    pages = {f"admin/{p.name}" for p in folder.glob("*.html") if not p.name.startswith("_")}
+    assert pages and pages <= set(PAGE_CONTEXTS), sorted(pages - set(PAGE_CONTEXTS))

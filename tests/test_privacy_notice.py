@@ -71,3 +71,32 @@ def test_the_start_page_links_the_notice_and_says_answers_cannot_be_withdrawn(
     assert page.status_code == 200
     assert "Once you submit, you cannot withdraw your answers" in page.text
     assert page.text.count('href="/privacy"') >= 2  # the start page's own link and the footer
+
+
+def test_a_deployment_that_names_no_controller_says_so_and_whom_to_ask(
+    migrated_url: str,
+) -> None:
+    """DATA_CONTROLLER unset: the notice says plainly that no controller has been named yet
+    and whom to ask, never a stand-in that reads like a real name."""
+    settings = Settings(
+        environment="test",
+        database_url=migrated_url,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+    )
+    assert settings.data_controller is None
+    with TestClient(create_app(settings)) as client:
+        text = client.get("/privacy").text
+    controller = text.split('id="data-controller">', 1)[1].split("</dd>", 1)[0]
+    assert "Not named yet" in controller
+    assert "Ask the survey coordinator who sent you the link" in controller
+    assert "The organisation that runs this survey" not in text
+    contact = text.split('id="privacy-contact">', 1)[1].split("</dd>", 1)[0]
+    assert contact.strip() == "The survey coordinator who sent you the link"
+
+
+def test_a_named_controller_and_an_address_are_shown_as_set(notice_client: TestClient) -> None:
+    text = notice_client.get("/privacy").text
+    controller = text.split('id="data-controller">', 1)[1].split("</dd>", 1)[0]
+    assert controller.strip() == "Hillshire Integrated Care Board"
+    contact = text.split('id="privacy-contact">', 1)[1].split("</dd>", 1)[0]
+    assert contact.strip() == "ig@hillshire.example.nhs.uk"  # an address keeps its case

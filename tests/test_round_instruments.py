@@ -220,3 +220,59 @@ def test_cli_instrument_add_gives_one_line(
         code = main(["instrument", "add", str(path)])
         err = capsys.readouterr().err.strip()
         assert code != 0 and field in err and len(err.splitlines()) == 1, err
+
+
+PARSER_WORDS = ("<stream end>", "<block", "expected ','", "token", "mapping values", "Traceback")
+
+
+def test_bad_yaml_on_the_admin_page_is_one_plain_line_in_the_error_summary(
+    client: TestClient, session: Session
+) -> None:
+    """Malformed YAML of every kind: the same page again (422), the NHS error summary and the
+    field's own error each with one line naming the file and the line or field, never the
+    parser's terms and never a server error."""
+    add_account(session, "admin@example.org", PASSWORD, "admin")
+    page = client.get("/sign-in")
+    client.post(
+        "/sign-in",
+        data={
+            "email": "admin@example.org",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    csrf = csrf_from(client.get("/admin/instruments").text)
+    source = (instruments_dir() / "partnership-self-check.yaml").read_text(encoding="utf-8")
+    cases: dict[str, tuple[bytes, str]] = {
+        "unclosed.yaml": (b"id: x\nversion: [1\n", "line 2: the list opened with [ on this"),
+        "colon.yaml": (b"id: x\ntitle: Trust: a check\n", "line 2: a colon (:) where none"),
+        "tab.yaml": (b"id: x\n\tversion: 1\n", "line 2: a tab is used to indent"),
+        "twice.yaml": (b"id: x\nid: y\n", "line 2: the field &#39;id&#39; is given twice"),
+        "list.yaml": (b"- id: x\n- version: 1\n", "but it holds a list"),
+        "words.yaml": (b"just some words\n", "but it holds a single value"),
+        "comments.yaml": (b"# nothing but a comment\n", "but it holds nothing"),
+        "no-version.yaml": (
+            source.replace('version: "2017.1"\n', "").encode(),
+            "no-version.yaml: version: Field required",
+        ),
+        "deep.yaml": (b"id: " + b"[" * 5000 + b"]" * 5000 + b"\n", "too deeply"),
+        "nul.yaml": (b"id: x\x00\n", "a control character"),
+        "tagged.yaml": (b"id: !!python/object/apply:os.system [true]\n", "is not allowed"),
+        "latin1.yaml": ("id: café\n".encode("latin-1"), "must be UTF-8 text"),
+        "big.yaml": (b"id: x\n" + b"#" * 600_000, "is too big"),
+    }
+    for name, (content, words) in cases.items():
+        answer = client.post(
+            "/admin/instruments",
+            data={"csrf_token": csrf},
+            files={"document": (name, content, "text/yaml")},
+        )
+        assert answer.status_code == 422, (name, answer.status_code)
+        text = answer.text
+        summary = text.split("nhsuk-error-summary__list", 1)[1].split("</ul>", 1)[0]
+        inline = text.split('id="document-error"', 1)[1].split("</span>\n", 1)[0]
+        for shown in (summary, inline):
+            assert f"The file {name}" in shown and words in shown, (name, shown)
+            assert not any(term in shown for term in PARSER_WORDS), (name, shown)
+        assert 'href="#document"' in summary, summary
+        assert "<h1" in text and "Add a questionnaire" in text  # the same page, the form again

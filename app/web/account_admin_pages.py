@@ -32,6 +32,12 @@ from app.web.deps import (
     path_id,
 )
 from app.web.forms import FormState, problems_of
+from app.web.pages import (
+    AdminAccountPage,
+    AdminAccountsPage,
+    InviteAccountPage,
+    RemoveAccountPage,
+)
 from app.web.redirects import see_other
 from app.web.round_pages import AdminDep
 from app.web.schemas import canonical_id
@@ -52,19 +58,27 @@ PARTNERSHIP_ROLE_CHOICES = {
 
 
 def _page(
+    request: Request, template: str, context: object, form: FormState | None = None
+) -> Response:
+    """A page of its typed context (``app/web/pages.py``); 422 when a form is shown again."""
+    return templates.TemplateResponse(
+        request,
+        template,
+        context,
+        status_code=422 if form else 200,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _coordinators_page(
     request: Request,
     template: str,
     account: Account,
     form: FormState | None = None,
     **context: object,
 ) -> Response:
-    return templates.TemplateResponse(
-        request,
-        template,
-        {"account": account, "form": form, **context},
-        status_code=422 if form else 200,
-        headers={"Cache-Control": "no-store"},
-    )
+    """A partnership's page for its coordinators (``coordinator/...``: an untyped context)."""
+    return _page(request, template, {"account": account, "form": form, **context}, form)
 
 
 def _all_partnerships(session: Session) -> list[Partnership]:
@@ -113,29 +127,28 @@ def accounts_page(
         partnership_id=partnership_id,
         text=q[:254],
     )
-    return _page(
-        request,
-        "admin/accounts.html",
-        admin,
+    page = AdminAccountsPage(
+        account=admin,
         rows=rows,
         partnerships=_all_partnerships(session),
         chosen={"role": role, "partnership": partnership, "q": q[:254]},
         roles=ROLE_CHOICES,
     )
+    return _page(request, "admin/accounts.html", page)
 
 
 def _invite_page(
     request: Request, session: Session, admin: Account, form: FormState | None = None
 ) -> Response:
-    return _page(
-        request,
-        "admin/invite.html",
-        admin,
-        form,
+    listed = _all_partnerships(session)
+    page = InviteAccountPage(
+        account=admin,
+        form=form,
         roles=ROLE_CHOICES,
-        partnerships=_all_partnerships(session),
-        partnership_choices={str(p.id): p.name for p in _all_partnerships(session)},
+        partnerships=listed,
+        partnership_choices={str(p.id): p.name for p in listed},
     )
+    return _page(request, "admin/invite.html", page, form)
 
 
 @router.get(f"{ACCOUNTS}/invite", response_class=HTMLResponse)
@@ -189,16 +202,15 @@ def _account_page(
 ) -> Response:
     row = account_management.account_row(session, account_id)
     granted = {p.id for p in row.partnerships}
-    return _page(
-        request,
-        "admin/account.html",
-        admin,
-        form,
+    page = AdminAccountPage(
+        account=admin,
+        form=form,
         row=row,
         roles=ROLE_CHOICES,
         others=[p for p in _all_partnerships(session) if p.id not in granted],
         is_self=row.account.id == admin.id,
     )
+    return _page(request, "admin/account.html", page, form)
 
 
 @router.get(f"{ACCOUNTS}/{{account_id}}", response_class=HTMLResponse)
@@ -357,7 +369,8 @@ def remove_page(
 ) -> Response:
     number = _admin_account_id(account_id)
     row = account_management.account_row(session, number)
-    return _page(request, "admin/remove_account.html", admin, row=row, is_self=number == admin.id)
+    page = RemoveAccountPage(account=admin, form=None, row=row, is_self=number == admin.id)
+    return _page(request, "admin/remove_account.html", page)
 
 
 @router.post(f"{ACCOUNTS}/{{account_id}}/remove", dependencies=[CsrfProtected])
@@ -381,9 +394,8 @@ def remove(
             state.add("", text[:1].upper() + text[1:])
         else:
             return see_other(f"{ACCOUNTS}?done=removed")
-    return _page(
-        request, "admin/remove_account.html", admin, state, row=row, is_self=number == admin.id
-    )
+    page = RemoveAccountPage(account=admin, form=state, row=row, is_self=number == admin.id)
+    return _page(request, "admin/remove_account.html", page, state)
 
 
 # -- a partnership's coordinators -------------------------------------------------------------
@@ -396,7 +408,7 @@ def _access_page(
     partnership_id: int,
     form: FormState | None = None,
 ) -> Response:
-    return _page(
+    return _coordinators_page(
         request,
         "coordinator/access.html",
         coordinator,

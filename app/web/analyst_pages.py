@@ -19,6 +19,7 @@ from app.database import SessionDep
 from app.services import analyst
 from app.services.errors import FieldValidationError
 from app.services.reports import Viewer
+from app.web.agreement_notes import icc_notes
 from app.web.page_problems import PageProblem
 from app.web.report_access import AnalystPageDep
 from app.web.schemas import record_id
@@ -318,7 +319,8 @@ def agreement_page(
     }
 
     def compute(_everything: analyst.PooledAnswers) -> dict[str, object]:
-        return {"pooled": analyst.agreement(session, viewer, scale, _round_ids(round), keying)}
+        found = analyst.agreement(session, viewer, scale, _round_ids(round), keying)
+        return {"pooled": found, "icc_notes": icc_notes(found.scales)}
 
     asked = _asked(action, scale)
     return _page(

@@ -20,13 +20,15 @@ from sqlmodel import Session
 
 from app.database import SessionDep
 from app.models import Account, AccountRole, AuditEvent
-from app.services import audit, clock, partnerships
+from app.services import audit, clock, instruments, partnerships
 from app.services.answers import control_character_problem
 from app.services.audit import AuditAction, AuditFilter
 from app.services.errors import RecordNotFoundError
+from app.web.audit_words import action_label, detail_words
 from app.web.coordinator_pages import spreadsheet_safe
 from app.web.deps import PageCoordinatorDep
 from app.web.forms import FormState, parse_date
+from app.web.pages import AuditLine, AuditPage, PageLink
 from app.web.redirects import see_other
 from app.web.schemas import canonical_id
 from app.web.templating import templates
@@ -111,14 +113,6 @@ def parse_filter(params: Mapping[str, str]) -> ParsedFilter:
     return ParsedFilter(where, form, query)
 
 
-@dataclass(frozen=True)
-class PageLink:
-    number: int
-    href: str
-    current: bool = False
-    ellipsis: bool = False
-
-
 def _href(query: Mapping[str, str], page: int, path: str = "/admin/audit") -> str:
     shown = {**query, "page": str(page)} if page > 1 else dict(query)
     return f"{path}?{urlencode(shown)}" if shown else path
@@ -169,34 +163,44 @@ def audit_page(
         session, parsed.where, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
     listed = partnerships.list_partnerships(session)
-    names = {p.id: p.name for p in listed}
+    names = {p.id: p.name for p in listed if p.id is not None}
     csv_query = urlencode(parsed.query)
+    kinds = {
+        **instruments.attribute_labels(session, partnerships.PARTNERSHIP_ATTRIBUTE),
+        **instruments.attribute_labels(session, partnerships.ORGANISATION_ATTRIBUTE),
+    }
+    titles = {c.instrument_id: c.title for c in instruments.instrument_choices(session)}
+    lines = [
+        AuditLine(
+            event,
+            action_label(event.action),
+            detail_words(event.action, event.detail, kinds, titles),
+        )
+        for event in events
+    ]
     return templates.TemplateResponse(
         request,
         "admin/audit.html",
-        {
-            "coordinator": admin,
-            "form": parsed.form,
-            "events": events,
-            "shown_time": shown_time,
-            "time_zone": clock.time_zone().key,
-            "partnership_names": names,
-            "actions": {"": "Any action", **{a.value: a.value.capitalize() for a in AuditAction}},
-            "partnership_choices": {
-                "": "Any partnership",
-                **{str(p.id): p.name for p in listed},
-            },
-            "total": total,
-            "page": number,
-            "pages": pages,
-            "first_shown": (number - 1) * PAGE_SIZE + 1,
-            "last_shown": (number - 1) * PAGE_SIZE + len(events),
-            "page_links": page_links(parsed.query, number, pages) if pages > 1 else [],
-            "previous_href": _href(parsed.query, number - 1) if number > 1 else None,
-            "next_href": _href(parsed.query, number + 1) if number < pages else None,
-            "csv_href": f"/admin/audit.csv?{csv_query}" if csv_query else "/admin/audit.csv",
-            "filtered": bool(parsed.query),
-        },
+        AuditPage(
+            coordinator=admin,
+            form=parsed.form,
+            lines=lines,
+            shown_time=shown_time,
+            time_zone=clock.time_zone().key,
+            partnership_names=names,
+            actions={"": "Any action", **{a.value: action_label(a.value) for a in AuditAction}},
+            partnership_choices={"": "Any partnership", **{str(p.id): p.name for p in listed}},
+            total=total,
+            page=number,
+            pages=pages,
+            first_shown=(number - 1) * PAGE_SIZE + 1,
+            last_shown=(number - 1) * PAGE_SIZE + len(events),
+            page_links=page_links(parsed.query, number, pages) if pages > 1 else [],
+            previous_href=_href(parsed.query, number - 1) if number > 1 else None,
+            next_href=_href(parsed.query, number + 1) if number < pages else None,
+            csv_href=f"/admin/audit.csv?{csv_query}" if csv_query else "/admin/audit.csv",
+            filtered=bool(parsed.query),
+        ),
         status_code=422 if parsed.form else 200,
         headers={"Cache-Control": "no-store"},
     )

@@ -9,12 +9,23 @@ listed in ``PAGE_CONTEXTS`` still takes a plain dict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from analysis.instrument import Instrument, Section
-from app.models import Account, ApiToken, Organisation, Partnership, SurveyRound
+from app.models import (
+    Account,
+    AccountRole,
+    ApiToken,
+    AuditEvent,
+    Organisation,
+    Partnership,
+    SurveyRound,
+)
+from app.services.account_management import AccountRow
 from app.services.api_tokens import NewToken
+from app.services.instruments import InstrumentChoice
 from app.services.own_account import AccountSummary
 from app.services.reports import Viewer
 from app.services.rounds import OrganisationProgress, RoundState
@@ -123,7 +134,122 @@ class PasswordPage:
     minimum: int  # the shortest password accepted
 
 
+@dataclass(frozen=True)
+class AdminAccountsPage:
+    """``admin/accounts.html``: every account, filtered by role, partnership and words."""
+
+    account: Account
+    rows: Sequence[AccountRow]
+    partnerships: Sequence[Partnership]  # the partnership filter's choices
+    chosen: Mapping[str, str]  # the filters asked for: role, partnership, q
+    roles: Mapping[AccountRole, str]  # role: its label
+
+
+@dataclass(frozen=True)
+class InviteAccountPage:
+    """``admin/invite.html``: invite someone, with roles and partnerships."""
+
+    account: Account
+    form: FormState | None
+    roles: Mapping[AccountRole, str]
+    partnerships: Sequence[Partnership]
+    partnership_choices: Mapping[str, str]  # partnership id: name
+
+
+@dataclass(frozen=True)
+class AdminAccountPage:
+    """``admin/account.html``: one account's roles, partnerships, disabling and removing."""
+
+    account: Account  # the admin reading the page
+    form: FormState | None
+    row: AccountRow  # the account shown
+    roles: Mapping[AccountRole, str]
+    others: Sequence[Partnership]  # the partnerships it may still be given
+    is_self: bool
+
+
+@dataclass(frozen=True)
+class RemoveAccountPage:
+    """``admin/remove_account.html``: confirm removing an account by typing its address."""
+
+    account: Account
+    form: FormState | None
+    row: AccountRow
+    is_self: bool
+
+
+@dataclass(frozen=True)
+class SecurityPage:
+    """``admin/security.html``: which roles must use a second factor."""
+
+    account: Account
+    roles: Mapping[AccountRole, str]
+    chosen: Collection[str]  # the roles ticked: the policy, or what was sent
+    form: FormState | None
+    saved: bool
+    own_summary: AccountSummary  # the admin's own second factor, for the warning
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """One link of a numbered pagination (or an ellipsis between them)."""
+
+    number: int
+    href: str
+    current: bool = False
+    ellipsis: bool = False
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """A line of the trail as the page shows it: its action and detail in words."""
+
+    event: AuditEvent
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """``admin/audit.html``: the trail, newest first, a page of lines, with its filters."""
+
+    coordinator: Account
+    form: FormState  # the filters as sent, and their problems
+    lines: Sequence[AuditLine]
+    shown_time: Callable[[datetime], str]
+    time_zone: str
+    partnership_names: Mapping[int, str]
+    actions: Mapping[str, str]  # the action filter's choices: value: label
+    partnership_choices: Mapping[str, str]
+    total: int
+    page: int
+    pages: int
+    first_shown: int
+    last_shown: int
+    page_links: Sequence[PageLink]
+    previous_href: str | None
+    next_href: str | None
+    csv_href: str
+    filtered: bool
+
+
+@dataclass(frozen=True)
+class InstrumentsPage:
+    """``admin/instruments.html``: the questionnaires new rounds may use; add one."""
+
+    coordinator: Account
+    form: FormState | None  # the upload's problem, when it was refused
+    choices: Sequence[InstrumentChoice]
+
+
 PAGE_CONTEXTS: dict[str, type] = {
+    "admin/accounts.html": AdminAccountsPage,
+    "admin/invite.html": InviteAccountPage,
+    "admin/account.html": AdminAccountPage,
+    "admin/remove_account.html": RemoveAccountPage,
+    "admin/security.html": SecurityPage,
+    "admin/audit.html": AuditPage,
+    "admin/instruments.html": InstrumentsPage,
     "account/tokens.html": AccountTokensPage,
     "account/summary.html": AccountSummaryPage,
     "account/password.html": PasswordPage,

@@ -27,6 +27,7 @@ from app.web.deps import (
     PageRoundId,
 )
 from app.web.forms import FormState, parse_date, problems_of
+from app.web.pages import InstrumentsPage
 from app.web.redirects import see_other
 from app.web.templating import templates
 
@@ -585,12 +586,14 @@ AdminDep = Annotated[Account, Depends(admin_account)]
 def _instruments_page(
     request: Request, session: Session, admin: Account, form: FormState | None = None
 ) -> Response:
-    return _page(
+    return templates.TemplateResponse(
         request,
         "admin/instruments.html",
-        admin,
-        form,
-        choices=instruments.instrument_choices(session),
+        InstrumentsPage(
+            coordinator=admin, form=form, choices=instruments.instrument_choices(session)
+        ),
+        status_code=422 if form else 200,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -607,20 +610,25 @@ async def add_instrument(
     document: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     text = ""
-    name = "the file"
     if document is not None and document.filename:
         name = document.filename[:100]
         raw = await document.read(MAX_UPLOAD_BYTES + 1)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            form = FormState({}, {"document": f"{name}: the file must be UTF-8 text (YAML)"})
-            return _instruments_page(request, session, admin, form)
+        problem = None
+        if len(raw) > MAX_UPLOAD_BYTES:
+            problem = f"The file {name} is too big: at most {MAX_UPLOAD_BYTES // 1000} kB"
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problem = f"The file {name} must be UTF-8 text (YAML): save it as UTF-8"
+        if problem is not None:
+            return _instruments_page(request, session, admin, FormState({}, {"document": problem}))
     if not text.strip():
         form = FormState({}, {"document": "Choose an instrument file (YAML) to add"})
         return _instruments_page(request, session, admin, form)
     try:
-        added = instruments.add_instrument(session, text, name, actor=admin)
+        # "The file x.yaml: ...": the message starts a sentence without recasing the name
+        added = instruments.add_instrument(session, text, f"The file {name}", actor=admin)
     except SurveyServiceError as error:
         form = FormState({}, {"document": str(error)})
         return _instruments_page(request, session, admin, form)

@@ -33,6 +33,7 @@ from app.web.deps import (
     signed_in_account,
 )
 from app.web.forms import FormState
+from app.web.pages import SecurityPage
 from app.web.rate_limits import wait_text
 from app.web.redirects import safe_next, see_other
 from app.web.sign_in_pages import SECOND_FACTOR_PATH, SIGNED_IN_AREAS, home_path
@@ -365,14 +366,14 @@ def _security_page(
     return templates.TemplateResponse(
         request,
         "admin/security.html",
-        {
-            "account": admin,
-            "roles": ROLE_LABELS,
-            "chosen": second_factor.required_roles(session) if chosen is None else chosen,
-            "form": form,
-            "saved": saved,
-            "own_summary": own_account.summary(session, admin),
-        },
+        SecurityPage(
+            account=admin,
+            roles=ROLE_LABELS,
+            chosen=second_factor.required_roles(session) if chosen is None else chosen,
+            form=form,
+            saved=saved,
+            own_summary=own_account.summary(session, admin),
+        ),
         status_code=status_code,
     )
 
