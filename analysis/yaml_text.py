@@ -117,7 +117,7 @@ def load_yaml(text: str) -> object:
     """The document of YAML ``text`` (as ``yaml.safe_load``, keys given twice refused), or a
     :class:`YamlError` naming the line in plain words."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506  # nosec B506 (a SafeLoader)
     except yaml.YAMLError as error:
         raise _problem(error, text) from None
     except RecursionError:

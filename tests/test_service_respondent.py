@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from sqlmodel import Session, select
 from app.instruments import instrument_named
 from app.models import Invitation, InvitationStatus, Response
 from app.services import invitations
+from app.web.respondent_pages import RESUME_COOKIE
 from tests.conftest import SurveySetUp
 
 INSTRUMENT = instrument_named("trustworthy-collaboration")
@@ -176,3 +178,35 @@ def test_open_link_gives_each_respondent_a_link_to_resume(
     # a replaced open link stops working
     invitations.create_open_link(session, setup.round_id)
     assert client.get(f"/s/{open_token}").status_code == 404
+
+
+def test_answering_works_when_the_key_comes_from_the_secret_key_file(
+    migrated_url: str, session: Session, make_round: Callable[..., SurveySetUp], tmp_path: Path
+) -> None:
+    # scripts/serve sets no SECRET_KEY: the key is made in SECRET_KEY_FILE on first use, and
+    # the resume cookie must be signed with it (it once read SECRET_KEY itself, and the first
+    # saved page of every respondent answered 500).
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings(
+        environment="development",
+        database_url=migrated_url,
+        secret_key=None,
+        secret_key_file=tmp_path / "secret-key",
+        allowed_hosts=frozenset({"testserver"}),
+    )
+    setup = make_round()
+    token = _personal_link(session, setup)
+    first = INSTRUMENT.sections[0].id
+    with TestClient(create_app(settings)) as client:
+        saved = client.post(
+            f"/s/{token}/sections/{first}", data=_page_answers(first), follow_redirects=False
+        )
+        assert saved.status_code == 303, saved.text[:500]
+        assert RESUME_COOKIE in saved.headers.get("set-cookie", "")
+        # the cookie is honoured: the next page opens without asking for the code
+        following = client.get(saved.headers["location"])
+        assert following.status_code == 200
+        assert "resume code" not in following.text.lower() or "Save and continue" in following.text
+    assert (tmp_path / "secret-key").exists()

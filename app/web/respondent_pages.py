@@ -67,7 +67,7 @@ SUBMIT = "submit"
 
 
 def _signature(request: Request, invitation: Invitation, code: str) -> str:
-    secret = request.app.state.settings.secret_key.get_secret_value().encode()
+    secret = str(request.app.state.secret_key).encode()  # SECRET_KEY or SECRET_KEY_FILE's
     message = f"resume-cookie\x00{invitation.token_hash}\x00{code}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
