@@ -24,7 +24,9 @@ from sqlmodel import Session
 
 from app.database import make_engine
 from app.services import accounts, partnerships, rounds
+from app.services.audit import AuditAction
 from app.services.demo import DEMO_PARTNERSHIP, DEMO_REPORT_ROUND
+from app.web.audit_words import action_label
 from tests.browser_support import (
     ROOT,
     TEST_SECRET,
@@ -175,18 +177,20 @@ def test_an_admin_invites_an_evaluator_who_sets_a_password_and_is_then_disabled(
         for i in range(rows.count())
     ]
 
-    def seen(who: str, action: str) -> bool:
-        return any(who in line[1] and line[2].lower().endswith(action) for line in lines)
+    # The page says each action in words (app/web/audit_words.py), never the raw value.
+    def seen(who: str, action: AuditAction) -> bool:
+        return any(who in line[1] and line[2] == action_label(action) for line in lines)
 
     reader_address = "new.reader@example.nhs.uk"
-    assert seen(ADMIN[0], "sign-in")
-    assert seen(ADMIN[0], "account invited")
-    assert seen(reader_address, "password changed")
-    assert seen(reader_address, "sign-in")
-    assert seen(reader_address, "report viewed")
-    assert seen(ADMIN[0], "account disabled")
-    order = [line[2].lower() for line in lines if reader_address in line[1] + line[3]]
-    disabled = next(i for i, action in enumerate(order) if action.endswith("account disabled"))
-    invited = next(i for i, action in enumerate(order) if action.endswith("account invited"))
+    assert seen(ADMIN[0], AuditAction.SIGN_IN)
+    assert seen(ADMIN[0], AuditAction.ACCOUNT_INVITED)
+    assert seen(reader_address, AuditAction.PASSWORD_CHANGED)
+    assert seen(reader_address, AuditAction.SIGN_IN)
+    assert seen(reader_address, AuditAction.REPORT_VIEWED)
+    assert seen(ADMIN[0], AuditAction.ACCOUNT_DISABLED)
+    assert not any(line[2] == AuditAction.SIGN_IN.value for line in lines)
+    order = [line[2] for line in lines if reader_address in line[1] + line[3]]
+    disabled = order.index(action_label(AuditAction.ACCOUNT_DISABLED))
+    invited = order.index(action_label(AuditAction.ACCOUNT_INVITED))
     assert disabled < invited  # newest first
     assert "lantern orchard" not in admin.content() and found.group(0) not in admin.content()
