@@ -214,3 +214,16 @@ def test_an_imported_macro_needs_its_variables_only_when_the_page_calls_it() -> 
         "chosen_items",
         "current",
     }
+
+
+def test_every_coordinator_and_analyst_page_has_a_typed_context() -> None:
+    """The coordinator's and the analysts' pages all render from typed contexts; a new one
+    must join them."""
+    templates_folder = Path(__file__).resolve().parent.parent / "app" / "templates"
+    pages = {
+        f"{folder}/{p.name}"
+        for folder in ("coordinator", "analyst")
+        for p in (templates_folder / folder).glob("*.html")
+        if not p.name.startswith("_")
+    }
+    assert len(pages) > 10 and pages <= set(PAGE_CONTEXTS), sorted(pages - set(PAGE_CONTEXTS))
