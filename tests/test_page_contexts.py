@@ -55,21 +55,66 @@ def _assigned(tree: nodes.Template, *, macro_arguments: bool = True) -> set[str]
     return names
 
 
+def _imported_macros(tree: nodes.Template, imported: nodes.Node) -> frozenset[str] | None:
+    """The macros ``tree`` takes from an import: those ``{% from %}`` names, or those it calls
+    as ``alias.macro`` (``None``, all of them, when it uses the alias any other way)."""
+    if isinstance(imported, nodes.FromImport):
+        return frozenset(n if isinstance(n, str) else n[0] for n in imported.names)
+    assert isinstance(imported, nodes.Import)
+    alias = imported.target
+    called = [
+        g.attr
+        for g in tree.find_all(nodes.Getattr)
+        if isinstance(g.node, nodes.Name) and g.node.name == alias
+    ]
+    uses = sum(1 for n in tree.find_all(nodes.Name) if n.name == alias and n.ctx == "load")
+    return frozenset(called) if uses == len(called) else None
+
+
+def _undeclared(tree: nodes.Template, body: list[nodes.Node]) -> set[str]:
+    part = nodes.Template(body, lineno=1)
+    part.set_environment(tree.environment)
+    return meta.find_undeclared_variables(part)
+
+
+def _macros_variables(tree: nodes.Template, wanted: frozenset[str]) -> set[str]:
+    """The variables an imported template's macros ``wanted`` read from the context (with the
+    macros they call), and its code outside macros: a macro no page calls needs nothing."""
+    macros = {node.name: node for node in tree.body if isinstance(node, nodes.Macro)}
+    needed = _undeclared(tree, [n for n in tree.body if not isinstance(n, nodes.Macro)])
+    waiting, done = list(wanted), set()
+    while waiting:
+        macro = waiting.pop()
+        if macro in done or macro not in macros:
+            continue
+        done.add(macro)
+        for variable in _undeclared(tree, [macros[macro]]):
+            if variable in macros:
+                waiting.append(variable)
+            else:
+                needed.add(variable)
+    return needed
+
+
 def used_variables(environment: jinja2.Environment, name: str) -> set[str]:
     """The context variables ``name`` needs, through the templates it extends, includes and
-    imports; a partial's variables that the page sets itself (``{% with %}``) are not."""
-    seen: set[str] = set()
+    imports (of an imported template, only the macros the page calls); a partial's variables
+    that the page sets itself (``{% with %}``) are not."""
+    seen: set[tuple[str, frozenset[str] | None]] = set()
     needed: set[str] = set()  # by the page and the layouts it extends
     partials_need: set[str] = set()  # by what they include or import
     assigned: set[str] = set()
-    waiting = [(name, False)]
+    waiting: list[tuple[str, bool, frozenset[str] | None]] = [(name, False, None)]
     while waiting:
-        current, partial = waiting.pop()
-        if current in seen:
+        current, partial, macros = waiting.pop()
+        if (current, macros) in seen:
             continue
-        seen.add(current)
+        seen.add((current, macros))
         tree = _parse(environment, current)
-        found = meta.find_undeclared_variables(tree)
+        if macros is None:
+            found = meta.find_undeclared_variables(tree)
+        else:
+            found = _macros_variables(tree, macros)
         if partial:
             partials_need |= found
         else:  # names the page sets outside the block that uses them
@@ -77,10 +122,13 @@ def used_variables(environment: jinja2.Environment, name: str) -> set[str]:
         assigned |= _assigned(tree)
         for extends in tree.find_all(nodes.Extends):
             if isinstance(extends.template, nodes.Const):
-                waiting.append((str(extends.template.value), partial))
+                waiting.append((str(extends.template.value), partial, None))
         for included in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
             if isinstance(included.template, nodes.Const):
-                waiting.append((str(included.template.value), True))
+                wanted = None
+                if isinstance(included, (nodes.Import, nodes.FromImport)):
+                    wanted = _imported_macros(tree, included)
+                waiting.append((str(included.template.value), True, wanted))
     return needed | (partials_need - assigned)
 
 
@@ -138,3 +186,44 @@ def test_every_admin_page_has_a_typed_context() -> None:
     folder = Path(__file__).resolve().parent.parent / "app" / "templates" / "admin"
     pages = {f"admin/{p.name}" for p in folder.glob("*.html") if not p.name.startswith("_")}
     assert pages and pages <= set(PAGE_CONTEXTS), sorted(pages - set(PAGE_CONTEXTS))
+
+
+def test_an_imported_macro_needs_its_variables_only_when_the_page_calls_it() -> None:
+    """A page that imports macros with its context needs what the macros it calls read (and
+    the macros they call), not what the others do; used any other way, all of them."""
+    loader = jinja2.DictLoader(
+        {
+            "_parts.html": (
+                "{% macro error(f) %}{{ field_errors[f] }}{% endmacro %}"
+                "{% macro items() %}{{ error('item') }}{{ chosen_items }}{% endmacro %}"
+                "{% macro nav() %}{{ current }}{% endmacro %}"
+            ),
+            "nav.html": "{% import '_parts.html' as form with context %}{{ form.nav() }}",
+            "items.html": "{% import '_parts.html' as form with context %}{{ form.items() }}",
+            "from.html": "{% from '_parts.html' import nav with context %}{{ nav() }}",
+            "passed.html": "{% import '_parts.html' as form with context %}{{ f(form) }}",
+        }
+    )
+    environment = jinja2.Environment(loader=loader)
+    assert used_variables(environment, "nav.html") == {"current"}
+    assert used_variables(environment, "items.html") == {"field_errors", "chosen_items"}
+    assert used_variables(environment, "from.html") == {"current"}
+    assert used_variables(environment, "passed.html") == {
+        "f",
+        "field_errors",
+        "chosen_items",
+        "current",
+    }
+
+
+def test_every_coordinator_and_analyst_page_has_a_typed_context() -> None:
+    """The coordinator's and the analysts' pages all render from typed contexts; a new one
+    must join them."""
+    templates_folder = Path(__file__).resolve().parent.parent / "app" / "templates"
+    pages = {
+        f"{folder}/{p.name}"
+        for folder in ("coordinator", "analyst")
+        for p in (templates_folder / folder).glob("*.html")
+        if not p.name.startswith("_")
+    }
+    assert len(pages) > 10 and pages <= set(PAGE_CONTEXTS), sorted(pages - set(PAGE_CONTEXTS))

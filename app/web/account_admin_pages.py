@@ -36,6 +36,7 @@ from app.web.pages import (
     AdminAccountPage,
     AdminAccountsPage,
     InviteAccountPage,
+    PartnershipAccessPage,
     RemoveAccountPage,
 )
 from app.web.redirects import see_other
@@ -68,17 +69,6 @@ def _page(
         status_code=422 if form else 200,
         headers={"Cache-Control": "no-store"},
     )
-
-
-def _coordinators_page(
-    request: Request,
-    template: str,
-    account: Account,
-    form: FormState | None = None,
-    **context: object,
-) -> Response:
-    """A partnership's page for its coordinators (``coordinator/...``: an untyped context)."""
-    return _page(request, template, {"account": account, "form": form, **context}, form)
 
 
 def _all_partnerships(session: Session) -> list[Partnership]:
@@ -408,16 +398,14 @@ def _access_page(
     partnership_id: int,
     form: FormState | None = None,
 ) -> Response:
-    return _coordinators_page(
-        request,
-        "coordinator/access.html",
-        coordinator,
-        form,
+    page = PartnershipAccessPage(
         coordinator=coordinator,
+        form=form,
         partnership=partnerships.get_partnership(session, partnership_id),
         members=account_management.partnership_members(session, partnership_id),
         roles=PARTNERSHIP_ROLE_CHOICES,
     )
+    return _page(request, "coordinator/access.html", page, form)
 
 
 @router.get("/coordinator/partnerships/{partnership_id}/access", response_class=HTMLResponse)

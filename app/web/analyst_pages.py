@@ -9,8 +9,8 @@ figures come from :mod:`app.services.analyst`, with the command line's rules and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, replace
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,9 +18,16 @@ from fastapi.responses import HTMLResponse, Response
 from app.database import SessionDep
 from app.services import analyst
 from app.services.errors import FieldValidationError
-from app.services.reports import Viewer
 from app.web.agreement_notes import icc_notes
 from app.web.page_problems import PageProblem
+from app.web.pages import (
+    AgreementPage,
+    AnalysisPage,
+    FactorPage,
+    OmegaPage,
+    PooledPage,
+    ReliabilityPage,
+)
 from app.web.report_access import AnalystPageDep
 from app.web.schemas import record_id
 from app.web.templating import templates
@@ -49,16 +56,11 @@ LABELS = {
 @router.get("/analyst", response_class=HTMLResponse)
 def pooled(request: Request, session: SessionDep, viewer: AnalystPageDep) -> Response:
     view = analyst.pooled_view(session, viewer)
+    counts = [] if view.partnership_kinds is None else view.partnership_kinds.to_dict("records")
     return templates.TemplateResponse(
         request,
         "analyst/pooled.html",
-        {
-            "viewer": viewer,
-            "view": view,
-            "counts": []
-            if view.partnership_kinds is None
-            else view.partnership_kinds.to_dict("records"),
-        },
+        PooledPage(viewer=viewer, view=view, counts=counts),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -68,15 +70,14 @@ def _round_ids(chosen: Sequence[str]) -> list[int]:
     return [record_id(r, "round") for r in chosen]
 
 
-def _href(field: str, context: dict[str, object]) -> str:
-    """The first input of a field, where the error summary links to."""
-    everything = context["all"]
-    assert isinstance(everything, analyst.PooledAnswers)
+def _href(field: str, everything: analyst.PooledAnswers, *, scale_boxes: bool) -> str:
+    """The first input of a field, where the error summary links to (the scales are
+    checkboxes on the agreement page, ``scale_boxes``, else the list to fill items from)."""
     instrument = everything.instrument
     if field == "item" and instrument.items:
         return f"#item-{instrument.items[0].id}"
     if field == "scale":
-        return "#scale-" + instrument.scales[0].id if context.get("scale_boxes") else "#fill-scale"
+        return "#scale-" + instrument.scales[0].id if scale_boxes else "#fill-scale"
     if field == "round" and everything.included:
         return f"#round-{everything.included[0].survey_round.id}"
     first = {
@@ -91,13 +92,15 @@ def _href(field: str, context: dict[str, object]) -> str:
     return first.get(field, "#main-content")
 
 
-def _problems(error: FieldValidationError, context: dict[str, object]) -> list[PageProblem]:
+def _problems(
+    error: FieldValidationError, everything: analyst.PooledAnswers, *, scale_boxes: bool
+) -> list[PageProblem]:
     return [
         PageProblem(
             field_id=field,
             message=message[:1].upper() + message[1:],
             summary=f"{LABELS.get(field, field)}: {message}",
-            href=_href(field, context),
+            href=_href(field, everything, scale_boxes=scale_boxes),
         )
         for field, message in error.problems.items()
     ]
@@ -115,30 +118,32 @@ def _fill_from_scale(
     return list(known[scale].items)
 
 
+Page = TypeVar("Page", bound=AnalysisPage)
+
+
 def _page(
     request: Request,
-    session: SessionDep,
-    viewer: Viewer,
     template: str,
-    chosen: dict[str, object],
-    compute: Callable[[analyst.PooledAnswers], dict[str, object]] | None,
+    page: Page,
+    compute: Callable[[Page], Page] | None,
+    *,
+    scale_boxes: bool = False,
 ) -> Response:
-    """Render an analysis page: the figures (when asked for) or the problems, and the form."""
-    everything = analyst.pooled_answers(session, viewer)
-    context: dict[str, object] = {"viewer": viewer, "all": everything, **chosen}
+    """Render an analysis page: the figures (``compute`` adds them to the page, when they
+    were asked for) or the problems, and the form."""
     status_code = 200
     if compute is not None:
         try:
-            context |= compute(everything)
+            page = compute(page)
         except FieldValidationError as error:
-            problems = _problems(error, context)
-            context["page_problems"] = problems
-            context["field_errors"] = {p.field_id: p.message for p in problems}
+            problems = _problems(error, page.all, scale_boxes=scale_boxes)
+            errors = {p.field_id: p.message for p in problems}
+            page = replace(page, page_problems=problems, field_errors=errors)
             status_code = 422
     return templates.TemplateResponse(
         request,
         template,
-        context,
+        page,
         status_code=status_code,
         headers={"Cache-Control": "no-store"},
     )
@@ -159,16 +164,6 @@ class ItemChoice:
     keying: str
     scale: str
     action: str
-
-    def chosen(self) -> dict[str, object]:
-        """The choices to show again on the page."""
-        return {
-            "chosen_items": self.item,
-            "chosen_rounds": self.round,
-            "missing": self.missing,
-            "keying": self.keying,
-            "scale": self.scale,
-        }
 
     def items(self, everything: analyst.PooledAnswers) -> list[str]:
         return _fill_from_scale(everything, self.item, self.scale, self.action)
@@ -200,22 +195,24 @@ def reliability_page(
     request: Request, session: SessionDep, viewer: AnalystPageDep, asked: ItemChoiceDep
 ) -> Response:
     """Cronbach's alpha of chosen items (keyed and listwise unless chosen otherwise)."""
+    page = ReliabilityPage(
+        viewer=viewer,
+        all=analyst.pooled_answers(session, viewer),
+        chosen_items=asked.item,
+        chosen_rounds=asked.round,
+        missing=asked.missing,
+        keying=asked.keying,
+        scale=asked.scale,
+    )
 
-    def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
-        items = asked.items(everything)
+    def compute(page: ReliabilityPage) -> ReliabilityPage:
+        items = asked.items(page.all)
         pooled = analyst.reliability(
             session, viewer, items, asked.round_ids(), asked.missing, asked.keying
         )
-        return {"pooled": pooled, "chosen_items": items}
+        return replace(page, pooled=pooled, chosen_items=items)
 
-    return _page(
-        request,
-        session,
-        viewer,
-        "analyst/reliability.html",
-        asked.chosen(),
-        compute if asked.asked else None,
-    )
+    return _page(request, "analyst/reliability.html", page, compute if asked.asked else None)
 
 
 def _whole(text: str, field: str, most: int) -> int:
@@ -234,10 +231,20 @@ def omega_page(
     seed: Choice = "2017",
 ) -> Response:
     """McDonald's omega total with its seeded bootstrap CI (1000 resamples, seed 2017)."""
-    chosen = asked.chosen() | {"bootstrap": bootstrap, "seed": seed}
+    page = OmegaPage(
+        viewer=viewer,
+        all=analyst.pooled_answers(session, viewer),
+        chosen_items=asked.item,
+        chosen_rounds=asked.round,
+        missing=asked.missing,
+        keying=asked.keying,
+        scale=asked.scale,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
 
-    def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
-        items = asked.items(everything)
+    def compute(page: OmegaPage) -> OmegaPage:
+        items = asked.items(page.all)
         resamples = _whole(bootstrap, "bootstrap", analyst.MOST_BOOTSTRAP)
         seeded = _whole(seed, "seed", 2**32 - 1)
         pooled = analyst.omega(
@@ -250,11 +257,9 @@ def omega_page(
             resamples,
             seeded,
         )
-        return {"pooled": pooled, "chosen_items": items}
+        return replace(page, pooled=pooled, chosen_items=items)
 
-    return _page(
-        request, session, viewer, "analyst/omega.html", chosen, compute if asked.asked else None
-    )
+    return _page(request, "analyst/omega.html", page, compute if asked.asked else None)
 
 
 def _factor_count(text: str) -> int:
@@ -274,10 +279,21 @@ def factor_page(
     rotation: Choice = "oblimin",
 ) -> Response:
     """Exploratory factor analysis of chosen items."""
-    chosen = asked.chosen() | {"factors": factors, "method": method, "rotation": rotation}
+    page = FactorPage(
+        viewer=viewer,
+        all=analyst.pooled_answers(session, viewer),
+        chosen_items=asked.item,
+        chosen_rounds=asked.round,
+        missing=asked.missing,
+        keying=asked.keying,
+        scale=asked.scale,
+        factors=factors,
+        method=method,
+        rotation=rotation,
+    )
 
-    def compute(everything: analyst.PooledAnswers) -> dict[str, object]:
-        items = asked.items(everything)
+    def compute(page: FactorPage) -> FactorPage:
+        items = asked.items(page.all)
         pooled = analyst.factor(
             session,
             viewer,
@@ -293,11 +309,9 @@ def factor_page(
             f"{'MR' if pooled.result.method == 'minres' else 'ML'}{i + 1}"
             for i in range(pooled.result.n_factors)
         ]
-        return {"pooled": pooled, "chosen_items": items, "factor_names": names}
+        return replace(page, pooled=pooled, chosen_items=items, factor_names=names)
 
-    return _page(
-        request, session, viewer, "analyst/factor.html", chosen, compute if asked.asked else None
-    )
+    return _page(request, "analyst/factor.html", page, compute if asked.asked else None)
 
 
 @router.get("/analyst/agreement", response_class=HTMLResponse)
@@ -311,18 +325,19 @@ def agreement_page(
     action: Choice = "",
 ) -> Response:
     """rwg(j) per partnership and scale, ICC(1) and ICC(2) across partnerships."""
-    chosen: dict[str, object] = {
-        "chosen_scales": scale,
-        "chosen_rounds": round,
-        "keying": keying,
-        "scale_boxes": True,
-    }
+    page = AgreementPage(
+        viewer=viewer,
+        all=analyst.pooled_answers(session, viewer),
+        chosen_scales=scale,
+        chosen_rounds=round,
+        keying=keying,
+    )
 
-    def compute(_everything: analyst.PooledAnswers) -> dict[str, object]:
+    def compute(page: AgreementPage) -> AgreementPage:
         found = analyst.agreement(session, viewer, scale, _round_ids(round), keying)
-        return {"pooled": found, "icc_notes": icc_notes(found.scales)}
+        return replace(page, pooled=found, icc_notes=icc_notes(found.scales))
 
     asked = _asked(action, scale)
     return _page(
-        request, session, viewer, "analyst/agreement.html", chosen, compute if asked else None
+        request, "analyst/agreement.html", page, compute if asked else None, scale_boxes=True
     )

@@ -33,7 +33,11 @@ from app.web.forms import (
     parse_whole_number,
     problems_of,
 )
-from app.web.pages import CoordinatorRoundPage
+from app.web.pages import (
+    CoordinatorDashboardPage,
+    CoordinatorPartnershipPage,
+    CoordinatorRoundPage,
+)
 from app.web.redirects import see_other
 from app.web.templating import templates
 
@@ -65,19 +69,17 @@ def _dashboard(
     return templates.TemplateResponse(
         request,
         "coordinator/dashboard.html",
-        {
-            "coordinator": coordinator,
-            "partnerships": partnerships.list_partnerships(
+        CoordinatorDashboardPage(
+            coordinator=coordinator,
+            partnerships=partnerships.list_partnerships(
                 session, accounts.coordinating_scope(session, coordinator)
             ),
-            "partnership_kinds": instruments.attribute_choices(
+            partnership_kinds=instruments.attribute_choices(
                 session, "partnership_attribute", default
             ),
-            "partnership_kind_labels": instruments.attribute_labels(
-                session, "partnership_attribute"
-            ),
-            "form": form,
-        },
+            partnership_kind_labels=instruments.attribute_labels(session, "partnership_attribute"),
+            form=form,
+        ),
         status_code=422 if form else 200,
     )
 
@@ -126,30 +128,26 @@ def partnership_page_response(
     return templates.TemplateResponse(
         request,
         "coordinator/partnership.html",
-        {
-            "coordinator": coordinator,
-            "partnership": partnerships.get_partnership(session, partnership_id),
-            "organisations": organisations,
-            "removable": {
-                o.id: partnerships.removable(session, o.id) for o in organisations if o.id
-            },
-            "rounds": listed,
-            "organisation_kinds": instruments.attribute_choices(
+        CoordinatorPartnershipPage(
+            coordinator=coordinator,
+            partnership=partnerships.get_partnership(session, partnership_id),
+            organisations=organisations,
+            removable={o.id: partnerships.removable(session, o.id) for o in organisations if o.id},
+            rounds=listed,
+            organisation_kinds=instruments.attribute_choices(
                 session, "organisation_attribute", default
             ),
-            "organisation_kind_labels": instruments.attribute_labels(
+            organisation_kind_labels=instruments.attribute_labels(
                 session, "organisation_attribute"
             ),
-            "partnership_kind_labels": instruments.attribute_labels(
-                session, "partnership_attribute"
-            ),
-            "instrument_choices": {c.key: c.label for c in choices},
-            "default_instrument": default_key,
-            "today": rounds.today(),
-            "threshold": settings.anonymity_threshold,
-            "round_state": rounds.round_state,
-            "form": form,
-        },
+            partnership_kind_labels=instruments.attribute_labels(session, "partnership_attribute"),
+            instrument_choices={c.key: c.label for c in choices},
+            default_instrument=default_key,
+            today=rounds.today(),
+            threshold=settings.anonymity_threshold,
+            round_state=rounds.round_state,
+            form=form,
+        ),
         status_code=422 if form else 200,
     )
 

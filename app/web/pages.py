@@ -9,9 +9,10 @@ listed in ``PAGE_CONTEXTS`` still takes a plain dict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
 from analysis.instrument import Instrument, Section
 from app.models import (
@@ -23,12 +24,23 @@ from app.models import (
     Partnership,
     SurveyRound,
 )
-from app.services.account_management import AccountRow
+from app.services.account_management import AccountRow, PartnershipMember
+from app.services.analyst import (
+    PooledAgreement,
+    PooledAnswers,
+    PooledFactorAnalysis,
+    PooledOmega,
+    PooledReliability,
+    PooledView,
+)
 from app.services.api_tokens import NewToken
 from app.services.instruments import InstrumentChoice
+from app.services.outbox import DeliveryCounts
 from app.services.own_account import AccountSummary
+from app.services.participants import Letter, OrganisationParticipants, RowProblem
 from app.services.reports import Viewer
 from app.services.rounds import OrganisationProgress, RoundState
+from app.web.agreement_notes import IccNote
 from app.web.forms import FormState
 from app.web.page_problems import PageProblem
 
@@ -242,6 +254,243 @@ class InstrumentsPage:
     choices: Sequence[InstrumentChoice]
 
 
+# Coordinator and analyst pages
+
+
+@dataclass(frozen=True)
+class CoordinatorDashboardPage:
+    """``coordinator/dashboard.html``: the partnerships one runs; start another."""
+
+    coordinator: Account
+    partnerships: Sequence[Partnership]
+    partnership_kinds: Mapping[str, str]  # a new partnership's kinds: value: label
+    partnership_kind_labels: Mapping[str, str]  # every kind's label, old instruments' too
+    form: FormState | None  # the new partnership's problems and input, when it was sent wrong
+
+
+@dataclass(frozen=True)
+class CoordinatorPartnershipPage:
+    """``coordinator/partnership.html``: a partnership's organisations and rounds; add one."""
+
+    coordinator: Account
+    partnership: Partnership
+    organisations: Sequence[Organisation]
+    removable: Mapping[int, bool]  # organisation id: whether it may be removed
+    rounds: Sequence[SurveyRound]
+    organisation_kinds: Mapping[str, str]  # a new organisation's kinds: value: label
+    organisation_kind_labels: Mapping[str, str]
+    partnership_kind_labels: Mapping[str, str]
+    instrument_choices: Mapping[str, str]  # a new round's instruments: key: label
+    default_instrument: str  # the key chosen unless another is
+    today: date
+    threshold: int  # a new round's anonymity threshold unless another is given
+    round_state: Callable[[SurveyRound], RoundState]
+    form: FormState | None  # the organisation's or round's form, when it was sent wrong
+
+
+@dataclass(frozen=True)
+class PartnershipAccessPage:
+    """``coordinator/access.html``: who may see a partnership; invite or remove someone."""
+
+    coordinator: Account
+    form: FormState | None
+    partnership: Partnership
+    members: Sequence[PartnershipMember]
+    roles: Mapping[AccountRole, str]  # the roles one may be invited to: role: label
+
+
+@dataclass(frozen=True)
+class CloseRoundPage:
+    """``coordinator/close.html``: confirm closing a round early."""
+
+    coordinator: Account
+    round: SurveyRound
+    partnership: Partnership
+    state: RoundState
+    submitted: int  # the responses submitted so far
+
+
+@dataclass(frozen=True)
+class ClosingDatePage:
+    """``coordinator/closing_date.html``: change an open round's closing date."""
+
+    coordinator: Account
+    form: FormState | None
+    round: SurveyRound
+    today: date
+
+
+@dataclass(frozen=True)
+class ReopenRoundPage:
+    """``coordinator/reopen.html``: reopen a closed round until a new closing date."""
+
+    coordinator: Account
+    form: FormState | None
+    round: SurveyRound
+    state: RoundState
+    closed_on: date | None
+    today: date
+
+
+@dataclass(frozen=True)
+class ReplaceOpenLinkPage:
+    """``coordinator/replace_open_link.html``: confirm replacing a round's open link."""
+
+    coordinator: Account
+    round: SurveyRound
+
+
+@dataclass(frozen=True)
+class RenamePage:
+    """``coordinator/rename.html``: rename a partnership, an organisation or a round."""
+
+    coordinator: Account
+    form: FormState | None
+    what: str  # "the partnership", "the organisation", "the round"
+    current: str  # its name now
+    action: str  # where the form posts
+    back: str
+    field_label: str
+
+
+@dataclass(frozen=True)
+class RemoveOrganisationPage:
+    """``coordinator/remove_organisation.html``: confirm removing an organisation."""
+
+    coordinator: Account
+    partnership: Partnership
+    organisation: Organisation
+    removable: bool  # no link of it started or submitted
+    unused: int  # its links never used, which stop working
+
+
+@dataclass(frozen=True)
+class DeletePage:
+    """``coordinator/delete.html``: confirm deleting a round or a partnership by its name."""
+
+    coordinator: Account
+    form: FormState | None
+    what: str  # "round" or "partnership"
+    name: str
+    action: str  # where the form posts
+    back: str
+    losing: Sequence[str]  # what goes with it, in words
+
+
+@dataclass(frozen=True)
+class PreviewPage:
+    """``coordinator/preview.html``: a round's questionnaire, every section on one page."""
+
+    coordinator: Account
+    round: SurveyRound
+    instrument: Instrument
+
+
+@dataclass(frozen=True)
+class ParticipantsPage:
+    """``coordinator/participants.html``: a round's participants, add or remove them, send
+    the invitations; counts only, never who has answered."""
+
+    coordinator: Account
+    round: SurveyRound
+    state: RoundState
+    partnership: Partnership
+    organisations: Sequence[Organisation]
+    counts: Sequence[OrganisationParticipants]
+    invitations: DeliveryCounts  # the invitations' e-mails
+    all_messages: DeliveryCounts  # every e-mail of the round
+    reminders: Sequence[tuple[date, bool]]  # each reminder day, and whether it was sent
+    text: str  # the participants typed, kept when they were refused
+    page_problems: Sequence[PageProblem]
+    row_problems: Sequence[RowProblem]
+    added: int | None  # participants just added, if any
+    queued: int | None  # invitations just queued, if any
+    removed: bool  # a participant was just removed
+    remove_problem: str | None  # what is wrong with the address to remove
+    remove_value: str  # the address to remove, kept in the form
+
+
+@dataclass(frozen=True)
+class MailingPage:
+    """``coordinator/mailing.html``: a round's invitation and reminder texts and dates."""
+
+    coordinator: Account
+    round: SurveyRound
+    values: Mapping[str, str]  # the texts and dates, as saved or as sent
+    problems: Mapping[str, str]  # field: what is wrong with it
+    page_problems: Sequence[PageProblem]
+    letters: Sequence[Letter]  # the invitation and reminder as sent, when previewed
+    placeholders: Sequence[str]  # the ((names)) the texts may use
+    saved: bool
+
+
+@dataclass(frozen=True)
+class PooledPage:
+    """``analyst/pooled.html``: pooled counts by kind of partnership and pooled Table 4."""
+
+    viewer: Viewer
+    view: PooledView
+    counts: Sequence[Mapping[Hashable, Any]]  # Table 3's rows: label, responses, partnerships
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysisPage:
+    """What every analysis page's form is given: the pooled answers (their instrument and
+    rounds), the choices to show again, and the problems of a request that does not fit."""
+
+    viewer: Viewer
+    all: PooledAnswers
+    chosen_rounds: Sequence[str]
+    keying: str
+    page_problems: Sequence[PageProblem] = ()
+    field_errors: Mapping[str, str] = field(default_factory=dict)  # field: its problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemAnalysisPage(AnalysisPage):
+    """An analysis of chosen items (or a scale's, filled in)."""
+
+    chosen_items: Sequence[str]
+    missing: str
+    scale: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReliabilityPage(ItemAnalysisPage):
+    """``analyst/reliability.html``: Cronbach's alpha of chosen items."""
+
+    pooled: PooledReliability | None = None  # the figures, once asked for
+
+
+@dataclass(frozen=True, kw_only=True)
+class OmegaPage(ItemAnalysisPage):
+    """``analyst/omega.html``: McDonald's omega of chosen items, with a bootstrap CI."""
+
+    bootstrap: str
+    seed: str
+    pooled: PooledOmega | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactorPage(ItemAnalysisPage):
+    """``analyst/factor.html``: exploratory factor analysis of chosen items."""
+
+    factors: str
+    method: str
+    rotation: str
+    pooled: PooledFactorAnalysis | None = None
+    factor_names: Sequence[str] = ()  # MR1, MR2, ... (ML1, ... by maximum likelihood)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgreementPage(AnalysisPage):
+    """``analyst/agreement.html``: rwg(j) per partnership and scale, ICC(1) and ICC(2)."""
+
+    chosen_scales: Sequence[str]
+    pooled: PooledAgreement | None = None
+    icc_notes: Sequence[IccNote] = ()
+
+
 PAGE_CONTEXTS: dict[str, type] = {
     "admin/accounts.html": AdminAccountsPage,
     "admin/invite.html": InviteAccountPage,
@@ -260,4 +509,23 @@ PAGE_CONTEXTS: dict[str, type] = {
     "not_found.html": NoContext,
     "server_error.html": NoContext,
     "respondent/unknown_link.html": NoContext,
+    # Coordinator and analyst pages
+    "coordinator/dashboard.html": CoordinatorDashboardPage,
+    "coordinator/partnership.html": CoordinatorPartnershipPage,
+    "coordinator/access.html": PartnershipAccessPage,
+    "coordinator/close.html": CloseRoundPage,
+    "coordinator/closing_date.html": ClosingDatePage,
+    "coordinator/reopen.html": ReopenRoundPage,
+    "coordinator/replace_open_link.html": ReplaceOpenLinkPage,
+    "coordinator/rename.html": RenamePage,
+    "coordinator/remove_organisation.html": RemoveOrganisationPage,
+    "coordinator/delete.html": DeletePage,
+    "coordinator/preview.html": PreviewPage,
+    "coordinator/participants.html": ParticipantsPage,
+    "coordinator/mailing.html": MailingPage,
+    "analyst/pooled.html": PooledPage,
+    "analyst/reliability.html": ReliabilityPage,
+    "analyst/omega.html": OmegaPage,
+    "analyst/factor.html": FactorPage,
+    "analyst/agreement.html": AgreementPage,
 }

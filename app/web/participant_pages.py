@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, Response
 
 from app.database import SessionDep
+from app.models import Account
 from app.services import participants, partnerships, rounds
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.services.outbox import delivery_counts
@@ -21,6 +22,7 @@ from app.web.deps import (
     SettingsDep,
 )
 from app.web.page_problems import PageProblem
+from app.web.pages import MailingPage, ParticipantsPage
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
@@ -43,7 +45,7 @@ def _count(text: str | None) -> int | None:
 def _participants_page(
     request: Request,
     session: SessionDep,
-    coordinator: object,
+    coordinator: Account,
     round_id: int,
     *,
     text: str = "",
@@ -71,28 +73,28 @@ def _participants_page(
     return templates.TemplateResponse(
         request,
         "coordinator/participants.html",
-        {
-            "coordinator": coordinator,
-            "round": survey_round,
-            "state": rounds.round_state(survey_round),
-            "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-            "organisations": partnerships.list_organisations(session, survey_round.partnership_id),
-            "counts": participants.participant_counts(session, round_id),
-            "invitations": delivery_counts(session, round_id, participants.INVITATION),
-            "all_messages": delivery_counts(session, round_id),
-            "reminders": [
+        ParticipantsPage(
+            coordinator=coordinator,
+            round=survey_round,
+            state=rounds.round_state(survey_round),
+            partnership=partnerships.get_partnership(session, survey_round.partnership_id),
+            organisations=partnerships.list_organisations(session, survey_round.partnership_id),
+            counts=participants.participant_counts(session, round_id),
+            invitations=delivery_counts(session, round_id, participants.INVITATION),
+            all_messages=delivery_counts(session, round_id),
+            reminders=[
                 (day, day in done)
                 for day in sorted(date.fromisoformat(text) for text in mailing.reminder_dates)
             ],
-            "text": text,
-            "page_problems": page_problems,
-            "row_problems": problems or [],
-            "added": _count(request.query_params.get("added")),
-            "queued": _count(request.query_params.get("queued")),
-            "removed": request.query_params.get("removed") == "1",
-            "remove_problem": remove_problem,
-            "remove_value": remove_value,
-        },
+            text=text,
+            page_problems=page_problems,
+            row_problems=problems or [],
+            added=_count(request.query_params.get("added")),
+            queued=_count(request.query_params.get("queued")),
+            removed=request.query_params.get("removed") == "1",
+            remove_problem=remove_problem,
+            remove_value=remove_value,
+        ),
         status_code=status_code,
     )
 
@@ -195,7 +197,7 @@ def send_invitations(
 def _mailing_page(
     request: Request,
     session: SessionDep,
-    coordinator: object,
+    coordinator: Account,
     round_id: int,
     base: str,
     *,
@@ -229,20 +231,19 @@ def _mailing_page(
     return templates.TemplateResponse(
         request,
         "coordinator/mailing.html",
-        {
-            "coordinator": coordinator,
-            "round": survey_round,
-            "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-            "values": values,
-            "problems": problems,
-            "page_problems": [
+        MailingPage(
+            coordinator=coordinator,
+            round=survey_round,
+            values=values,
+            problems=problems,
+            page_problems=[
                 PageProblem(name, message, f"{MAILING_FIELDS[name]}: {message}", f"#{name}")
                 for name, message in problems.items()
             ],
-            "letters": letters,
-            "placeholders": participants.PLACEHOLDERS,
-            "saved": request.query_params.get("saved") == "1",
-        },
+            letters=letters,
+            placeholders=participants.PLACEHOLDERS,
+            saved=request.query_params.get("saved") == "1",
+        ),
         status_code=status_code,
     )
 

@@ -27,7 +27,17 @@ from app.web.deps import (
     PageRoundId,
 )
 from app.web.forms import FormState, parse_date, problems_of
-from app.web.pages import InstrumentsPage
+from app.web.pages import (
+    CloseRoundPage,
+    ClosingDatePage,
+    DeletePage,
+    InstrumentsPage,
+    PreviewPage,
+    RemoveOrganisationPage,
+    RenamePage,
+    ReopenRoundPage,
+    ReplaceOpenLinkPage,
+)
 from app.web.redirects import see_other
 from app.web.templating import templates
 
@@ -36,30 +46,16 @@ MAX_UPLOAD_BYTES = 500_000
 
 
 def _page(
-    request: Request,
-    template: str,
-    coordinator: Account,
-    form: FormState | None = None,
-    **context: object,
+    request: Request, template: str, context: object, form: FormState | None = None
 ) -> Response:
+    """A page of its typed context (``app/web/pages.py``); 422 when a form is shown again."""
     return templates.TemplateResponse(
         request,
         template,
-        {"coordinator": coordinator, "form": form, **context},
+        context,
         status_code=422 if form else 200,
         headers={"Cache-Control": "no-store"},
     )
-
-
-def _round_context(session: Session, round_id: int) -> dict[str, object]:
-    survey_round = rounds.get_round(session, round_id)
-    return {
-        "round": survey_round,
-        "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-        "state": rounds.round_state(survey_round),
-        "closed_on": rounds.closed_on(survey_round),
-        "today": rounds.today(),
-    }
 
 
 # -- closing, reopening, dates -------------------------------------------------------------
@@ -69,9 +65,15 @@ def _round_context(session: Session, round_id: int) -> dict[str, object]:
 def close_page(
     request: Request, round_id: PageRoundId, session: SessionDep, coordinator: PageCoordinatorDep
 ) -> Response:
-    context = _round_context(session, round_id)
-    context["submitted"] = rounds.round_progress_total(session, round_id)
-    return _page(request, "coordinator/close.html", coordinator, None, **context)
+    survey_round = rounds.get_round(session, round_id)
+    page = CloseRoundPage(
+        coordinator=coordinator,
+        round=survey_round,
+        partnership=partnerships.get_partnership(session, survey_round.partnership_id),
+        state=rounds.round_state(survey_round),
+        submitted=rounds.round_progress_total(session, round_id),
+    )
+    return _page(request, "coordinator/close.html", page)
 
 
 @router.post("/coordinator/rounds/{round_id}/open-now", dependencies=[CsrfProtected])
@@ -82,22 +84,49 @@ def open_now(
     return see_other(f"/coordinator/rounds/{round_id}?done=opened")
 
 
-def _date_page(
+DatePage = Callable[[Request, Session, Account, int, FormState], Response]
+
+
+def _closing_date_page(
     request: Request,
     session: Session,
     coordinator: Account,
     round_id: int,
-    template: str,
     form: FormState | None = None,
 ) -> Response:
-    return _page(request, template, coordinator, form, **_round_context(session, round_id))
+    page = ClosingDatePage(
+        coordinator=coordinator,
+        form=form,
+        round=rounds.get_round(session, round_id),
+        today=rounds.today(),
+    )
+    return _page(request, "coordinator/closing_date.html", page, form)
+
+
+def _reopen_page(
+    request: Request,
+    session: Session,
+    coordinator: Account,
+    round_id: int,
+    form: FormState | None = None,
+) -> Response:
+    survey_round = rounds.get_round(session, round_id)
+    page = ReopenRoundPage(
+        coordinator=coordinator,
+        form=form,
+        round=survey_round,
+        state=rounds.round_state(survey_round),
+        closed_on=rounds.closed_on(survey_round),
+        today=rounds.today(),
+    )
+    return _page(request, "coordinator/reopen.html", page, form)
 
 
 @router.get("/coordinator/rounds/{round_id}/closing-date", response_class=HTMLResponse)
 def closing_date_page(
     request: Request, round_id: PageRoundId, session: SessionDep, coordinator: PageCoordinatorDep
 ) -> Response:
-    return _date_page(request, session, coordinator, round_id, "coordinator/closing_date.html")
+    return _closing_date_page(request, session, coordinator, round_id)
 
 
 def _posted_date(day: str, month: str, year: str) -> dict[str, str]:
@@ -111,12 +140,13 @@ def _post_closing_date(
     round_id: int,
     posted: dict[str, str],
     change: Callable[..., object],
-    template: str,
+    date_page: DatePage,
     done: str,
 ) -> Response:
     """A posted closing date handed to ``change`` (extend or reopen, called as
-    ``change(session, round_id, closes_on, actor=coordinator)``): its page again with the
-    problems and the typed date kept, or the round's page (post-redirect-get)."""
+    ``change(session, round_id, closes_on, actor=coordinator)``): its page (``date_page``)
+    again with the problems and the typed date kept, or the round's page
+    (post-redirect-get)."""
     form = FormState(posted)
     closes_on = parse_date(posted, "closes_on", form)
     if closes_on is not None:
@@ -125,7 +155,7 @@ def _post_closing_date(
         except SurveyServiceError as error:
             form.problems = problems_of(error, "closes_on")
     if form or closes_on is None:
-        return _date_page(request, session, coordinator, round_id, template, form)
+        return date_page(request, session, coordinator, round_id, form)
     return see_other(f"/coordinator/rounds/{round_id}?done={done}")
 
 
@@ -151,7 +181,7 @@ def change_closing_date(
         round_id,
         _posted_date(day, month, year),
         rounds.change_closing_date,
-        "coordinator/closing_date.html",
+        _closing_date_page,
         "closing-date",
     )
 
@@ -160,7 +190,7 @@ def change_closing_date(
 def reopen_page(
     request: Request, round_id: PageRoundId, session: SessionDep, coordinator: PageCoordinatorDep
 ) -> Response:
-    return _date_page(request, session, coordinator, round_id, "coordinator/reopen.html")
+    return _reopen_page(request, session, coordinator, round_id)
 
 
 @router.post("/coordinator/rounds/{round_id}/reopen", dependencies=[CsrfProtected])
@@ -180,7 +210,7 @@ def reopen(
         round_id,
         _posted_date(day, month, year),
         rounds.reopen_round,
-        "coordinator/reopen.html",
+        _reopen_page,
         "reopened",
     )
 
@@ -189,13 +219,8 @@ def reopen(
 def replace_open_link_page(
     request: Request, round_id: PageRoundId, session: SessionDep, coordinator: PageCoordinatorDep
 ) -> Response:
-    return _page(
-        request,
-        "coordinator/replace_open_link.html",
-        coordinator,
-        None,
-        **_round_context(session, round_id),
-    )
+    page = ReplaceOpenLinkPage(coordinator=coordinator, round=rounds.get_round(session, round_id))
+    return _page(request, "coordinator/replace_open_link.html", page)
 
 
 # -- renames ------------------------------------------------------------------------------
@@ -212,17 +237,16 @@ def _rename_page(
     form: FormState | None = None,
     field_label: str = "New name",
 ) -> Response:
-    return _page(
-        request,
-        "coordinator/rename.html",
-        coordinator,
-        form,
+    page = RenamePage(
+        coordinator=coordinator,
+        form=form,
         what=what,
         current=current,
         action=action,
         back=back,
         field_label=field_label,
     )
+    return _page(request, "coordinator/rename.html", page, form)
 
 
 NameField = Annotated[str, Form(max_length=200)]
@@ -387,15 +411,14 @@ def remove_organisation_page(
 ) -> Response:
     organisation = partnerships.get_organisation(session, partnership_id, organisation_id)
     assert organisation.id is not None
-    return _page(
-        request,
-        "coordinator/remove_organisation.html",
-        coordinator,
+    page = RemoveOrganisationPage(
+        coordinator=coordinator,
         partnership=partnerships.get_partnership(session, partnership_id),
         organisation=organisation,
         removable=partnerships.removable(session, organisation.id),
         unused=partnerships.organisation_links(session, organisation.id).get("unused", 0),
     )
+    return _page(request, "coordinator/remove_organisation.html", page)
 
 
 @router.post(
@@ -423,17 +446,16 @@ def _delete_page(
     losing: list[str],
     form: FormState | None = None,
 ) -> Response:
-    return _page(
-        request,
-        "coordinator/delete.html",
-        coordinator,
-        form,
+    page = DeletePage(
+        coordinator=coordinator,
+        form=form,
         what=what,
         name=name,
         action=action,
         back=back,
         losing=losing,
     )
+    return _page(request, "coordinator/delete.html", page, form)
 
 
 def _round_losses(session: Session, round_id: int) -> list[str]:
@@ -560,14 +582,12 @@ def preview(
     """The questionnaire as respondents see it, every section on one page, with nothing to
     send: no link is used and nothing is stored."""
     survey_round = rounds.get_round(session, round_id)
-    return _page(
-        request,
-        "coordinator/preview.html",
-        coordinator,
+    page = PreviewPage(
+        coordinator=coordinator,
         round=survey_round,
         instrument=instruments.round_instrument(session, survey_round),
-        partnership=partnerships.get_partnership(session, survey_round.partnership_id),
     )
+    return _page(request, "coordinator/preview.html", page)
 
 
 # -- the admin's instruments ----------------------------------------------------------------
