@@ -24,6 +24,7 @@ PER_REQUEST = {"request", "csrf_token"}  # added to every page by the templates 
 PARTIAL_OPTIONS = {
     "hint",  # coordinator/_select.html, coordinator/_text_input.html: no hint
     "back_text",  # _back_link.html: "Back"
+    "width",  # coordinator/_text_input.html: no width class (the sign-in form's inputs)
 }
 
 
@@ -227,3 +228,21 @@ def test_every_coordinator_and_analyst_page_has_a_typed_context() -> None:
         if not p.name.startswith("_")
     }
     assert len(pages) > 10 and pages <= set(PAGE_CONTEXTS), sorted(pages - set(PAGE_CONTEXTS))
+
+
+def test_every_account_respondent_report_and_public_page_has_a_typed_context() -> None:
+    """Every page of the account, respondent, reports, public and mail folders, and every
+    top-level page, renders from a typed context; a new one must join them.  Partials
+    (``_name.html``) and layouts are checked through the pages that use them."""
+    folder = Path(__file__).resolve().parent.parent / "app" / "templates"
+    folders = ("account", "respondent", "reports", "public", "mail")
+    patterns = ["*.html", *(f"{sub}/*.html" for sub in folders)]
+    layouts = {"base.html"}  # extended by the pages, never drawn alone
+    pages = {
+        path.relative_to(folder).as_posix()
+        for pattern in patterns
+        for path in folder.glob(pattern)
+        if not path.name.startswith("_") and path.name not in layouts
+    }
+    assert {"problem.html", "respondent/start.html", "reports/document.html"} <= pages
+    assert pages <= set(PAGE_CONTEXTS), sorted(pages - set(PAGE_CONTEXTS))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -18,11 +20,12 @@ from app.reports.charts import (
     trend_small_multiples_svg,
     trust_profile_svg,
 )
-from app.reports.documents import offered_files
 from app.reports.pdf import PdfOptions, html_to_pdf
 from app.services.reports import RoundReport
 from app.settings import Settings
 from app.templating import make_environment
+from app.web.pages import ProfileChart, ReportDocumentPage
+from app.web.templating import context_dict
 
 BAND_TAGS = {
     "strength": "nhsuk-tag--green",
@@ -40,16 +43,20 @@ def report_css() -> str:
     return (Path(__file__).resolve().parent.parent / "static" / "report.css").read_text("utf-8")
 
 
-def report_context(report: RoundReport) -> dict[str, object]:
+@dataclass(frozen=True)
+class ReportCharts:
+    """The report's charts as inline SVG: none when its results are not shown."""
+
+    profiles: Sequence[ProfileChart] = ()
+    item_svgs: Mapping[str, str] = field(default_factory=dict)  # scale id: its items' chart
+    heat_maps: Mapping[str, str] = field(default_factory=dict)  # asymmetry table id: its map
+    trend_svg: str | None = None  # the trend over all rounds, when there is one
+
+
+def report_charts(report: RoundReport) -> ReportCharts:
     """What the report templates need besides the report: charts as inline SVG."""
-    context: dict[str, object] = {
-        "report": report,
-        "band_tags": BAND_TAGS,
-        "report_css": report_css(),
-        "report_files": offered_files(report),
-    }
     if not report.visible:
-        return context
+        return ReportCharts()
     instrument = report.instrument
     several = len({bar.response_scale for bar in report.profile}) > 1
     profiles = []
@@ -59,12 +66,11 @@ def report_context(report: RoundReport) -> dict[str, object]:
             continue
         span = f"{response_scale.min} to {response_scale.max}"
         profiles.append(
-            {
-                "response_scale": scale_id,
-                "span": span,
-                "bars": bars,
-                "table_id": profile_table_id(scale_id, several),
-                "svg": trust_profile_svg(
+            ProfileChart(
+                response_scale=scale_id,
+                span=span,
+                table_id=profile_table_id(scale_id, several),
+                svg=trust_profile_svg(
                     bars,
                     scale_min=response_scale.min,
                     scale_max=response_scale.max,
@@ -72,19 +78,18 @@ def report_context(report: RoundReport) -> dict[str, object]:
                     + (f": scales answered {span}" if several else ": pillars and levels of trust"),
                     chart_id=f"profile-{scale_id}",
                 ),
-            }
+            )
         )
-    context["profiles"] = profiles
-    context["profile_svg"] = "".join(str(p["svg"]) for p in profiles)
-    context["item_svgs"] = {scale.id: _items_chart(report, scale.id) for scale in instrument.scales}
-    context["heat_maps"] = {
-        table.id: _heat_map(report, view, table)
-        for view in report.asymmetries
-        if (table := report.table_named(asymmetry_table_id(view))) is not None
-    }
-    if report.trend is not None:
-        context["trend_svg"] = _trend_chart(report)
-    return context
+    return ReportCharts(
+        profiles=profiles,
+        item_svgs={scale.id: _items_chart(report, scale.id) for scale in instrument.scales},
+        heat_maps={
+            table.id: _heat_map(report, view, table)
+            for view in report.asymmetries
+            if (table := report.table_named(asymmetry_table_id(view))) is not None
+        },
+        trend_svg=_trend_chart(report) if report.trend is not None else None,
+    )
 
 
 def _trend_chart(report: RoundReport) -> str:
@@ -172,8 +177,18 @@ def report_html(
     a cover giving the partnership, the round, its dates and ``generated_on`` (today, UTC);
     rendered with ``environment`` (the app's; a new one for the command line)."""
     template = (environment or make_environment()).get_template("reports/document.html")
-    generated = generated_on or datetime.now(UTC).date()
-    html = template.render({**report_context(report), "generated_on": generated})
+    charts = report_charts(report)
+    page = ReportDocumentPage(
+        report=report,
+        band_tags=BAND_TAGS,
+        report_css=report_css(),
+        profiles=charts.profiles,
+        item_svgs=charts.item_svgs,
+        heat_maps=charts.heat_maps,
+        trend_svg=charts.trend_svg,
+        generated_on=generated_on or datetime.now(UTC).date(),
+    )
+    html = template.render(context_dict(page))
     # A document to print and keep: every collapsed section (frequency tables) is shown.
     return _DETAILS_CLOSED.sub("<details open", html)
 

@@ -26,6 +26,7 @@ from app.services.errors import FieldValidationError
 from app.services.rate_limits import RateLimiter
 from app.web.deps import CsrfProtected, LinkBaseDep, SettingsDep
 from app.web.forms import FormState
+from app.web.pages import ForgotPasswordPage, LinkUnusablePage, SetPasswordPage, TooManyPage
 from app.web.redirects import see_other
 from app.web.templating import templates
 
@@ -41,7 +42,7 @@ def _forgot_page(
     return templates.TemplateResponse(
         request,
         "account/forgot.html",
-        {"form": form, "sent": sent},
+        ForgotPasswordPage(form=form, sent=sent),
         status_code=422 if form else 200,
         headers={"Cache-Control": "no-store"},
     )
@@ -74,13 +75,13 @@ def forgot(
         return templates.TemplateResponse(
             request,
             "too_many.html",
-            {
-                "message": f"too many new-password requests from this network: try again in "
+            TooManyPage(
+                message=f"too many new-password requests from this network: try again in "
                 f"{minutes} minute{'s' if minutes != 1 else ''}",
-                "posted": [],
-                "retry_url": FORGOT_PATH,
-                "keeps_answers": False,
-            },
+                posted=[],
+                retry_url=FORGOT_PATH,
+                keeps_answers=False,
+            ),
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(refusal.retry_after)},
         )
@@ -96,7 +97,7 @@ def _set_password_page(
     return templates.TemplateResponse(
         request,
         "account/set_password.html",
-        {"form": form, "token": token, "email": email},
+        SetPasswordPage(form=form, token=token, email=email),
         status_code=422 if form else 200,
         headers=NO_STORE,
     )
@@ -106,7 +107,7 @@ def _unusable(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "account/link_unusable.html",
-        {"forgot": FORGOT_PATH},
+        LinkUnusablePage(forgot=FORGOT_PATH),
         status_code=status.HTTP_404_NOT_FOUND,
         headers=NO_STORE,
     )

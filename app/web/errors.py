@@ -29,7 +29,7 @@ from app.services.errors import (
     TooManyResumeCodesError,
 )
 from app.web.deps import LoginRequiredError
-from app.web.pages import NoContext
+from app.web.pages import NoContext, ProblemPage, UnavailablePage
 from app.web.templating import templates
 
 STATUS_OF: dict[type[SurveyServiceError], int] = {
@@ -99,13 +99,18 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
     if isinstance(exc, RecordNotFoundError):
         return _not_found_page(request, headers)
-    template = {
-        LinkAlreadyUsedError: "respondent/used.html",
-        RoundNotOpenError: "respondent/unavailable.html",
-    }.get(type(exc), "problem.html")
-    return templates.TemplateResponse(
-        request, template, {"error": exc, "message": str(exc)}, status_code=code, headers=headers
-    )
+    template, context = _service_error_page(exc)
+    return templates.TemplateResponse(request, template, context, status_code=code, headers=headers)
+
+
+def _service_error_page(exc: SurveyServiceError) -> tuple[str, object]:
+    """The page of a service's error and its context: a used link, a round not open, or the
+    error's message."""
+    if type(exc) is LinkAlreadyUsedError:
+        return "respondent/used.html", NoContext()
+    if type(exc) is RoundNotOpenError:
+        return "respondent/unavailable.html", UnavailablePage(error=exc)
+    return "problem.html", ProblemPage(message=str(exc))
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -120,7 +125,7 @@ async def _database_down(request: Request, exc: Exception) -> Response:
     if _is_api(request):
         return JSONResponse({"detail": message}, status_code=503)
     return templates.TemplateResponse(
-        request, "problem.html", {"message": message}, status_code=503
+        request, "problem.html", ProblemPage(message=message), status_code=503
     )
 
 
@@ -138,7 +143,9 @@ async def _form_invalid(request: Request, exc: Exception) -> Response:
     return templates.TemplateResponse(
         request,
         "problem.html",
-        {"message": f"the form was not filled in correctly ({fields}); go back and try again"},
+        ProblemPage(
+            message=f"the form was not filled in correctly ({fields}); go back and try again"
+        ),
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
 
@@ -153,7 +160,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _not_found_page(request, headers)
     message = str(exc.detail) if exc.detail else "the request could not be answered"
     return templates.TemplateResponse(
-        request, "problem.html", {"message": message}, status_code=exc.status_code, headers=headers
+        request,
+        "problem.html",
+        ProblemPage(message=message),
+        status_code=exc.status_code,
+        headers=headers,
     )
 
 

@@ -24,6 +24,7 @@ from app.models import (
     Partnership,
     SurveyRound,
 )
+from app.reports.documents import ReportFile
 from app.services.account_management import AccountRow, PartnershipMember
 from app.services.analyst import (
     PooledAgreement,
@@ -34,12 +35,14 @@ from app.services.analyst import (
     PooledView,
 )
 from app.services.api_tokens import NewToken
+from app.services.errors import RoundNotOpenError
 from app.services.instruments import InstrumentChoice
 from app.services.outbox import DeliveryCounts
 from app.services.own_account import AccountSummary
 from app.services.participants import Letter, OrganisationParticipants, RowProblem
-from app.services.reports import Viewer
+from app.services.reports import RoundReport, Viewer
 from app.services.rounds import OrganisationProgress, RoundState
+from app.settings import Settings
 from app.web.agreement_notes import IccNote
 from app.web.forms import FormState
 from app.web.page_problems import PageProblem
@@ -529,3 +532,239 @@ PAGE_CONTEXTS: dict[str, type] = {
     "analyst/factor.html": FactorPage,
     "analyst/agreement.html": AgreementPage,
 }
+
+
+# Account, respondent, report and public pages
+
+
+@dataclass(frozen=True)
+class SignInPage:
+    """``account/sign_in.html``: e-mail address and password, again after a failure."""
+
+    next: str  # where to go once signed in (checked then, not here)
+    email: str  # the address typed, kept after a failure
+    failed: bool
+
+
+@dataclass(frozen=True)
+class SignInCodePage:
+    """``account/sign_in_code.html``: the second factor's code, after the password."""
+
+    next: str
+    form: FormState | None
+
+
+@dataclass(frozen=True)
+class SecondFactorSetUpPage:
+    """``account/second_factor_set_up.html``: a new secret as a QR code and in groups, and the
+    code that proves the app holds it; while signing in (a role requires one) or from the
+    account."""
+
+    account: Account | None  # None while signing in: the header shows no account yet
+    action: str  # where the form is sent
+    next: str
+    sealed: str  # the secret, encrypted for this account, sent back with the code
+    grouped: str  # the secret in groups of four, to type by hand
+    uri: str  # the otpauth:// address the QR code holds
+    qr_svg: str  # the QR code as inline SVG
+    form: FormState | None
+    required: bool  # whether the account's roles require one (signing in), or it is a choice
+
+
+@dataclass(frozen=True)
+class SecondFactorPage:
+    """``account/second_factor.html``: your second factor is on; turning it off."""
+
+    account: Account
+    required: bool  # whether one of the account's roles requires it (then it stays on)
+    form: FormState | None
+
+
+@dataclass(frozen=True)
+class ForgotPasswordPage:
+    """``account/forgot.html``: ask for a set-your-password link, the same answer for all."""
+
+    form: FormState | None
+    sent: bool
+
+
+@dataclass(frozen=True)
+class SetPasswordPage:
+    """``account/set_password.html``: choose a password from an e-mailed link."""
+
+    form: FormState | None
+    token: str  # the link's token, the form's address
+    email: str  # the account the link is for
+
+
+@dataclass(frozen=True)
+class LinkUnusablePage:
+    """``account/link_unusable.html``: a set-your-password link that is used or too old."""
+
+    forgot: str  # where to ask for a new one
+
+
+@dataclass(frozen=True)
+class StartPage:
+    """``respondent/start.html``: what the survey is for; the open link's organisation
+    choice, or a personal link's way in (where its respondent left off)."""
+
+    token: str
+    round: SurveyRound
+    instrument: Instrument
+    partnership: Partnership
+    open_link: bool
+    page_problems: Sequence[PageProblem]
+    organisations: Sequence[Organisation]  # the open link's choice (a personal link: none)
+    has_draft: bool  # a personal link: whether answers are saved already
+    next_url: str  # a personal link: the first page not yet answered (the open link: "")
+
+
+@dataclass(frozen=True)
+class ResumePage:
+    """``respondent/resume.html``: the resume code of a started link, asked for."""
+
+    token: str
+    round: SurveyRound
+    instrument: Instrument
+    posted: Sequence[tuple[str, str]]  # fields posted to a page that needed the code
+    problem: str | None
+    typed: str  # the code as typed, kept after a wrong one
+    page_problems: Sequence[PageProblem]
+
+
+@dataclass(frozen=True)
+class SavedPage:
+    """``respondent/saved.html``: saved for later, with the link and code to come back."""
+
+    round: SurveyRound
+    instrument: Instrument
+    resume_url: str
+    resume_code: str | None  # grouped for reading
+
+
+@dataclass(frozen=True)
+class ThankYouPage:
+    """``respondent/thank_you.html``: the response is sent."""
+
+    round: SurveyRound
+    instrument: Instrument
+
+
+@dataclass(frozen=True)
+class TryAgainPage:
+    """``respondent/try_again.html``: 503, the posted fields in a form to send again."""
+
+    retry_url: str
+    posted: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class UnavailablePage:
+    """``respondent/unavailable.html``: the round is closed or not open yet, and when."""
+
+    error: RoundNotOpenError
+
+
+@dataclass(frozen=True)
+class ProfileChart:
+    """The trust profile's chart for the scales answered on one answer scale."""
+
+    response_scale: str  # the answer scale's id
+    span: str  # its answers, "1 to 7"
+    table_id: str  # the table that gives the chart's figures
+    svg: str
+
+
+@dataclass(frozen=True)
+class ReportRoundPage:
+    """``reports/round.html``: a round's report, its charts as inline SVG (none below the
+    threshold), and its downloads."""
+
+    viewer: Viewer
+    report: RoundReport
+    band_tags: Mapping[str, str]  # a reading's band: its tag's class
+    report_files: Sequence[ReportFile]  # the files offered for download
+    profiles: Sequence[ProfileChart]
+    item_svgs: Mapping[str, str]  # scale id: its items' chart
+    heat_maps: Mapping[str, str]  # asymmetry table id: its heat map
+    trend_svg: str | None  # the trend over all rounds, when there is one
+
+
+@dataclass(frozen=True)
+class ReportDocumentPage:
+    """``reports/document.html``: the report as one HTML file (the download, and the PDF's
+    source), with its styles inlined and a cover."""
+
+    report: RoundReport
+    band_tags: Mapping[str, str]
+    report_css: str  # the report's own styles, inlined
+    profiles: Sequence[ProfileChart]
+    item_svgs: Mapping[str, str]
+    heat_maps: Mapping[str, str]
+    trend_svg: str | None
+    generated_on: date
+
+
+@dataclass(frozen=True)
+class PrivacyPage:
+    """``public/privacy.html``: who holds the data, why, for how long, who sees what."""
+
+    settings: Settings
+    threshold: int  # the anonymity threshold
+    minimum_threshold: int  # the smallest threshold a partnership may choose
+    responses_kept: str | None  # in words; None: kept until deleted
+    drafts_kept: str
+    audit_kept: str | None
+
+
+@dataclass(frozen=True)
+class OptOutPage:
+    """``mail/opt_out.html``: stop a round's reminders to one address."""
+
+    token: str
+    done: bool  # whether this address has opted out already
+
+
+@dataclass(frozen=True)
+class ProblemPage:
+    """``problem.html``: what went wrong, in a sentence (the services' errors and others)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class TooManyPage:
+    """``too_many.html``: 429, when to try again, and the posted fields kept to send again."""
+
+    message: str
+    posted: Sequence[tuple[str, str]]
+    retry_url: str
+    keeps_answers: bool  # whether a form was posted: its fields are kept, to send again
+
+
+PAGE_CONTEXTS.update(
+    {
+        "account/sign_in.html": SignInPage,
+        "account/sign_in_code.html": SignInCodePage,
+        "account/second_factor_set_up.html": SecondFactorSetUpPage,
+        "account/second_factor.html": SecondFactorPage,
+        "account/forgot.html": ForgotPasswordPage,
+        "account/set_password.html": SetPasswordPage,
+        "account/link_unusable.html": LinkUnusablePage,
+        "respondent/start.html": StartPage,
+        "respondent/resume.html": ResumePage,
+        "respondent/saved.html": SavedPage,
+        "respondent/thank_you.html": ThankYouPage,
+        "respondent/try_again.html": TryAgainPage,
+        "respondent/unavailable.html": UnavailablePage,
+        "respondent/used.html": NoContext,
+        "reports/round.html": ReportRoundPage,
+        "reports/document.html": ReportDocumentPage,
+        "public/privacy.html": PrivacyPage,
+        "mail/opt_out.html": OptOutPage,
+        "mail/opt_out_unknown.html": NoContext,
+        "problem.html": ProblemPage,
+        "too_many.html": TooManyPage,
+    }
+)

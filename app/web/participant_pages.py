@@ -22,7 +22,7 @@ from app.web.deps import (
     SettingsDep,
 )
 from app.web.page_problems import PageProblem
-from app.web.pages import MailingPage, ParticipantsPage
+from app.web.pages import MailingPage, NoContext, OptOutPage, ParticipantsPage
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
@@ -312,7 +312,7 @@ def opt_out_page(request: Request, token: str, session: SessionDep) -> Response:
     return templates.TemplateResponse(
         request,
         "mail/opt_out.html",
-        {"token": token, "done": participant.reminders_opted_out},
+        OptOutPage(token=token, done=participant.reminders_opted_out),
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
 
@@ -332,7 +332,7 @@ def _unknown_opt_out_link(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "mail/opt_out_unknown.html",
-        {},
+        NoContext(),
         status_code=status.HTTP_404_NOT_FOUND,
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )

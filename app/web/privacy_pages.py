@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.settings import MINIMUM_ANONYMITY_THRESHOLD
 from app.web.deps import SettingsDep
+from app.web.pages import PrivacyPage
 from app.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -26,20 +27,20 @@ def privacy_notice(request: Request, settings: SettingsDep) -> Response:
     return templates.TemplateResponse(
         request,
         "public/privacy.html",
-        {
-            "settings": settings,
-            "threshold": settings.anonymity_threshold,
-            "minimum_threshold": MINIMUM_ANONYMITY_THRESHOLD,
-            "responses_kept": (
+        PrivacyPage(
+            settings=settings,
+            threshold=settings.anonymity_threshold,
+            minimum_threshold=MINIMUM_ANONYMITY_THRESHOLD,
+            responses_kept=(
                 period_in_words(settings.response_retention_days)
                 if settings.response_retention_days
                 else None
             ),
-            "drafts_kept": period_in_words(settings.draft_grace_days),
-            "audit_kept": (
+            drafts_kept=period_in_words(settings.draft_grace_days),
+            audit_kept=(
                 period_in_words(settings.audit_retention_days)
                 if settings.audit_retention_days
                 else None
             ),
-        },
+        ),
     )

@@ -62,6 +62,7 @@ from app.models import InvitationKind
 from app.services.accounts import normalised_email
 from app.services.answering import Link, find_link
 from app.services.rate_limits import Limit, RateLimiter, Refusal
+from app.web.pages import ProblemPage, TooManyPage
 from app.web.templating import templates
 
 logger = logging.getLogger(__name__)
@@ -494,12 +495,12 @@ class RateLimitMiddleware:
         response = templates.TemplateResponse(
             Request(scope, receive),
             "too_many.html",
-            {
-                "message": message,
-                "posted": fields,
-                "retry_url": str(scope.get("path", "")),
-                "keeps_answers": posted,
-            },
+            TooManyPage(
+                message=message,
+                posted=fields,
+                retry_url=str(scope.get("path", "")),
+                keeps_answers=posted,
+            ),
             status_code=429,
             headers=headers,
         )
@@ -511,7 +512,10 @@ class RateLimitMiddleware:
             return {"type": "http.disconnect"}
 
         response = templates.TemplateResponse(
-            Request(scope, nothing), "problem.html", {"message": message}, status_code=status
+            Request(scope, nothing),
+            "problem.html",
+            ProblemPage(message=message),
+            status_code=status,
         )
         await response(scope, nothing, send)
 

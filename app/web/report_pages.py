@@ -11,9 +11,9 @@ from app.database import SessionDep
 from app.reports import documents, rendering
 from app.services import report_cache, reports, rounds
 from app.services.errors import RecordNotFoundError
-from app.services.reports import RoundReport
+from app.services.reports import RoundReport, Viewer
 from app.web.deps import SettingsDep
-from app.web.pages import ReportsIndexPage
+from app.web.pages import ReportRoundPage, ReportsIndexPage
 from app.web.redirects import see_other
 from app.web.report_access import (
     PageViewerDep,
@@ -60,6 +60,20 @@ def _report(session: SessionDep, viewer: PageViewerDep, round_id: str) -> RoundR
     return report_cache.round_report(session, survey_round, viewer)  # once per release
 
 
+def _round_page(viewer: Viewer, report: RoundReport) -> ReportRoundPage:
+    charts = rendering.report_charts(report)
+    return ReportRoundPage(
+        viewer=viewer,
+        report=report,
+        band_tags=rendering.BAND_TAGS,
+        report_files=documents.offered_files(report),
+        profiles=charts.profiles,
+        item_svgs=charts.item_svgs,
+        heat_maps=charts.heat_maps,
+        trend_svg=charts.trend_svg,
+    )
+
+
 @router.get("/reports/rounds/{round_id}", response_class=HTMLResponse)
 def round_page(
     request: Request, round_id: str, session: SessionDep, viewer: PageViewerDep
@@ -69,7 +83,7 @@ def round_page(
     return templates.TemplateResponse(
         request,
         "reports/round.html",
-        {"viewer": viewer, **rendering.report_context(report)},
+        _round_page(viewer, report),
         headers={"Cache-Control": "no-store"},
     )
 

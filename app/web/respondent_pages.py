@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 
 from analysis.instrument import Instrument, Section
 from app.database import SessionDep
-from app.models import Invitation, InvitationKind, InvitationStatus, SurveyRound
+from app.models import Invitation, InvitationKind, InvitationStatus, Organisation, SurveyRound
 from app.services import invitations, partnerships, responses
 from app.services.answers import UNANSWERED, section_by_id, unanswered_required
 from app.services.errors import (
@@ -48,7 +48,15 @@ from app.web.page_problems import (
     page_problems,
     submission_problems_shown,
 )
-from app.web.pages import CheckPage, SectionPage
+from app.web.pages import (
+    CheckPage,
+    ResumePage,
+    SavedPage,
+    SectionPage,
+    StartPage,
+    ThankYouPage,
+    TryAgainPage,
+)
 from app.web.redirects import see_other
 from app.web.schemas import optional_record_id
 from app.web.templating import templates
@@ -138,7 +146,7 @@ def _try_again(request: Request, form: FormData | None = None) -> Response:
     return templates.TemplateResponse(
         request,
         "respondent/try_again.html",
-        {"retry_url": request.url.path, "posted": posted},
+        TryAgainPage(retry_url=request.url.path, posted=posted),
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
@@ -182,17 +190,17 @@ def _resume_page(
     return templates.TemplateResponse(
         request,
         "respondent/resume.html",
-        {
-            "token": token,
-            "round": survey_round,
-            "instrument": instrument,
-            "posted": posted,
-            "problem": problem,
-            "typed": typed if isinstance(typed, str) else "",
-            "page_problems": [PageProblem("resume_code", problem, problem, "#resume_code")]
+        ResumePage(
+            token=token,
+            round=survey_round,
+            instrument=instrument,
+            posted=posted,
+            problem=problem,
+            typed=typed if isinstance(typed, str) else "",
+            page_problems=[PageProblem("resume_code", problem, problem, "#resume_code")]
             if problem
             else [],
-        },
+        ),
         status_code=status_code,
         headers=headers,
     )
@@ -204,18 +212,11 @@ def _start_page(
     invitation = invitations.invitation_for_token(session, token)
     survey_round, instrument = responses.round_and_instrument(session, invitation)
     require_open(survey_round)
-    context: dict[str, object] = {
-        "token": token,
-        "round": survey_round,
-        "instrument": instrument,
-        "partnership": partnerships.get_partnership(session, survey_round.partnership_id),
-        "open_link": invitation.kind == InvitationKind.OPEN,
-        "page_problems": problems or [],
-    }
-    if invitation.kind == InvitationKind.OPEN:
-        context["organisations"] = partnerships.list_organisations(
-            session, survey_round.partnership_id
-        )
+    open_link = invitation.kind == InvitationKind.OPEN
+    organisations: list[Organisation] = []
+    has_draft, next_url = False, ""
+    if open_link:
+        organisations = partnerships.list_organisations(session, survey_round.partnership_id)
     else:
         try:
             so_far = responses.answers_so_far(session, invitation, _resume_of(request, invitation))
@@ -223,8 +224,8 @@ def _start_page(
             return _resume_page(request, session, token, invitation)
         if invitation.status == InvitationStatus.SUBMITTED:
             raise LinkAlreadyUsedError()
-        context["has_draft"] = so_far.has_draft
-        context["next_url"] = (
+        has_draft = so_far.has_draft
+        next_url = (
             f"/s/{token}/sections/{so_far.next_section}"
             if so_far.next_section
             else f"/s/{token}/check"
@@ -232,7 +233,17 @@ def _start_page(
     return templates.TemplateResponse(
         request,
         "respondent/start.html",
-        context,
+        StartPage(
+            token=token,
+            round=survey_round,
+            instrument=instrument,
+            partnership=partnerships.get_partnership(session, survey_round.partnership_id),
+            open_link=open_link,
+            page_problems=problems or [],
+            organisations=organisations,
+            has_draft=has_draft,
+            next_url=next_url,
+        ),
         status_code=status.HTTP_400_BAD_REQUEST if problems else status.HTTP_200_OK,
     )
 
@@ -540,12 +551,12 @@ def saved_for_later(request: Request, token: str, session: SessionDep) -> Respon
     return templates.TemplateResponse(
         request,
         "respondent/saved.html",
-        {
-            "round": survey_round,
-            "instrument": instrument,
-            "resume_url": respondent_link(link_base(request, request.app.state.settings), token),
-            "resume_code": _grouped(resume_code.code),
-        },
+        SavedPage(
+            round=survey_round,
+            instrument=instrument,
+            resume_url=respondent_link(link_base(request, request.app.state.settings), token),
+            resume_code=_grouped(resume_code.code),
+        ),
     )
 
 
@@ -643,5 +654,7 @@ def thank_you(request: Request, token: str, session: SessionDep) -> Response:
         return see_other(f"/s/{token}")
     survey_round, instrument = responses.round_and_instrument(session, invitation)
     return templates.TemplateResponse(
-        request, "respondent/thank_you.html", {"round": survey_round, "instrument": instrument}
+        request,
+        "respondent/thank_you.html",
+        ThankYouPage(round=survey_round, instrument=instrument),
     )

@@ -33,7 +33,13 @@ from app.web.deps import (
     signed_in_account,
 )
 from app.web.forms import FormState
-from app.web.pages import SecurityPage
+from app.web.pages import (
+    SecondFactorPage,
+    SecondFactorSetUpPage,
+    SecurityPage,
+    SignInCodePage,
+    TooManyPage,
+)
 from app.web.rate_limits import wait_text
 from app.web.redirects import safe_next, see_other
 from app.web.sign_in_pages import SECOND_FACTOR_PATH, SIGNED_IN_AREAS, home_path
@@ -102,7 +108,7 @@ def _too_many(request: Request, session: SessionDep, refusal: Refusal) -> Respon
     return templates.TemplateResponse(
         request,
         "too_many.html",
-        {"message": message, "posted": [], "retry_url": SIGN_IN_PATH, "keeps_answers": False},
+        TooManyPage(message=message, posted=[], retry_url=SIGN_IN_PATH, keeps_answers=False),
         status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(refusal.retry_after)},
     )
@@ -126,7 +132,7 @@ def _code_page(
     return templates.TemplateResponse(
         request,
         "account/sign_in_code.html",
-        {"next": next, "form": form},
+        SignInCodePage(next=next, form=form),
         status_code=status_code,
     )
 
@@ -189,25 +195,24 @@ def _set_up_page(
 ) -> Response:
     key = _secret_key(request)
     context = second_factor.set_up_context(account)
-    secret = None if sealed is None else second_factor.unseal(key, context, sealed)
-    if secret is None:
+    if sealed is None or (secret := second_factor.unseal(key, context, sealed)) is None:
         secret = second_factor.new_secret()
         sealed = second_factor.seal(key, context, secret)
     uri = second_factor.otpauth_uri(secret, account.email)
     return templates.TemplateResponse(
         request,
         "account/second_factor_set_up.html",
-        {
-            "account": account if signed_in else None,
-            "action": action,
-            "next": next,
-            "sealed": sealed,
-            "grouped": second_factor.grouped(secret),
-            "uri": uri,
-            "qr_svg": _qr_svg(uri),
-            "form": form,
-            "required": not signed_in,
-        },
+        SecondFactorSetUpPage(
+            account=account if signed_in else None,
+            action=action,
+            next=next,
+            sealed=sealed,
+            grouped=second_factor.grouped(secret),
+            uri=uri,
+            qr_svg=_qr_svg(uri),
+            form=form,
+            required=not signed_in,
+        ),
         status_code=status_code,
     )
 
@@ -271,11 +276,11 @@ def _own_page(
     return templates.TemplateResponse(
         request,
         "account/second_factor.html",
-        {
-            "account": account,
-            "required": second_factor.required_for(session, account),
-            "form": form,
-        },
+        SecondFactorPage(
+            account=account,
+            required=second_factor.required_for(session, account),
+            form=form,
+        ),
         status_code=status_code,
     )
 

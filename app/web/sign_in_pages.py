@@ -18,6 +18,7 @@ from app.models import Account, AccountRole
 from app.services import accounts, audit, second_factor
 from app.services.audit import AuditAction
 from app.web.deps import SIGN_IN_PATH, CsrfProtected, sign_in, sign_out, signed_in_account
+from app.web.pages import SignInPage
 from app.web.redirects import safe_next, see_other
 from app.web.templating import templates
 
@@ -46,7 +47,7 @@ def _sign_in_page(
     return templates.TemplateResponse(
         request,
         "account/sign_in.html",
-        {"next": next, "email": email, "failed": failed},
+        SignInPage(next=next, email=email, failed=failed),
         status_code=status.HTTP_401_UNAUTHORIZED if failed else status.HTTP_200_OK,
     )
 
