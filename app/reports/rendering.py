@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from analysis.asymmetry import AsymmetryView
+from analysis.frequencies import PLAIN_HEADERS
 from analysis.report_tables import ReportTable, agreeing_is_favourable, profile_table_id
 from app.reports.charts import (
     ItemBar,
@@ -47,6 +50,7 @@ def report_context(report: RoundReport) -> dict[str, object]:
         "band_tags": BAND_TAGS,
         "report_css": report_css(),
         "report_files": offered_files(report),
+        "frequency_headers": PLAIN_HEADERS,
     }
     if not report.visible:
         return context
@@ -64,7 +68,8 @@ def report_context(report: RoundReport) -> dict[str, object]:
                 "span": span,
                 "bars": bars,
                 "table_id": profile_table_id(scale_id, several),
-                "svg": trust_profile_svg(
+                "svg": _wide_and_narrow(
+                    trust_profile_svg,
                     bars,
                     scale_min=response_scale.min,
                     scale_max=response_scale.max,
@@ -107,7 +112,8 @@ def _trend_chart(report: RoundReport) -> str:
             )
         answers = instrument.response_scale_of_scale(scale_id)
         panels.append((instrument.scale(scale_id).name, answers.min, answers.max, points))
-    return trend_small_multiples_svg(
+    return _wide_and_narrow(
+        trend_small_multiples_svg,
         panels,
         title="Each scale's score in every round, with 95% intervals (higher is better)",
         chart_id="trend-chart",
@@ -147,7 +153,8 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
     instrument = report.instrument
     scale = instrument.scale(scale_id)
     response_scale = instrument.response_scale_of(scale.items[0])
-    return diverging_items_svg(
+    return _wide_and_narrow(
+        diverging_items_svg,
         [
             ItemBar(
                 table,
@@ -161,6 +168,12 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
         scale_min=response_scale.min,
         scale_max=response_scale.max,
     )
+
+
+def _wide_and_narrow(chart: Callable[..., str], *args: Any, **options: Any) -> str:
+    """A chart and its phone layout, one after the other: the report's stylesheet shows the
+    narrow one on a narrow screen and the wide one otherwise (and in print)."""
+    return chart(*args, **options, paired=True) + chart(*args, **options, narrow=True)
 
 
 def report_html(
