@@ -186,12 +186,16 @@ class KAnonymous:
     blanked: pd.DataFrame
     original: pd.DataFrame
 
-    def note(self) -> str | None:
+    def note(self, names: Mapping[str, str] | None = None) -> str | None:
         """A sentence saying what was withheld, for the file and the report (``None`` if
-        nothing was)."""
+        nothing was); each question called by its name in ``names`` (the instrument's
+        "organisation type"), else by its id."""
         if not self.withheld:
             return None
-        parts = ", ".join(f"{w.question_id} on {w.rows} rows" for w in self.withheld)
+        parts = ", ".join(
+            f"{(names or {}).get(w.question_id, w.question_id)} on {w.rows} rows"
+            for w in self.withheld
+        )
         return (
             f"To keep every combination of background answers on at least {self.threshold} "
             f"rows, these answers are blank in the row-level files: {parts}."

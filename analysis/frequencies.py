@@ -40,6 +40,22 @@ def _value_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+PLAIN_GROUPS = {"Valid": "Answered", "Missing": "No answer", "Total": "Total"}
+"""SPSS's row groups in the words the report uses."""
+PLAIN_SYSTEM_MISSING = "Left blank"
+"""SPSS's "System" (system-missing) answer, as the report says it."""
+PLAIN_HEADERS = {
+    "group": "Cases",
+    "answer": "Answer",
+    "frequency": "Number",
+    "percent": "Percent",
+    "valid_percent": "Percent of answers",
+    "cumulative_percent": "Cumulative percent of answers",
+}
+"""The report's column headings for :meth:`FrequencyTable.plain_records` (SPSS's Frequency,
+Percent, Valid percent and Cumulative percent)."""
+
+
 @dataclass(frozen=True)
 class FrequencyRow:
     """One value's line: its count and its three percentages (unrounded)."""
@@ -139,6 +155,27 @@ class FrequencyTable:
                 }
             )
         return pd.DataFrame.from_records(records)
+
+    def plain_records(self) -> list[dict[str, object]]:
+        """The rows of :meth:`to_frame` in plain words, for the report: "Answered" for SPSS's
+        "Valid", "No answer" / "Left blank" for its "Missing System", the same rows, order
+        and figures (keys: ``group``, ``answer``, ``frequency``, ``percent``,
+        ``valid_percent``, ``cumulative_percent``; headed as :data:`PLAIN_HEADERS`)."""
+        records = []
+        for record in self.to_frame().to_dict("records"):
+            answer = str(record["Value"])
+            group = PLAIN_GROUPS.get(str(record[""]), str(record[""]))
+            records.append(
+                {
+                    "group": group,
+                    "answer": PLAIN_SYSTEM_MISSING if answer == "System" else answer,
+                    "frequency": record["Frequency"],
+                    "percent": record["Percent"],
+                    "valid_percent": record["Valid percent"],
+                    "cumulative_percent": record["Cumulative percent"],
+                }
+            )
+        return records
 
     def to_text(self) -> str:
         """Plain-text rendering laid out like SPSS output and the report's tables."""

@@ -67,11 +67,44 @@ class ScaleReading:
     verdict: str | None = None
     peer_sentence: str | None = None
 
+    @property
+    def shown_sentence(self) -> str | None:
+        """The reading as the report prints it after the band's tag: the score, then what the
+        band means, without saying the band's name again ("Borderline Score 3.58 (...), where
+        higher is better. Worth discussing together.", not "... better: Borderline.
+        Borderline; worth discussing together.")."""
+        if self.sentence is None:
+            return None
+        sentence = _score_sentence(self.score_text, self.interval_text)
+        advice = band_advice(self.band_label, self.band_meaning)
+        return f"{sentence} {advice}" if advice else sentence
+
     def to_dict(self) -> dict[str, object]:
         record = asdict(self)
         record["stage_recommendations"] = list(self.stage_recommendations)
         record["cautions"] = list(self.cautions)
         return record
+
+
+def _score_sentence(score_text: str, interval_text: str | None) -> str:
+    interval = f" (95% CI {interval_text})" if interval_text else ""
+    return f"Score {score_text}{interval}, where higher is better."
+
+
+def band_advice(label: str | None, meaning: str | None) -> str | None:
+    """A band's meaning without a leading repeat of its label: "Borderline; worth discussing
+    together." under the label "Borderline" is "Worth discussing together."."""
+    if not meaning:
+        return None
+    text = meaning.strip()
+    if label and text.casefold().startswith(label.casefold()):
+        rest = text[len(label) :].lstrip()
+        if rest[:1] in (";", ":", ",", ".", "-", "\u2013", "\u2014"):
+            rest = rest[1:].strip()
+            if rest and rest not in (".",):
+                return rest[0].upper() + rest[1:]
+            return None
+    return text
 
 
 def round_cautions(n_responses: int) -> list[str]:
@@ -175,10 +208,8 @@ def read_table4(
         chosen = comparison_verdict(summary)
         sentence = None
         if favourable is not None:
-            sentence = f"Score {score_text}"
-            sentence += f" (95% CI {interval_text})" if interval_text else ""
-            sentence += ", where higher is better"
-            sentence += f": {band.label}." if band else "."
+            sentence = _score_sentence(score_text, interval_text)
+            sentence = sentence.removesuffix(".") + (f": {band.label}." if band else ".")
         readings.append(
             ScaleReading(
                 scale_id=summary.scale_id,

@@ -48,6 +48,11 @@ from app.web.site_files import site_files_router
 from app.web.templating import build_templates
 
 logger = logging.getLogger(__name__)
+UNNAMED_DATA_CONTROLLER_WARNING = (
+    "DATA_CONTROLLER is not set: the privacy notice tells respondents that no data controller "
+    "has been named yet. Set DATA_CONTROLLER to the name of the organisation that is the data "
+    "controller for this survey (docs/data-protection.md)."
+)
 WORKER_THREADS = 1000
 
 
@@ -55,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
     set_time_zone(settings.time_zone)
+    if settings.unnamed_data_controller:
+        logger.warning(UNNAMED_DATA_CONTROLLER_WARNING)
     engine = make_engine(
         settings.database_url, settings.database_pool_size, settings.sqlite_busy_timeout
     )

@@ -300,6 +300,13 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.environment == "production"
 
+    @property
+    def unnamed_data_controller(self) -> bool:
+        """Whether a production deployment runs with DATA_CONTROLLER unset: its privacy notice
+        tells respondents that no data controller has been named yet (warned of at start-up
+        and on the admin's pages; development, the demo and tests are not warned)."""
+        return self.is_production and not (self.data_controller or "").strip()
+
 
 class SettingsError(ValueError):
     """The environment holds a setting the service cannot use; the message names it."""

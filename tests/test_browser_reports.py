@@ -119,10 +119,13 @@ def test_evaluator_reads_and_downloads_the_demo_report(
 ) -> None:
     page = _sign_in(chromium, live_server, "evaluator@example.org")
     page.click(f"text={DEMO_REPORT_ROUND}")  # the closed round with the 39 responses
+    page.wait_for_load_state()
     assert page.locator("h1").inner_text().endswith(": report")
     assert page.locator("#table4 tbody tr").count() == 11
-    # the profile, one per scale, and a heat map per asymmetry question
-    assert page.locator("svg.trust-chart").count() == 12 + 2
+    # the profile, one per scale, and a heat map per asymmetry question; each of the first
+    # twelve has a phone layout beside it
+    assert page.locator("svg.trust-chart:not(.app-chart--narrow)").count() == 12 + 2
+    assert page.locator("svg.app-chart--narrow").count() == 12
     assert "Recommendation 6" in page.content()
     violations = axe_violations(page)
     screenshot(page, "report-demo")
@@ -199,6 +202,49 @@ def test_analyst_pages_are_accessible(
     assert "No: not closed yet" in page.locator("#pooled-rounds").inner_text()
 
 
+# After two frames: a scroll-driven animation (the hint's) follows a change of size on the next.
+SCROLL_CUES = """async () => {
+    await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+    return [...document.querySelectorAll('.app-table-scroll, .app-heat-map-figure')]
+    .filter(box => box.checkVisibility())
+    .map(box => {
+        const hint = box.querySelector(':scope > .app-scroll-hint');
+        return {
+            id: box.id || box.querySelector('[id]')?.id,
+            overflows: box.scrollWidth > box.clientWidth + 1,
+            scrolls: getComputedStyle(box).overflowX === 'auto',
+            hint: Boolean(hint && hint.checkVisibility({visibilityProperty: true})
+                && hint.getBoundingClientRect().height > 0),
+            focusable: box.tabIndex === 0,
+            named: Boolean(box.getAttribute('aria-label') || box.getAttribute('aria-labelledby')),
+            shadow: getComputedStyle(box).backgroundImage.includes('gradient'),
+        };
+    });
+}"""
+
+
+def assert_scroll_cues(page: Any, where: str) -> int:
+    """Every box that scrolls sideways says so, and only then: the hint "Scroll sideways to
+    see ..." shows exactly when its content overflows, beside the shadow at its edge; the box
+    can be focused and has a name. Returns how many boxes overflow."""
+    boxes = page.evaluate(SCROLL_CUES)
+    for box in boxes:
+        assert box["hint"] == (box["overflows"] and box["scrolls"]), f"{where}: {box}"
+        if box["scrolls"]:
+            assert box["focusable"] and box["named"] and box["shadow"], f"{where}: {box}"
+    return sum(box["overflows"] for box in boxes)
+
+
+CHART_TEXT = """() => [...document.querySelectorAll('main svg.trust-chart')]
+    .filter(svg => svg.checkVisibility())
+    .map(svg => ({
+        chart: svg.getAttribute('aria-labelledby').split(' ')[0],
+        heat: svg.classList.contains('app-heat-map'),
+        smallest: Math.min(...[...svg.querySelectorAll('text')].map(
+            t => parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a)),
+    }))"""
+
+
 ANALYST_PAGES = {
     "omega": "/analyst/omega?item=q26&item=q27&item=q28&bootstrap=100&action=compute",
     "factor": "/analyst/factor?item=q26&item=q27&item=q28&item=q29&action=compute",
@@ -227,6 +273,7 @@ def test_analyst_analysis_pages_are_accessible_at_320_and_1280(
         assert page.title().startswith("Error: ") == errors, name
         for width, height in ((1280, 900), (320, 640)):
             page.set_viewport_size({"width": width, "height": height})
+            assert_scroll_cues(page, f"{name} at {width} px")
             violations = axe_violations(page)
             screenshot(page, f"analyst-{name}-{width}")
             assert violations == [], f"{name} at {width} px:\n{describe_violations(violations)}"
@@ -240,6 +287,7 @@ def test_demo_report_fits_reads_at_a_glance_and_passes_axe(
     page = _sign_in(chromium, live_server, "evaluator@example.org")
     page.set_viewport_size({"width": width, "height": 900})
     page.click(f"text={DEMO_REPORT_ROUND}")
+    page.wait_for_load_state()
     screenshot(page, f"report-demo-{width}")
     wide = page.evaluate(
         """() => [...document.querySelectorAll('main *')]
@@ -257,9 +305,35 @@ def test_demo_report_fits_reads_at_a_glance_and_passes_axe(
     for link in page.locator("#contents a").all():
         target = (link.get_attribute("href") or "").removeprefix("#")
         assert page.locator(f"[id='{target}']").count() == 1, target
+    # Every chart's words are readable: on a phone the narrow layouts replace the wide charts
+    # (12 px or more; a heat map keeps its size and scrolls in its box, its smallest words
+    # 10 px), never text a few pixels tall.
+    charts = page.evaluate(CHART_TEXT)
+    assert len(charts) == 12 + 2
+    for chart in charts:
+        assert chart["smallest"] >= (10 if chart["heat"] else 11), chart
+    if width == 320:
+        assert all(c["chart"].endswith("-narrow-title") for c in charts if not c["heat"])
+    # A box that scrolls sideways says so (the heat map by organisation type does at 320 px).
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    overflowing = assert_scroll_cues(page, f"report at {width} px")
+    assert (overflowing > 0) == (width == 320)
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = false)")
     # No internal ids in what people read.
     text = page.locator("main").text_content() or ""  # collapsed details and charts too
-    for internal in ("ability_behaviours", "inter_organisational_trust", "q22", "acute-trust"):
+    for internal in (
+        "ability_behaviours",
+        "inter_organisational_trust",
+        "q22",
+        "acute-trust",
+        "care_model",  # the row-level files' note names questions as the report does
+        "organisation_type",
+    ):
         assert internal not in text
+    # Plain words: no SPSS "Valid" / "Missing System" rows, no band said twice in a row.
+    frequencies = page.locator(".report-frequencies").first.text_content() or ""
+    assert "Answered" in frequencies and "Valid" not in frequencies
+    assert "Missing" not in text and "System" not in text
+    assert "Borderline. Borderline" not in text and "Borderline;" not in text
     violations = axe_violations(page)
     assert violations == [], describe_violations(violations)

@@ -107,6 +107,10 @@ def test_a_rare_combination_of_common_values_is_generalised() -> None:
     published = combination_counts(anonymous.frame, ["organisation_type", "professional_role"])
     assert min(published.values()) >= 5
     assert anonymous.withheld and "blank in the row-level files" in (anonymous.note() or "")
+    # The report names each question as the instrument does, never by its id.
+    named = anonymous.note({"organisation_type": "organisation type", "professional_role": "role"})
+    assert named is not None and "organisation_type" not in named
+    assert " on " in named and ("organisation type on" in named or "role on" in named)
 
 
 def test_blank_answers_count_as_a_value_of_their_own() -> None:

@@ -154,3 +154,22 @@ def test_an_item_nobody_answered_is_printed_as_spss_prints_it() -> None:
     ]
     text = table.to_text()
     assert "Valid" not in text.splitlines()[2] and "Total" not in text
+
+
+def test_plain_records_say_answered_and_no_answer_in_spss_layout() -> None:
+    """The report's words for SPSS's "Valid" and "Missing System": same rows, same figures."""
+    from analysis.frequencies import PLAIN_HEADERS
+
+    table = frequency_table(_from_counts({1: 1, 2: 2, 4: 1}, missing=1), labels=LABELS)
+    frame = table.to_frame().to_dict("records")
+    plain = table.plain_records()
+    assert len(plain) == len(frame)
+    assert [r["group"] for r in plain] == ["Answered"] * 4 + ["No answer", "Total"]
+    assert [r["answer"] for r in plain][-3:] == ["Total", "Left blank", ""]
+    assert [r["frequency"] for r in plain] == [r["Frequency"] for r in frame]
+    assert [r["valid_percent"] for r in plain] == [r["Valid percent"] for r in frame]
+    assert "Valid" not in " ".join(PLAIN_HEADERS.values())
+    nobody = frequency_table(_from_counts({}, missing=3), labels=LABELS).plain_records()
+    assert [(r["group"], r["answer"], r["frequency"]) for r in nobody] == [
+        ("No answer", "Left blank", 3)
+    ]

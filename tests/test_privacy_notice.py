@@ -100,3 +100,58 @@ def test_a_named_controller_and_an_address_are_shown_as_set(notice_client: TestC
     assert controller.strip() == "Hillshire Integrated Care Board"
     contact = text.split('id="privacy-contact">', 1)[1].split("</dd>", 1)[0]
     assert contact.strip() == "ig@hillshire.example.nhs.uk"  # an address keeps its case
+
+
+def _production(migrated_url: str, **extra: object) -> Settings:
+    return Settings(
+        environment="production",
+        database_url=migrated_url,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        public_base_url="https://testserver",
+        mail_backend="smtp",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_production_without_a_data_controller_is_warned_at_start_and_to_admins(
+    migrated_url: str, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The notice's "Not named yet" is right for a new deployment, but a live one should name
+    its controller: the service says so in its log and on the admin's accounts pages."""
+    from app.main import UNNAMED_DATA_CONTROLLER_WARNING
+    from app.services.accounts import add_account
+    from tests.test_reports_support import PASSWORD, sign_in
+
+    add_account(session, "admin@example.org", PASSWORD, "admin")
+    settings = _production(migrated_url)
+    assert settings.unnamed_data_controller
+    with caplog.at_level("WARNING", logger="app.main"):
+        app = create_app(settings)
+    assert UNNAMED_DATA_CONTROLLER_WARNING in caplog.messages
+    assert "DATA_CONTROLLER" in UNNAMED_DATA_CONTROLLER_WARNING
+    with TestClient(app, base_url="https://testserver") as client:
+        sign_in(client, "admin@example.org")
+        for path in ("/admin/accounts", "/admin/accounts/invite"):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert 'id="data-controller-unset"' in page.text, path
+            assert "DATA_CONTROLLER" in page.text
+        assert "Not named yet" in client.get("/privacy").text
+
+
+@pytest.mark.parametrize("case", ["named", "test", "development"])
+def test_no_warning_once_named_or_outside_production(
+    migrated_url: str, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    if case == "named":
+        settings = _production(migrated_url, data_controller="Hillshire ICB")
+    else:
+        settings = Settings(
+            environment=case,  # type: ignore[arg-type]
+            database_url=migrated_url,
+            secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        )
+    assert not settings.unnamed_data_controller
+    with caplog.at_level("WARNING", logger="app.main"):
+        create_app(settings)
+    assert not any("DATA_CONTROLLER" in message for message in caplog.messages)

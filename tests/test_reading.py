@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.instrument import load_instrument
-from analysis.reading import read_table4, round_cautions
+from analysis.reading import ScaleReading, band_advice, read_table4, round_cautions
 from analysis.summary import table4, trust_profile
 
 INSTRUMENT = load_instrument("trustworthy-collaboration")
@@ -72,3 +72,44 @@ def test_trust_profile_has_four_pillars_and_two_levels(responses: pd.DataFrame) 
         "Inter-organisational trust",
     ]
     assert all(1 <= b.mean <= 5 for b in bars)
+
+
+def test_the_shown_reading_names_its_band_once() -> None:
+    """The report prints the band's tag, then this sentence: "Borderline Score 3.58 (...),
+    where higher is better: Borderline. Borderline; worth discussing together." said the
+    band three times."""
+    assert band_advice("Borderline", "Borderline; worth discussing together.") == (
+        "Worth discussing together."
+    )
+    assert band_advice("Concern", "A concern that the partnership should address.") == (
+        "A concern that the partnership should address."
+    )
+    assert band_advice("Strength", "Strength.") is None
+    assert band_advice("In place", None) is None
+    reading = ScaleReading(
+        scale_id="s",
+        name="Scale",
+        favourable_mean=3.58,
+        band_id="borderline",
+        band_label="Borderline",
+        band_meaning="Borderline; worth discussing together.",
+        benchmark_sentence=None,
+        guidance=None,
+        stage_name=None,
+        stage_recommendations=(),
+        cautions=(),
+        score_text="3.58",
+        interval_text="3.24 to 3.91",
+        sentence="Score 3.58 (95% CI 3.24 to 3.91), where higher is better: Borderline.",
+    )
+    assert reading.shown_sentence == (
+        "Score 3.58 (95% CI 3.24 to 3.91), where higher is better. Worth discussing together."
+    )
+
+
+def test_the_readings_sentence_keeps_its_band_for_the_json(responses: pd.DataFrame) -> None:
+    readings = read_table4(table4(responses, INSTRUMENT), INSTRUMENT)
+    for reading in readings:
+        assert reading.sentence is not None and reading.shown_sentence is not None
+        assert reading.sentence.endswith(f": {reading.band_label}.")
+        assert reading.band_label not in reading.shown_sentence.split(". ")[0]

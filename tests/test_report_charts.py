@@ -113,3 +113,57 @@ def test_heat_map_colours_only_clear_gaps_strongly() -> None:
     assert desc is not None and "A +1.00, B +1.00 (clear), C -0.90 (clear), D hidden" in (
         desc.text or ""
     )
+
+
+PHONE_COLUMN = 288  # a 320 px window less the page's 16 px gutters
+LEGIBLE_PX = 12
+
+
+def _smallest_text_px(root: ET.Element, column: int) -> float:
+    """The smallest font size of ``root``'s text once the chart is scaled to ``column`` px."""
+    width = float((root.get("viewBox") or "0 0 1 1").split()[2])
+    sizes = [float(t.get("font-size", 0)) for t in root.iter(f"{SVG}text")]
+    return min(sizes) * min(column, width) / width
+
+
+def test_narrow_charts_stay_legible_in_a_phone_column() -> None:
+    """At 320 px the wide charts shrink to text a few pixels tall; their narrow layouts put
+    each label above its bar and keep every word at least 12 px high."""
+    bars = [
+        ProfileBar("pillar", "Ability", 3.6, ("a",)),
+        ProfileBar("trust level", "Inter-organisational trust", 2.0, ("b",)),
+    ]
+    wide = ET.fromstring(trust_profile_svg(bars))
+    assert _smallest_text_px(wide, PHONE_COLUMN) < LEGIBLE_PX  # what the phone saw before
+    for svg in (
+        trust_profile_svg(bars, chart_id="p", narrow=True),
+        diverging_items_svg([_q30(), _q30()], title="Items", chart_id="c", narrow=True),
+    ):
+        root = ET.fromstring(svg)
+        assert "app-chart--narrow" in (root.get("class") or "")
+        assert _smallest_text_px(root, PHONE_COLUMN) >= LEGIBLE_PX, svg[:200]
+        ids = [e.get("id") for e in root.iter() if e.get("id")]
+        # Its own ids, so that it can sit beside the wide chart.
+        assert ids and all("-narrow-" in str(i) for i in ids), ids
+    profile = ET.fromstring(trust_profile_svg(bars, chart_id="p", narrow=True))
+    texts = {t.text: float(t.get("y", 0)) for t in profile.iter(f"{SVG}text")}
+    bar_tops = [float(r.get("y", 0)) for r in profile.iter(f"{SVG}rect")]
+    assert texts["Ability"] < bar_tops[0] < texts["Inter-organisational trust"] < bar_tops[1]
+    # The same figures and colours as the wide chart.
+    narrow_items = ET.fromstring(
+        diverging_items_svg([_q30()], title="Items", chart_id="c", narrow=True)
+    )
+    wide_items = ET.fromstring(diverging_items_svg([_q30()], title="Items", chart_id="c"))
+    assert [r.get("fill") for r in _segments(narrow_items)] == [
+        r.get("fill") for r in _segments(wide_items)
+    ]
+    assert (narrow_items.find(f"{SVG}desc").text or "") == (  # type: ignore[union-attr]
+        wide_items.find(f"{SVG}desc").text or ""  # type: ignore[union-attr]
+    )
+
+
+def test_paired_wide_chart_is_marked_so_a_phone_can_swap_it() -> None:
+    bars = [ProfileBar("pillar", "Ability", 3.6, ("a",))]
+    root = ET.fromstring(trust_profile_svg(bars, paired=True))
+    assert (root.get("class") or "").split() == ["trust-chart", "app-chart--wide"]
+    assert (ET.fromstring(trust_profile_svg(bars)).get("class") or "") == "trust-chart"

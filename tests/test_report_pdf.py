@@ -157,6 +157,9 @@ def test_pdf_has_a_cover_no_orphaned_heading_and_no_empty_page(
     printed = _words(" ".join(line.text for page in pages for line in page.lines))
     for heading in headings:  # every heading and caption is printed: nothing hidden
         assert heading[:40] in printed, heading
+    # The screen's scroll hints and phone charts are not printed; the words are the page's.
+    assert "Scroll sideways" not in printed
+    assert "Answered" in printed and "Missing System" not in printed
 
     cover = _words(" ".join(line.text for line in pages[0].lines))
     survey_round = demo_report.survey_round

@@ -31,6 +31,23 @@ def _number(value: float) -> str:
     return format_number(value, 2)
 
 
+NARROW_WIDTH = 300
+"""A narrow chart's width in user units: about its size in a phone's 288 px column, so its
+13-14 px text stays 12 px or more where the wide chart's would be a few pixels tall."""
+
+
+def _chart_class(narrow: bool, paired: bool) -> str:
+    """``trust-chart``, marked ``app-chart--narrow`` or, beside a narrow one, ``--wide``: the
+    report's stylesheet shows one of a pair, the narrow one on a phone screen."""
+    if narrow:
+        return "trust-chart app-chart--narrow"
+    return "trust-chart app-chart--wide" if paired else "trust-chart"
+
+
+def _narrow_id(chart_id: str, narrow: bool) -> str:
+    return f"{chart_id}-narrow" if narrow else chart_id
+
+
 @dataclass(frozen=True)
 class ChartBox:
     width: int
@@ -46,6 +63,8 @@ def trust_profile_svg(
     scale_max: int = 5,
     title: str = "Trust profile: the four pillars and two levels of trust",
     chart_id: str = "profile",
+    narrow: bool = False,
+    paired: bool = False,
 ) -> str:
     """Horizontal bars of favourable-keyed means on the response scale.
 
@@ -53,38 +72,73 @@ def trust_profile_svg(
     ----------
     bars : sequence of ProfileBar
         From :func:`analysis.summary.trust_profile`.
+    narrow : bool
+        The phone layout: each label above its bar, :data:`NARROW_WIDTH` wide (ids end in
+        ``-narrow``, so it can sit beside the wide chart).
+    paired : bool
+        The wide chart is shown with its narrow layout (marked ``app-chart--wide``).
     """
-    box = ChartBox(width=640, label_width=220, row_height=34, top=28)
-    plot_width = box.width - box.label_width - 60
-    height = box.top + box.row_height * len(bars) + 30
+    chart_id = _narrow_id(chart_id, narrow)
+    if narrow:
+        box = ChartBox(width=NARROW_WIDTH, label_width=0, row_height=46, top=8)
+        plot_width = box.width - 44
+        label_size, value_size, tick_size = 14, 14, 13
+        label_rows = [_wrap(bar.label, 34) for bar in bars]
+        tops = []
+        y = box.top
+        for lines in label_rows:
+            tops.append(y)
+            y += box.row_height + 17 * (len(lines) - 1)
+        height = y + 24
+    else:
+        box = ChartBox(width=640, label_width=220, row_height=34, top=28)
+        plot_width = box.width - box.label_width - 60
+        label_size, value_size, tick_size = 14, 13, 13
+        label_rows = [[bar.label] for bar in bars]
+        tops = [box.top + row * box.row_height for row in range(len(bars))]
+        height = box.top + box.row_height * len(bars) + 30
 
     def x(value: float) -> float:
         return box.label_width + (value - scale_min) / (scale_max - scale_min) * plot_width
 
     description = "; ".join(f"{b.label} {_number(b.mean)}" for b in bars)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
-        f'viewBox="0 0 {box.width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{_chart_class(narrow, paired)}" '
+        f'role="img" viewBox="0 0 {box.width} {height}" '
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-desc">Mean scores from {scale_min} to {scale_max}, '
         f"higher is better: {escape(description)}.</desc>",
     ]
     for tick in range(scale_min, scale_max + 1):
+        anchor = "middle"
+        if narrow and tick == scale_min:
+            anchor = "start"
         parts.append(
-            f'<line x1="{x(tick):.1f}" y1="{box.top - 6}" x2="{x(tick):.1f}" '
-            f'y2="{height - 24}" stroke="{NHS_PALE_GREY}" stroke-width="1"/>'
-            f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" '
-            f'font-size="13" fill="{NHS_DARK_GREY}">{tick}</text>'
+            f'<line x1="{x(tick):.1f}" y1="{box.top - 6 if not narrow else box.top}" '
+            f'x2="{x(tick):.1f}" y2="{height - 24}" stroke="{NHS_PALE_GREY}" stroke-width="1"/>'
+            f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="{anchor}" '
+            f'font-size="{tick_size}" fill="{NHS_DARK_GREY}">{tick}</text>'
         )
-    for row, bar in enumerate(bars):
-        y = box.top + row * box.row_height
+    for bar, y, lines in zip(bars, tops, label_rows, strict=True):
+        colour = NHS_BLUE if bar.group == "pillar" else NHS_DARK_BLUE
+        if narrow:
+            for number, line in enumerate(lines):
+                parts.append(
+                    f'<text x="0" y="{y + 14 + 17 * number}" font-size="{label_size}" '
+                    f'fill="#212b32">{escape(line)}</text>'
+                )
+            bar_top = y + 20 + 17 * (len(lines) - 1)
+        else:
+            parts.append(
+                f'<text x="{box.label_width - 10}" y="{y + 20}" text-anchor="end" '
+                f'font-size="{label_size}" fill="#212b32">{escape(bar.label)}</text>'
+            )
+            bar_top = y + 6
         parts.append(
-            f'<text x="{box.label_width - 10}" y="{y + 20}" text-anchor="end" font-size="14" '
-            f'fill="#212b32">{escape(bar.label)}</text>'
-            f'<rect x="{x(scale_min):.1f}" y="{y + 6}" width="{x(bar.mean) - x(scale_min):.1f}" '
-            f'height="20" fill="{NHS_BLUE if bar.group == "pillar" else NHS_DARK_BLUE}"/>'
-            f'<text x="{x(bar.mean) + 6:.1f}" y="{y + 21}" font-size="13" '
+            f'<rect x="{x(scale_min):.1f}" y="{bar_top}" '
+            f'width="{x(bar.mean) - x(scale_min):.1f}" height="20" fill="{colour}"/>'
+            f'<text x="{x(bar.mean) + 6:.1f}" y="{bar_top + 15}" font-size="{value_size}" '
             f'fill="#212b32">{_number(bar.mean)}</text>'
         )
     parts.append("</svg>")
@@ -145,6 +199,8 @@ def diverging_items_svg(
     chart_id: str,
     scale_min: int = 1,
     scale_max: int = 5,
+    narrow: bool = False,
+    paired: bool = False,
 ) -> str:
     """A diverging stacked bar per item: unfavourable answers left of centre, favourable right.
 
@@ -152,23 +208,70 @@ def diverging_items_svg(
     negatively worded statement, or a barrier such as a fear of damage), "disagree" is blue and
     on the right. Each bar is labelled with the item's statement and the percentages of
     unfavourable, neutral and favourable answers (of valid answers); the neutral answer is split
-    across the centre line.
+    across the centre line. ``narrow`` is the phone layout (:data:`NARROW_WIDTH` wide, the
+    statement wrapped shorter, the legend one entry a line; ids end in ``-narrow``);
+    ``paired`` marks the wide chart shown with it.
     """
+    chart_id = _narrow_id(chart_id, narrow)
     neutral = (scale_min + scale_max) / 2
-    width, margin = 640, 10
-    half = (width - 2 * margin - 120) / 2
-    centre = margin + 60 + half
-    font = 13
+    if narrow:
+        width, margin, side, font, wrap_at, line_height = NARROW_WIDTH, 0, 40, 14, 34, 18
+    else:
+        width, margin, side, font, wrap_at, line_height = 640, 10, 60, 13, 84, 16
+    half = (width - 2 * margin - 2 * side) / 2
+    centre = margin + side + half
+    if narrow:
+        legend_rows = (
+            (
+                16,
+                (UNFAVOURABLE_COLOURS[1], UNFAVOURABLE_COLOURS[0]),
+                "Unfavourable (darker: strongly)",
+            ),
+            (36, (NEUTRAL_COLOUR,), "Not sure"),
+            (56, (FAVOURABLE_COLOURS[0], FAVOURABLE_COLOURS[1]), "Favourable (darker: strongly)"),
+        )
+        legend = "".join(
+            "".join(
+                f'<rect x="{margin + 14 * index}" y="{y - 11}" width="12" height="12" '
+                f'fill="{colour}"/>'
+                for index, colour in enumerate(colours)
+            )
+            + f'<text x="{margin + 32}" y="{y}" font-size="13" fill="#212b32">{words}</text>'
+            for y, colours, words in legend_rows
+        )
+        axis_y, y = 80, 88
+    else:
+        legend = (
+            f'<rect x="{margin}" y="8" width="12" height="12" fill="{UNFAVOURABLE_COLOURS[1]}"/>'
+            f'<rect x="{margin + 14}" y="8" width="12" height="12" '
+            f'fill="{UNFAVOURABLE_COLOURS[0]}"/>'
+            f'<text x="{margin + 32}" y="19" font-size="12" fill="#212b32">Unfavourable '
+            "(darker: strongly)</text>"
+            f'<rect x="{margin + 218}" y="8" width="12" height="12" fill="{NEUTRAL_COLOUR}"/>'
+            f'<text x="{margin + 236}" y="19" font-size="12" fill="#212b32">Not sure</text>'
+            f'<rect x="{margin + 306}" y="8" width="12" height="12" '
+            f'fill="{FAVOURABLE_COLOURS[0]}"/>'
+            f'<rect x="{margin + 320}" y="8" width="12" height="12" '
+            f'fill="{FAVOURABLE_COLOURS[1]}"/>'
+            f'<text x="{margin + 338}" y="19" font-size="12" fill="#212b32">Favourable '
+            "(darker: strongly)</text>"
+        )
+        axis_y, y = 40, 52
+    axis_size = 13 if narrow else 12
+    legend += (
+        f'<text x="{centre - 6:.1f}" y="{axis_y}" text-anchor="end" font-size="{axis_size}" '
+        f'fill="{NHS_DARK_GREY}">unfavourable</text>'
+        f'<text x="{centre + 6:.1f}" y="{axis_y}" font-size="{axis_size}" '
+        f'fill="{NHS_DARK_GREY}">favourable</text>'
+    )
     rows: list[str] = []
-    y = 52
     for bar in bars:
-        lines = _wrap(bar.statement, 84)
-        for line in lines:
+        for line in _wrap(bar.statement, wrap_at):
             rows.append(
                 f'<text x="{margin}" y="{y + 12}" font-size="{font}" fill="#212b32">'
                 f"{escape(line)}</text>"
             )
-            y += 16
+            y += line_height
         y += 4
         shares = {int(r.value): r.valid_percent for r in bar.table.rows if r.value.is_integer()}
         bad, middle, good = favourable_shares(bar, neutral)
@@ -188,6 +291,11 @@ def diverging_items_svg(
                 f'fill="{colour}" stroke="#ffffff" stroke-width="1"/>'
             )
             start += segment
+        # The centre line beside each bar only, so that it never crosses a statement.
+        rows.append(
+            f'<line x1="{centre:.1f}" y1="{y - 3}" x2="{centre:.1f}" y2="{y + 23}" '
+            'stroke="#212b32" stroke-width="1"/>'
+        )
         rows.append(
             f'<text x="{centre - half - 6:.1f}" y="{y + 15}" text-anchor="end" '
             f'font-size="{font}" fill="{NHS_RED}">{spss_round(bad, 0)}%</text>'
@@ -196,33 +304,15 @@ def diverging_items_svg(
         )
         y += 34
     height = y + 4
-    legend = (
-        f'<rect x="{margin}" y="8" width="12" height="12" fill="{UNFAVOURABLE_COLOURS[1]}"/>'
-        f'<rect x="{margin + 14}" y="8" width="12" height="12" fill="{UNFAVOURABLE_COLOURS[0]}"/>'
-        f'<text x="{margin + 32}" y="19" font-size="12" fill="#212b32">Unfavourable '
-        "(darker: strongly)</text>"
-        f'<rect x="{margin + 218}" y="8" width="12" height="12" fill="{NEUTRAL_COLOUR}"/>'
-        f'<text x="{margin + 236}" y="19" font-size="12" fill="#212b32">Not sure</text>'
-        f'<rect x="{margin + 306}" y="8" width="12" height="12" fill="{FAVOURABLE_COLOURS[0]}"/>'
-        f'<rect x="{margin + 320}" y="8" width="12" height="12" fill="{FAVOURABLE_COLOURS[1]}"/>'
-        f'<text x="{margin + 338}" y="19" font-size="12" fill="#212b32">Favourable '
-        "(darker: strongly)</text>"
-        f'<text x="{centre - 6:.1f}" y="40" text-anchor="end" font-size="12" '
-        f'fill="{NHS_DARK_GREY}">unfavourable</text>'
-        f'<text x="{centre + 6:.1f}" y="40" font-size="12" fill="{NHS_DARK_GREY}">'
-        "favourable</text>"
-    )
     return "".join(
         [
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
-            f'viewBox="0 0 {width} {height}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="{_chart_class(narrow, paired)}" '
+            f'role="img" viewBox="0 0 {width} {height}" '
             f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
             f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
             f'<desc id="{escape(chart_id)}-desc">{escape(_describe_items(bars, neutral))}</desc>',
             legend,
             *rows,
-            f'<line x1="{centre:.1f}" y1="46" x2="{centre:.1f}" y2="{height - 4}" '
-            'stroke="#212b32" stroke-width="1"/>',
             "</svg>",
         ]
     )
@@ -348,22 +438,27 @@ def trend_small_multiples_svg(
     title: str,
     chart_id: str,
     columns: int = 3,
+    narrow: bool = False,
+    paired: bool = False,
 ) -> str:
     """One small panel per scale: its score in each round (oldest left) with 95% whiskers.
 
     ``panels`` holds (scale name, answer minimum, maximum, [(round label, score, low, high)]);
     a missing score leaves a gap. Each panel's vertical axis is its scale's answer range
     (higher is better), the same for scales answered alike, so panels can be compared at a
-    glance; the table beside the chart gives the figures.
+    glance; the table beside the chart gives the figures. ``narrow`` is the phone layout (one
+    column of panels; ids end in ``-narrow``); ``paired`` marks the wide chart shown with it.
     """
+    chart_id = _narrow_id(chart_id, narrow)
+    columns = 1 if narrow else columns
     panel_width, panel_height, gap = 200, 120, 12
     rows = (len(panels) + columns - 1) // columns
     width = columns * panel_width + (columns - 1) * gap
     height = rows * (panel_height + gap)
     described = []
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="trust-chart" role="img" '
-        f'viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{_chart_class(narrow, paired)}" '
+        f'role="img" viewBox="0 0 {width} {height}" '
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
     ]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from analysis.asymmetry import AsymmetryView
+from analysis.frequencies import PLAIN_HEADERS
 from analysis.report_tables import ReportTable, agreeing_is_favourable, profile_table_id
 from app.reports.charts import (
     ItemBar,
@@ -70,7 +72,8 @@ def report_charts(report: RoundReport) -> ReportCharts:
                 response_scale=scale_id,
                 span=span,
                 table_id=profile_table_id(scale_id, several),
-                svg=trust_profile_svg(
+                svg=_wide_and_narrow(
+                    trust_profile_svg,
                     bars,
                     scale_min=response_scale.min,
                     scale_max=response_scale.max,
@@ -112,7 +115,8 @@ def _trend_chart(report: RoundReport) -> str:
             )
         answers = instrument.response_scale_of_scale(scale_id)
         panels.append((instrument.scale(scale_id).name, answers.min, answers.max, points))
-    return trend_small_multiples_svg(
+    return _wide_and_narrow(
+        trend_small_multiples_svg,
         panels,
         title="Each scale's score in every round, with 95% intervals (higher is better)",
         chart_id="trend-chart",
@@ -152,7 +156,8 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
     instrument = report.instrument
     scale = instrument.scale(scale_id)
     response_scale = instrument.response_scale_of(scale.items[0])
-    return diverging_items_svg(
+    return _wide_and_narrow(
+        diverging_items_svg,
         [
             ItemBar(
                 table,
@@ -166,6 +171,12 @@ def _items_chart(report: RoundReport, scale_id: str) -> str:
         scale_min=response_scale.min,
         scale_max=response_scale.max,
     )
+
+
+def _wide_and_narrow(chart: Callable[..., str], *args: Any, **options: Any) -> str:
+    """A chart and its phone layout, one after the other: the report's stylesheet shows the
+    narrow one on a narrow screen and the wide one otherwise (and in print)."""
+    return chart(*args, **options, paired=True) + chart(*args, **options, narrow=True)
 
 
 def report_html(
@@ -186,6 +197,7 @@ def report_html(
         item_svgs=charts.item_svgs,
         heat_maps=charts.heat_maps,
         trend_svg=charts.trend_svg,
+        frequency_headers=PLAIN_HEADERS,
         generated_on=generated_on or datetime.now(UTC).date(),
     )
     html = template.render(context_dict(page))

@@ -267,10 +267,12 @@ class RoundReport:
 
     @property
     def withheld_note(self) -> str | None:
-        """What the row-level files leave blank (``None`` with raw access or when nothing)."""
+        """What the row-level files leave blank (``None`` with raw access or when nothing),
+        each question by its name in the instrument."""
         if not self.rows_available or self.raw_rows or self.anonymous is None:
             return None
-        return self.anonymous.note()
+        # Questions by the names the report gives them ("organisation type"), not their ids.
+        return self.anonymous.note({q.id: q.name for q in self.instrument.background})
 
     @property
     def rows_note(self) -> str | None:

@@ -689,6 +689,7 @@ class ReportRoundPage:
     item_svgs: Mapping[str, str]  # scale id: its items' chart
     heat_maps: Mapping[str, str]  # asymmetry table id: its heat map
     trend_svg: str | None  # the trend over all rounds, when there is one
+    frequency_headers: Mapping[str, str]  # the frequency tables' column headings
 
 
 @dataclass(frozen=True)
@@ -703,6 +704,7 @@ class ReportDocumentPage:
     item_svgs: Mapping[str, str]
     heat_maps: Mapping[str, str]
     trend_svg: str | None
+    frequency_headers: Mapping[str, str]
     generated_on: date
 
 
