@@ -367,6 +367,8 @@ def test_files_work_for_a_round_on_another_instrument(
         }
     text = client.get(f"{base}/answers.csv").content.decode("utf-8-sig")
     assert ".0" not in text
+    page = client.get(base).text  # its Table 4 is not "as the 2017 report printed it"
+    assert "Table 4: each scale's items" in page and "2017 report printed" not in page
 
 
 # The writer itself ------------------------------------------------------------------------
@@ -532,6 +534,7 @@ def test_row_level_scores_are_favourable_keyed_with_table4s_direction_beside(
 ) -> None:
     table4 = _page_table(client, demo_round, "table4")
     base = f"/reports/rounds/{demo_round}"
+    assert "Table 4 as the 2017 report printed it:" in client.get(base).text
     names = {s.id: s.name for s in INSTRUMENT.scales}
 
     csv_frame = pd.read_csv(io.BytesIO(client.get(f"{base}/scores.csv").content))
