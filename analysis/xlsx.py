@@ -17,7 +17,9 @@ What a spreadsheet gets:
   Excel's 32,767 characters; nothing is ever written as a formula;
 * a bold header row, frozen (with the first column when the sheet asks), tall enough for its
   wrapped headings; column widths from the longest text (capped; a long heading wraps
-  instead of widening its column), wrapped text where a column asks for it.
+  instead of widening its column), wrapped text where a column asks for it;
+* printed on A4 (landscape when wide) one page wide, unless that would make it unreadably
+  small.
 
 Cells carry no ``r`` reference (it is optional in ECMA-376; rows carry theirs and an empty cell
 is written as ``<c/>``), which keeps the XML small. Pure: no files but the target stream.
@@ -185,6 +187,12 @@ HEADER_TEXT_WIDTH = 14
 """A column is made no wider than this for its heading alone (as for numbers): a longer
 heading wraps over more lines of the header row."""
 _LINE_HEIGHT = 15.0  # points, a line of 11 pt Calibri
+PORTRAIT_WIDTH = 80
+"""Sheets wider than this many characters print on A4 in landscape."""
+FIT_WIDTH = 220
+"""Sheets up to this many characters wide print one page wide (shrunk at most to about half
+size, still readable), so no column is cut off at the page's edge; wider ones (a gap for
+each of many groups) print across pages at full size rather than unreadably small."""
 
 
 def _header_height(columns: Sequence[Column], widths: Sequence[float]) -> float | None:
@@ -248,6 +256,8 @@ def _sheet_chunks(table: SheetTable) -> Iterable[str]:
             '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
         )
     column_widths = [_width(c, table.rows[c.key]) for c in columns]
+    fits = sum(column_widths) <= FIT_WIDTH
+    sheet_properties = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if fits else ""
     widths = "".join(
         f'<col min="{i}" max="{i}" width="{width:.1f}" customWidth="1"/>'
         for i, width in enumerate(column_widths, start=1)
@@ -259,6 +269,7 @@ def _sheet_chunks(table: SheetTable) -> Iterable[str]:
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f"{sheet_properties}"
         f'<dimension ref="A1:{last}"/>'
         f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
@@ -274,9 +285,13 @@ def _sheet_chunks(table: SheetTable) -> Iterable[str]:
             f'<row r="{start + offset + 2}"{heights[offset]}>{"".join(row)}</row>'
             for offset, row in enumerate(zip(*cells, strict=True))
         )
+    orientation = "landscape" if sum(column_widths) > PORTRAIT_WIDTH else "portrait"
+    fit = ' fitToWidth="1" fitToHeight="0"' if fits else ""
     yield (
         '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" '
-        'header="0.3" footer="0.3"/></worksheet>'
+        'header="0.3" footer="0.3"/>'
+        f'<pageSetup paperSize="9" orientation="{orientation}"{fit}/>'
+        "</worksheet>"
     )
 
 

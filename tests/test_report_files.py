@@ -688,3 +688,26 @@ def test_a_row_of_wrapped_text_is_tall_enough_for_its_lines() -> None:
     height = sheet.row_dimensions[2].height
     assert height is not None and height >= 15 * (len(long_note) // 28)  # every line shows
     assert sheet.row_dimensions[3].height is None and sheet.row_dimensions[4].height is None
+
+
+def test_a_sheet_prints_one_page_wide_on_a4() -> None:
+    frame = pd.DataFrame({"note": ["x" * 90], "n": [1]})
+    wide = (Column("note", "Note", width=90, wrap=True), Column("n", "n", "number", 0))
+    very_wide = tuple(Column("n", f"n{i}", "number", 0, width=30) for i in range(8))
+    many = openpyxl.load_workbook(
+        io.BytesIO(xlsx_workbook([SheetTable("many", very_wide, frame[["n"]])]))
+    ).worksheets[0]
+    assert many.page_setup.orientation == "landscape"
+    assert not many.sheet_properties.pageSetUpPr.fitToPage  # across pages, not tiny
+    book = openpyxl.load_workbook(
+        io.BytesIO(
+            xlsx_workbook(
+                [SheetTable("Notes", wide, frame), SheetTable("n", wide[1:], frame[["n"]])]
+            )
+        )
+    )
+    for sheet, orientation in zip(book.worksheets, ("landscape", "portrait"), strict=True):
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0
+        assert sheet.page_setup.paperSize == 9  # A4
+        assert sheet.page_setup.orientation == orientation

@@ -399,7 +399,7 @@ def report_notes(report: RoundReport, with_tables: bool = True) -> list[str]:
 
 def _notes_sheet(report: RoundReport) -> SheetTable:
     frame = pd.DataFrame({"note": report_notes(report)})
-    return SheetTable("Notes", (Column("note", "Note", width=90, wrap=True),), frame)
+    return SheetTable("Notes", (Column("note", "Note", width=78, wrap=True),), frame)
 
 
 SHEET_NAMES = {
