@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 
 from analysis.instrument import Instrument
 from analysis.scoring import item_columns
+from analysis.summary import respondent_direction_note, respondent_score_columns, respondent_scores
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]\*\?/\\:]")
@@ -140,8 +142,11 @@ def sav_bytes(
     * a missing answer is written as the declared user-missing code 9 (99 beside codes of 9 or
       more) labelled "No answer" ("Not stated or withheld" for background questions), so SPSS
       leaves it out as it did a blank, and says so;
-    * scale scores, when given: ``score_<scale>``, the scale's name as label, ``F5.2``, scale
-      measure; a score that could not be computed is system-missing.
+    * scale scores, when given: ``score_<scale>``, favourable-keyed (higher is better, as every
+      score of the report), labelled with the scale's name, ``F5.2``, scale measure; where
+      Table 4 prints a scale the other way, ``score_<scale>_as_printed`` beside it in that
+      direction (:func:`analysis.summary.respondent_scores`); a score that could not be
+      computed is system-missing; the file's note states the direction rule.
 
     Parameters
     ----------
@@ -150,7 +155,8 @@ def sav_bytes(
     instrument : Instrument
         Wording and labels.
     scores : pandas.DataFrame, optional
-        Composite scores indexed like ``responses``.
+        Composite scores indexed like ``responses``, in each scale's scored direction (as
+        :func:`analysis.scoring.scale_scores` gives them); the file restates them.
     """
     import pyreadstat
 
@@ -199,14 +205,20 @@ def sav_bytes(
             "ordinal" if _is_ordinal(labels) else "nominal",
             "No answer",
         )
+    notes: list[str] = []
     if scores is not None:
-        for scale in instrument.scales:
-            if scale.id in scores.columns:
-                name = spss_variable_name(f"score_{scale.id}")
-                variables.columns[name] = scores[scale.id].astype(float)
-                variables.labels[name] = f"{scale.name} (scale score)"
-                variables.formats[name] = "F5.2"
-                variables.measures[name] = "scale"
+        shown = respondent_scores(scores, instrument)
+        for column in respondent_score_columns(instrument, list(scores.columns)):
+            name = spss_variable_name(f"score_{column.key}")
+            variables.columns[name] = shown[column.key].astype(float)
+            variables.labels[name] = (
+                f"{column.label}, lower is better"
+                if column.as_printed
+                else f"{column.label} (scale score, higher is better)"
+            )
+            variables.formats[name] = "F5.2"
+            variables.measures[name] = "scale"
+        notes += textwrap.wrap(respondent_direction_note(instrument), 80)  # SPSS's lines
     frame = pd.DataFrame(variables.columns)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "responses.sav"
@@ -219,6 +231,7 @@ def sav_bytes(
             variable_format=variables.formats,
             variable_measure=variables.measures,
             variable_display_width=variables.widths,
+            note=notes or None,
         )
         return path.read_bytes()
 

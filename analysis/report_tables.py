@@ -163,12 +163,18 @@ class ReportTable:
         """Unrounded figures for spreadsheets and CSV, headed by the columns' labels.
 
         An ``estimate`` column becomes three (``label``, ``label: 95% CI lower``, ``upper``),
-        an ``interval`` column two; missing figures are empty (``None``).
+        an ``interval`` column two; missing figures are empty (``None``). A column with a
+        footnote mark in any row (``*``, ``◆``) is followed by ``label: mark``, holding each
+        row's mark, so the figures stay numbers and the marks are not lost.
         """
+        marked = self._marked_columns()
         records = []
         for row in self.rows:
             record: dict[str, object] = {}
             for column in self.columns:
+                if column.key in marked:
+                    mark = row.marks.get(column.key, "").strip()
+                    record[f"{column.label}: mark"] = mark or None
                 value = row.cells.get(column.key)
                 if column.kind == "estimate":
                     estimate = value if isinstance(value, Estimate) else None
@@ -186,8 +192,12 @@ class ReportTable:
             records.append(record)
         return pd.DataFrame.from_records(records, columns=self.frame_columns())
 
+    def _marked_columns(self) -> set[str]:
+        return {key for row in self.rows for key, mark in row.marks.items() if mark.strip()}
+
     def frame_columns(self) -> list[str]:
         """The header of :meth:`to_frame`."""
+        marked = self._marked_columns()
         names: list[str] = []
         for column in self.columns:
             if column.kind == "estimate":
@@ -200,15 +210,21 @@ class ReportTable:
                 names += [f"{column.label}: lower", f"{column.label}: upper"]
             else:
                 names.append(column.label)
+            if column.key in marked:
+                names.append(f"{column.label}: mark")
         return names
 
     def frame_number_formats(self) -> dict[str, str | None]:
-        """The number format of each column of :meth:`to_frame`, by its header."""
+        """The number format of each column of :meth:`to_frame`, by its header (``None`` for
+        text and marks)."""
+        marked = self._marked_columns()
         names = iter(self.frame_columns())
         formats: dict[str, str | None] = {}
         for column in self.columns:
             for _ in range({"estimate": 3, "interval": 2}.get(column.kind, 1)):
                 formats[next(names)] = column.number_format
+            if column.key in marked:
+                formats[next(names)] = None
         return formats
 
     def to_json(self) -> ReportTableJson:

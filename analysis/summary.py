@@ -10,6 +10,7 @@ the report gave it in the items' raw agreement direction.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -151,9 +152,7 @@ def benchmark_in_scale_direction(
     if benchmark is None:
         return None
     response_scale = instrument.response_scale_of(scale.items[0])
-    flip = benchmark.direction == "raw" and all(
-        instrument.item(i).reverse_keyed for i in scale.items
-    )
+    flip = benchmark.direction == "raw" and printed_reflected(scale, instrument)
 
     def restate(value: float) -> float:
         return response_scale.min + response_scale.max - value if flip else value
@@ -175,7 +174,7 @@ def _as_printed(scale: Scale, instrument: Instrument, scores: pd.Series) -> AsPr
     """The figures in Table 4's printed direction (see :class:`AsPrinted`)."""
     keyed = {instrument.item(i).reverse_keyed for i in scale.items}
     response_scale = instrument.response_scale_of(scale.items[0])
-    flip = keyed == {True}
+    flip = printed_reflected(scale, instrument)
     reflect = response_scale.min + response_scale.max
     printed = describe(reflect - scores) if flip else describe(scores)
     published = scale.benchmark
@@ -199,6 +198,19 @@ def _as_printed(scale: Scale, instrument: Instrument, scores: pd.Series) -> AsPr
     )
 
 
+def printed_reflected(scale: Scale, instrument: Instrument) -> bool:
+    """Whether Table 4 prints a scale's figures reflected from its scores (``min + max - x``):
+    when every item is reverse-keyed the report printed the agreement with the statements as
+    answered, not the scored direction."""
+    return all(instrument.item(i).reverse_keyed for i in scale.items)
+
+
+def printed_against_favourable(scale: Scale, instrument: Instrument) -> bool:
+    """Whether Table 4's printed figures run against the favourable direction (so that the
+    printed mean and the favourable-keyed score of the scale differ)."""
+    return printed_reflected(scale, instrument) != (scale.favourable == "low")
+
+
 def favourable_score(scale: Scale, instrument: Instrument, score: float) -> float:
     """Restate a score so that high is favourable (for interpretation bands)."""
     if scale.favourable == "high":
@@ -215,6 +227,106 @@ def favourable_scores(scores: pd.DataFrame, instrument: Instrument) -> pd.DataFr
             response_scale = instrument.response_scale_of(scale.items[0])
             restated[scale.id] = response_scale.min + response_scale.max - restated[scale.id]
     return restated
+
+
+PRINTED_SUFFIX = "_as_printed"
+"""Ends the name of a respondent's score in Table 4's printed direction
+(``competition_as_printed``)."""
+
+
+@dataclass(frozen=True)
+class RespondentScore:
+    """One column of the row-level scores: a scale's favourable-keyed score (``key`` is the
+    scale's id, ``label`` its name), or, beside it where Table 4 printed the scale the other
+    way, the score in that direction (``key`` ends :data:`PRINTED_SUFFIX`)."""
+
+    key: str
+    scale_id: str
+    label: str
+    as_printed: bool = False
+
+
+def printed_as(instrument: Instrument) -> str:
+    """How files name Table 4's printed direction: ``as the 2017 report printed it`` (the
+    instrument's benchmark label), ``as Table 4 prints it`` without one."""
+    if instrument.benchmark_label:
+        return f"as the {instrument.benchmark_label} report printed it"
+    return "as Table 4 prints it"
+
+
+def respondent_score_columns(
+    instrument: Instrument, present: Sequence[str] | None = None
+) -> list[RespondentScore]:
+    """The row-level score columns in order: each scale's favourable-keyed score, followed by
+    its score in Table 4's printed direction where that runs the other way; only the scales in
+    ``present`` when given."""
+    columns = []
+    for scale in instrument.scales:
+        if present is not None and scale.id not in present:
+            continue
+        columns.append(RespondentScore(scale.id, scale.id, scale.name))
+        if printed_against_favourable(scale, instrument):
+            columns.append(
+                RespondentScore(
+                    scale.id + PRINTED_SUFFIX,
+                    scale.id,
+                    f"{scale.name} ({printed_as(instrument)})",
+                    as_printed=True,
+                )
+            )
+    return columns
+
+
+def respondent_scores(scores: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Each respondent's scores as the files give them (:func:`respondent_score_columns`).
+
+    ``scores`` holds scores in each scale's scored direction (reverse-keyed items flipped, as
+    :func:`analysis.scoring.scale_scores` gives them), a column per scale id; other columns (a
+    respondent number) come first, unchanged.
+    """
+    favourable = favourable_scores(scores, instrument)
+    columns = respondent_score_columns(instrument, list(scores.columns))
+    scale_ids = {c.scale_id for c in columns}
+    out = scores[[c for c in scores.columns if c not in scale_ids]].copy()
+    for column in columns:
+        values = favourable[column.scale_id]
+        if column.as_printed:
+            scale = instrument.scale(column.scale_id)
+            response_scale = instrument.response_scale_of(scale.items[0])
+            values = response_scale.min + response_scale.max - values
+        out[column.key] = values
+    return out
+
+
+def respondent_direction_note(instrument: Instrument) -> str:
+    """The direction rule of the row-level scores, in words, for notes and file labels."""
+    low = [s.name for s in instrument.scales if s.favourable == "low"]
+    printed = [c for c in respondent_score_columns(instrument) if c.as_printed]
+    parts = [
+        "Every score is favourable-keyed: higher is better on every scale (reverse-keyed "
+        "items are flipped first"
+        + (
+            f", and a scale where agreeing is unfavourable, {_names(low)}, is restated as the "
+            "lowest plus the highest answer minus the score)."
+            if low
+            else ")."
+        )
+    ]
+    if printed:
+        names = _names([instrument.scale(c.scale_id).name for c in printed])
+        parts.append(
+            f"Table 4 gives the mean {printed_as(instrument)}, which runs the other way for "
+            f"{names}: beside each of these, a second score {printed_as(instrument)} "
+            f"(its name ends {PRINTED_SUFFIX} in scores.csv and answers.sav) reproduces Table 4's "
+            "mean; there lower is better."
+        )
+    return " ".join(parts)
+
+
+def _names(names: Sequence[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def summarise_scale(

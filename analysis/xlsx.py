@@ -15,8 +15,11 @@ What a spreadsheet gets:
 * text as inline strings, each neutralised against formula injection
   (:func:`analysis.exports.neutralise_cell`), characters XML cannot hold dropped, cut at
   Excel's 32,767 characters; nothing is ever written as a formula;
-* a bold header row, frozen (with the first column when the sheet asks), column widths from
-  the longest text (capped), wrapped text where a column asks for it.
+* a bold header row, frozen (with the first column when the sheet asks), tall enough for its
+  wrapped headings; column widths from the longest text (capped; a long heading wraps
+  instead of widening its column), wrapped text where a column asks for it;
+* printed on A4 (landscape when wide) one page wide, unless that would make it unreadably
+  small.
 
 Cells carry no ``r`` reference (it is optional in ECMA-376; rows carry theirs and an empty cell
 is written as ``<c/>``), which keeps the XML small. Pure: no files but the target stream.
@@ -27,6 +30,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import textwrap
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -171,11 +175,60 @@ def _width(column: Column, series: pd.Series) -> float:
         digits = len(str(int(biggest))) + (column.decimals + 1 if column.decimals else 0) + 1
         longest = max(min(longest, 14), digits)
     else:
+        longest = min(longest, HEADER_TEXT_WIDTH)  # a long heading wraps (see _header_height)
         texts = series.dropna().astype(str)
         if len(texts):
             longest = max(longest, int(texts.str.len().max()))
     cap = 60 if column.wrap else 50
     return float(min(max(longest + 2, 6), cap))
+
+
+HEADER_TEXT_WIDTH = 14
+"""A column is made no wider than this for its heading alone (as for numbers): a longer
+heading wraps over more lines of the header row."""
+_LINE_HEIGHT = 15.0  # points, a line of 11 pt Calibri
+PORTRAIT_WIDTH = 80
+"""Sheets wider than this many characters print on A4 in landscape."""
+FIT_WIDTH = 220
+"""Sheets up to this many characters wide print one page wide (shrunk at most to about half
+size, still readable), so no column is cut off at the page's edge; wider ones (a gap for
+each of many groups) print across pages at full size rather than unreadably small."""
+
+
+def _header_height(columns: Sequence[Column], widths: Sequence[float]) -> float | None:
+    """The header row's height for its longest wrapped heading, or ``None`` for one line.
+
+    Set explicitly, because neither Excel nor LibreOffice grows a row of wrapped text that a
+    streamed sheet gives no height: a heading would run over the first row of figures.
+    """
+    lines = max(
+        len(textwrap.wrap(column.label, max(int(width) - 2, 4)) or [""])
+        for column, width in zip(columns, widths, strict=True)
+    )
+    return _LINE_HEIGHT * lines if lines > 1 else None
+
+
+def _lines(text: object, width: float) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` characters wide."""
+    if _missing(text):
+        return 1
+    return sum(
+        max(len(textwrap.wrap(paragraph, max(int(width) - 2, 4))), 1)
+        for paragraph in str(text).split("\n")
+    )
+
+
+def _row_heights(part: pd.DataFrame, wrapped: Sequence[tuple[Column, float]]) -> list[str]:
+    """Each row's height attribute: tall enough for its wrapped cells (as the header row),
+    none when every cell fits on one line."""
+    heights = [""] * len(part)
+    if not wrapped:
+        return heights
+    for offset in range(len(part)):
+        lines = max(_lines(part[c.key].iloc[offset], width) for c, width in wrapped)
+        if lines > 1:
+            heights[offset] = f' ht="{_LINE_HEIGHT * lines:.0f}" customHeight="1"'
+    return heights
 
 
 def _column_letter(index: int) -> str:
@@ -202,31 +255,43 @@ def _sheet_chunks(table: SheetTable) -> Iterable[str]:
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
             '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
         )
+    column_widths = [_width(c, table.rows[c.key]) for c in columns]
+    fits = sum(column_widths) <= FIT_WIDTH
+    sheet_properties = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if fits else ""
     widths = "".join(
-        f'<col min="{i}" max="{i}" width="{_width(c, table.rows[c.key]):.1f}" customWidth="1"/>'
-        for i, c in enumerate(columns, start=1)
+        f'<col min="{i}" max="{i}" width="{width:.1f}" customWidth="1"/>'
+        for i, width in enumerate(column_widths, start=1)
     )
     header = "".join(_text_cell(c.label, _HEADER_STYLE) for c in columns)
+    height = _header_height(columns, column_widths)
+    header_height = f' ht="{height:.0f}" customHeight="1"' if height else ""
     yield (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f"{sheet_properties}"
         f'<dimension ref="A1:{last}"/>'
         f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         f"<cols>{widths}</cols><sheetData>"
-        f'<row r="1">{header}</row>'
+        f'<row r="1"{header_height}>{header}</row>'
     )
+    wrapped = [(c, w) for c, w in zip(columns, column_widths, strict=True) if c.wrap]
     for start in range(0, n_rows, ROWS_PER_CHUNK):
         part = table.rows.iloc[start : start + ROWS_PER_CHUNK]
         cells = [_column_cells(part[c.key], c) for c in columns]
+        heights = _row_heights(part, wrapped)
         yield "".join(
-            f'<row r="{start + offset + 2}">{"".join(row)}</row>'
+            f'<row r="{start + offset + 2}"{heights[offset]}>{"".join(row)}</row>'
             for offset, row in enumerate(zip(*cells, strict=True))
         )
+    orientation = "landscape" if sum(column_widths) > PORTRAIT_WIDTH else "portrait"
+    fit = ' fitToWidth="1" fitToHeight="0"' if fits else ""
     yield (
         '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" '
-        'header="0.3" footer="0.3"/></worksheet>'
+        'header="0.3" footer="0.3"/>'
+        f'<pageSetup paperSize="9" orientation="{orientation}"{fit}/>'
+        "</worksheet>"
     )
 
 

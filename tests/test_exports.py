@@ -92,7 +92,12 @@ def test_sav_reads_back_with_variable_and_value_labels(
     assert labels["q31"] == INSTRUMENT.item("q31").text
     assert meta.variable_value_labels["q31"][2.0] == "Disagree"
     assert meta.variable_value_labels["care_model"][1.0] == "Acute care collaborations"
-    assert labels["score_inter_organisational_trust"] == "Inter-Org Trust (scale score)"
+    assert labels["score_inter_organisational_trust"] == (
+        "Inter-Org Trust (scale score, higher is better)"
+    )
+    assert labels["score_inter_organisational_trust_as_printed"] == (
+        "Inter-Org Trust (as the 2017 report printed it), lower is better"
+    )
     assert frame["q10"].tolist() == responses["q10"].tolist()
     assert np.isnan(frame.loc[2, "q31"])
     assert frame["care_model"].tolist()[:2] == [6.0, 1.0]

@@ -17,6 +17,7 @@ import openpyxl
 import pandas as pd
 import pyreadstat
 import pytest
+from docx.oxml.ns import qn
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -121,7 +122,9 @@ def test_workbook_is_labelled_rounded_formatted_and_frozen(
                 assert cell.value not in slugs, f"{sheet.title}!{cell.coordinate}: {cell.value}"
 
     respondents = book["Scale scores"]
-    assert _header(respondents)[1:] == [s.name for s in INSTRUMENT.scales]
+    assert [h for h in _header(respondents)[1:] if "printed" not in str(h)] == [
+        s.name for s in INSTRUMENT.scales
+    ]
     assert respondents.cell(row=2, column=2).number_format == "0.00"
     questions = _column(book["Questions"], "Question")
     assert INSTRUMENT.item("q22").text in questions
@@ -364,6 +367,8 @@ def test_files_work_for_a_round_on_another_instrument(
         }
     text = client.get(f"{base}/answers.csv").content.decode("utf-8-sig")
     assert ".0" not in text
+    page = client.get(base).text  # its Table 4 is not "as the 2017 report printed it"
+    assert "Table 4: each scale's items" in page and "2017 report printed" not in page
 
 
 # The writer itself ------------------------------------------------------------------------
@@ -477,3 +482,232 @@ def test_a_sheet_name_fits_excels_limit_and_says_when_it_was_cut() -> None:
     assert _fit_sheet_name("Gaps by organisation type") == "Gaps by organisation type"
     cut = _fit_sheet_name("Gaps by the kind of organisation you work for")
     assert len(cut) <= 31 and cut.endswith("\u2026") and cut.startswith("Gaps by the kind")
+
+
+# One direction rule in the files ----------------------------------------------------------
+
+
+def _page_table(client: TestClient, round_id: int, table_id: str) -> dict[str, object]:
+    """A table as the report page shows it (the API gives the page's own table model)."""
+    api = client.get(f"/api/v1/reports/rounds/{round_id}").json()
+    table: dict[str, object] = next(t for t in api["tables"] if t["id"] == table_id)
+    return table
+
+
+def _reflected(scale_id: str) -> bool:
+    """Whether Table 4 printed this scale's mean against the favourable direction (its items
+    all reverse-keyed, or low favourable: not both)."""
+    scale = INSTRUMENT.scale(scale_id)
+    all_reversed = all(INSTRUMENT.item(i).reverse_keyed for i in scale.items)
+    return all_reversed != (scale.favourable == "low")
+
+
+def _check_scores(
+    frame: pd.DataFrame,
+    favourable_column: Callable[[str], str],
+    printed_column: Callable[[str], str],
+    table4: dict[str, object],
+) -> None:
+    """Each scale's favourable column averages to the page's score, and where Table 4 printed
+    the other way its printed-direction column is the reflection, averaging to Table 4's mean."""
+    from analysis.frequencies import spss_round
+
+    rows = {row["key"]: row["text"] for row in table4["rows"]}  # type: ignore[attr-defined]
+    flipped = [s.id for s in INSTRUMENT.scales if _reflected(s.id)]
+    assert flipped  # the demo instrument has both kinds
+    for scale in INSTRUMENT.scales:
+        favourable = pd.to_numeric(frame[favourable_column(scale.id)])
+        assert spss_round(float(favourable.mean()), 2) == rows[scale.id]["score"], scale.id
+        if scale.id in flipped:
+            printed = pd.to_numeric(frame[printed_column(scale.id)])
+            assert spss_round(float(printed.mean()), 2) == rows[scale.id]["mean"], scale.id
+            both = favourable.notna()
+            assert np.allclose(printed[both], 6 - favourable[both])  # a 1-5 scale reflected
+            assert printed.isna().equals(favourable.isna())
+        else:
+            assert printed_column(scale.id) not in frame.columns, scale.id
+            assert rows[scale.id]["mean"] == rows[scale.id]["score"], scale.id
+
+
+def test_row_level_scores_are_favourable_keyed_with_table4s_direction_beside(
+    client: TestClient, demo_round: int, tmp_path: Path
+) -> None:
+    table4 = _page_table(client, demo_round, "table4")
+    base = f"/reports/rounds/{demo_round}"
+    assert "Table 4 as the 2017 report printed it:" in client.get(base).text
+    names = {s.id: s.name for s in INSTRUMENT.scales}
+
+    csv_frame = pd.read_csv(io.BytesIO(client.get(f"{base}/scores.csv").content))
+    _check_scores(csv_frame, lambda s: s, lambda s: f"{s}_as_printed", table4)
+    assert list(csv_frame.columns[:2]) == ["respondent", INSTRUMENT.scales[0].id]
+
+    records = client.get(f"/api/v1/reports/rounds/{demo_round}/scores").json()["records"]
+    _check_scores(
+        pd.DataFrame.from_records(records), lambda s: s, lambda s: f"{s}_as_printed", table4
+    )
+
+    book = _workbook(client, demo_round)
+    sheet = book["Scale scores"]
+    rows = list(sheet.iter_rows(values_only=True))
+    workbook_frame = pd.DataFrame(rows[1:], columns=rows[0])
+    printed_label = "{} (as the 2017 report printed it)"  # the instrument's benchmark label
+    _check_scores(
+        workbook_frame, lambda s: names[s], lambda s: printed_label.format(names[s]), table4
+    )
+    header = list(rows[0])
+    for scale in INSTRUMENT.scales:  # the printed direction right beside its score
+        if _reflected(scale.id):
+            position = header.index(scale.name)
+            assert header[position + 1] == printed_label.format(scale.name)
+    notes = [str(n) for n in _column(book["Notes"], "Note")]
+    rule = next(n for n in notes if "Every score is favourable-keyed" in n)
+    assert "higher is better on every scale" in rule
+    assert "as the 2017 report printed it" in rule
+    assert "own direction" not in " ".join(notes)
+
+    path = tmp_path / "answers.sav"
+    path.write_bytes(client.get(f"{base}/answers.sav").content)
+    frame, meta = pyreadstat.read_sav(str(path))
+    _check_scores(frame, lambda s: f"score_{s}", lambda s: f"score_{s}_as_printed", table4)
+    labels = meta.column_names_to_labels
+    for scale in INSTRUMENT.scales:
+        assert labels[f"score_{scale.id}"] == f"{scale.name} (scale score, higher is better)"
+        if _reflected(scale.id):
+            printed = f"score_{scale.id}_as_printed"
+            assert labels[printed] == printed_label.format(scale.name) + ", lower is better"
+            assert meta.original_variable_types[printed] == "F5.2"
+            assert meta.variable_measure[printed] == "scale"
+    assert any(n.startswith("Every score is favourable-keyed") for n in meta.notes)
+
+
+def test_footnote_marks_reach_the_workbook_and_the_word_document(
+    client: TestClient, demo_round: int
+) -> None:
+    import docx
+
+    page = _page_table(client, demo_round, "asymmetry-organisation_type")
+    columns = {c["key"]: c["label"] for c in page["columns"]}  # type: ignore[attr-defined]
+    marked = {
+        (row["text"]["scale"], key)
+        for row in page["rows"]  # type: ignore[attr-defined]
+        for key, text in row["text"].items()
+        if text.endswith("◆")
+    }
+    assert marked  # the demo has clear gaps, marked on the page
+
+    sheet = _workbook(client, demo_round)["Gaps by organisation type"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    in_book = set()
+    for row in rows[1:]:
+        for key, label in columns.items():
+            mark_column = f"{label.removesuffix(' (95% CI)')}: mark"
+            if mark_column in header and row[header.index(mark_column)] == "◆":
+                in_book.add((row[0], key))
+    assert in_book == marked
+    notes = [str(n) for n in _column(_workbook(client, demo_round)["Notes"], "Note")]
+    assert any("◆: the interval excludes zero" in n for n in notes)
+
+    document = docx.Document(
+        io.BytesIO(client.get(f"/reports/rounds/{demo_round}/report.docx").content)
+    )
+    body = list(document.element.body.iterchildren())
+    heading = next(
+        i
+        for i, element in enumerate(body)
+        if element.tag == qn("w:p") and _text(element) == "Gaps by organisation type"
+    )
+    table_element = next(e for e in body[heading:] if e.tag == qn("w:tbl"))
+    table = next(t for t in document.tables if t._tbl is table_element)
+    labels = [c.text for c in table.rows[0].cells]
+    in_word = {
+        (row.cells[0].text, key)
+        for row in table.rows[1:]
+        for key, label in columns.items()
+        if label in labels and row.cells[labels.index(label)].text.endswith("◆")
+    }
+    assert in_word == marked
+    after = body.index(table_element) + 1
+    under = _text(body[after])  # the table's notes come right under it
+    assert "◆: the interval excludes zero" in under
+
+
+def _text(element: object) -> str:
+    from docx.text.paragraph import Paragraph
+
+    return Paragraph(element, None).text  # type: ignore[arg-type]
+
+
+def test_a_marked_cell_keeps_its_mark_in_a_sheet() -> None:
+    from analysis.report_tables import Column as ReportColumn
+    from analysis.report_tables import ReportTable, Row
+
+    table = ReportTable(
+        "t",
+        "Modes",
+        (ReportColumn("scale", "Scale"), ReportColumn("mode", "Mode", "number", 2)),
+        (
+            Row("a", {"scale": "A", "mode": 2.0}, {"mode": "*"}),
+            Row("b", {"scale": "B", "mode": 3.0}),
+        ),
+        ("* Several modes: the smallest is shown.",),
+    )
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_workbook([table_sheet(table)])))
+    values = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+    assert values == [["Scale", "Mode", "Mode: mark"], ["A", 2, "*"], ["B", 3, None]]
+
+
+def test_a_long_heading_wraps_in_a_taller_header_row_not_over_the_figures() -> None:
+    frame = pd.DataFrame({"scale": ["Competition"], "mark": ["◆"], "n": [39]})
+    columns = (
+        Column("scale", "Scale"),
+        Column("mark", "Commissioner (CCG or integrated care board) (n = 6): mark"),
+        Column("n", "n"),
+    )
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_workbook([SheetTable("t", columns, frame)])))
+    sheet = book.worksheets[0]
+    width = sheet.column_dimensions["B"].width
+    assert width <= 16  # the heading wraps: a one-character column is not 60 wide
+    height = sheet.row_dimensions[1].height
+    assert height is not None and height >= 15 * 4  # room for every line of the heading
+    assert sheet.row_dimensions[2].height is None  # figures' rows keep the default
+    one_line = openpyxl.load_workbook(
+        io.BytesIO(xlsx_workbook([SheetTable("t", columns[:1], frame)]))
+    ).worksheets[0]
+    assert one_line.row_dimensions[1].height is None
+
+
+def test_a_row_of_wrapped_text_is_tall_enough_for_its_lines() -> None:
+    long_note = "A note that is long enough to wrap over several lines of a narrow column. " * 3
+    frame = pd.DataFrame({"note": [long_note, "Short.", None]})
+    columns = (Column("note", "Note", width=30, wrap=True),)
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(xlsx_workbook([SheetTable("Notes", columns, frame)]))
+    ).worksheets[0]
+    assert sheet["A2"].alignment.wrap_text
+    height = sheet.row_dimensions[2].height
+    assert height is not None and height >= 15 * (len(long_note) // 28)  # every line shows
+    assert sheet.row_dimensions[3].height is None and sheet.row_dimensions[4].height is None
+
+
+def test_a_sheet_prints_one_page_wide_on_a4() -> None:
+    frame = pd.DataFrame({"note": ["x" * 90], "n": [1]})
+    wide = (Column("note", "Note", width=90, wrap=True), Column("n", "n", "number", 0))
+    very_wide = tuple(Column("n", f"n{i}", "number", 0, width=30) for i in range(8))
+    many = openpyxl.load_workbook(
+        io.BytesIO(xlsx_workbook([SheetTable("many", very_wide, frame[["n"]])]))
+    ).worksheets[0]
+    assert many.page_setup.orientation == "landscape"
+    assert not many.sheet_properties.pageSetUpPr.fitToPage  # across pages, not tiny
+    book = openpyxl.load_workbook(
+        io.BytesIO(
+            xlsx_workbook(
+                [SheetTable("Notes", wide, frame), SheetTable("n", wide[1:], frame[["n"]])]
+            )
+        )
+    )
+    for sheet, orientation in zip(book.worksheets, ("landscape", "portrait"), strict=True):
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0
+        assert sheet.page_setup.paperSize == 9  # A4
+        assert sheet.page_setup.orientation == orientation

@@ -25,6 +25,7 @@ import pandas as pd
 
 from analysis.exports import csv_bytes, sav_bytes
 from analysis.report_tables import ReportTable
+from analysis.summary import respondent_direction_note, respondent_score_columns
 from analysis.xlsx import Column, SheetTable, table_sheet, xlsx_workbook
 from app.services.reports import RESPONDENT_COLUMN, RoundReport
 
@@ -260,10 +261,12 @@ def answers_csv(report: RoundReport) -> bytes:
 
 
 def scores_csv(report: RoundReport) -> bytes:
-    """Scale scores (unrounded), numbered as in ``answers.csv`` (only the count without rows)."""
+    """Scale scores (unrounded), numbered as in ``answers.csv``: favourable-keyed under each
+    scale's id, with ``<id>_as_printed`` beside it where Table 4 prints the scale the other way
+    (only the count without rows)."""
     if not report.rows_available:
         return csv_bytes(_count_frame(report))
-    return csv_bytes(_whole_numbers(report.scores, [RESPONDENT_COLUMN]))
+    return csv_bytes(_whole_numbers(report.respondent_scores, [RESPONDENT_COLUMN]))
 
 
 def _background_labels(report: RoundReport, frame: pd.DataFrame) -> pd.DataFrame:
@@ -321,12 +324,11 @@ def _answers_sheet(report: RoundReport) -> SheetTable:
 
 
 def _scores_sheet(report: RoundReport) -> SheetTable:
-    scores = report.scores
+    scores = report.respondent_scores
     columns = [Column(RESPONDENT_COLUMN, "Respondent", "number", 0)]
     columns += [
-        Column(scale.id, scale.name, "number", 2, width=14)
-        for scale in report.instrument.scales
-        if scale.id in scores.columns
+        Column(c.key, c.label, "number", 2, width=16 if c.as_printed else 14)
+        for c in respondent_score_columns(report.instrument, list(scores.columns))
     ]
     return SheetTable("Scale scores", tuple(columns), scores, True)
 
@@ -364,8 +366,9 @@ def _code(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def report_notes(report: RoundReport) -> list[str]:
-    """What the workbook's Notes sheet and the Word document's notes say."""
+def report_notes(report: RoundReport, with_tables: bool = True) -> list[str]:
+    """What the workbook's Notes sheet and the Word document's notes say (the Word document
+    gives each table's notes under the table, so without ``with_tables``)."""
     publication = report.publication
     notes = [
         f"{report.partnership.name}: {report.survey_round.title} "
@@ -383,21 +386,20 @@ def report_notes(report: RoundReport) -> list[str]:
             "answers.sav hold the unrounded scores.",
             "Every score in the summary sheets is favourable-keyed (higher is better), "
             "except Table 4's mean, median and mode, which reproduce the report as it was "
-            "printed; its last column gives the same mean favourable-keyed. Each "
-            "respondent's scale scores (the Scale scores sheet, scores.csv, answers.sav) are "
-            "the mean of the scale's items in the scale's own direction (reverse-keyed items "
-            "flipped first).",
+            "printed; its last column gives the same mean favourable-keyed.",
+            "Each respondent's scale score (the Scale scores sheet, scores.csv, answers.sav) "
+            "is the mean of the scale's items. " + respondent_direction_note(report.instrument),
             "Item answers are numbered 1 to n in an order that says nothing about when anyone "
             "answered; background answers are shown by their labels.",
             *report.cautions,
-            *table_notes(report),
+            *(table_notes(report) if with_tables else []),
         ]
     return [n for n in notes if n]
 
 
 def _notes_sheet(report: RoundReport) -> SheetTable:
     frame = pd.DataFrame({"note": report_notes(report)})
-    return SheetTable("Notes", (Column("note", "Note", width=100, wrap=True),), frame)
+    return SheetTable("Notes", (Column("note", "Note", width=78, wrap=True),), frame)
 
 
 SHEET_NAMES = {
@@ -478,9 +480,9 @@ def docx(report: RoundReport) -> bytes:
     """Word: the cover, the cautions, the summary tables, every item's frequencies, notes."""
     from app.reports.word import report_docx
 
-    return report_docx(
-        report, summary_sheets(report), item_frequency_sheets(report), report_notes(report)
-    )
+    titled = [(sheet_title(table), table) for table in report.tables] if report.table else []
+    notes = report_notes(report, with_tables=False)
+    return report_docx(report, titled, item_frequency_sheets(report), notes)
 
 
 def sav(report: RoundReport) -> bytes:

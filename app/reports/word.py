@@ -1,7 +1,8 @@
 """The report as a Word document (``report.docx``, python-docx) for evaluators who edit reports.
 
-The same tables as the workbook (:func:`app.reports.documents.summary_sheets`), with the figures
-as the report shows them (rounded half away from zero, "-" where there is none): a cover with
+The same tables as the page and the workbook (:attr:`RoundReport.tables`), with the figures as
+the report shows them (rounded half away from zero, "-" where there is none, footnote marks
+such as ``*`` and ``◆`` after their figures, each table's notes under it): a cover with
 the partnership, the round, its dates and the day the file was made; the cautions; each table
 under its heading (headings keep with their table, header rows repeat on every page); the
 frequency table of every item; the notes. Text is Word's own (styles Title, Heading 1-2,
@@ -22,6 +23,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docx.table import Table
 
+from analysis.report_tables import ReportTable
 from analysis.xlsx import Column, SheetTable, round_half_away
 from app.services.reports import RoundReport
 
@@ -58,6 +60,31 @@ def _add_table(document: object, sheet: SheetTable, heading_level: int = 2) -> N
         cells = table.add_row().cells
         for cell, value, column in zip(cells, record, sheet.columns, strict=True):
             cell.text = cell_text(None if _is_missing(value) else value, column)
+    _small(table)
+
+
+def _add_report_table(document: object, title: str, table: ReportTable) -> None:
+    """A report table as the page shows it: its cells' text (footnote marks included, ``*``,
+    ``◆``), with its notes (what the marks mean) right under it."""
+    document.add_heading(title, level=2)  # type: ignore[attr-defined]
+    grid = document.add_table(rows=1, cols=len(table.columns))  # type: ignore[attr-defined]
+    grid.style = "Table Grid"
+    for cell, column in zip(grid.rows[0].cells, table.columns, strict=True):
+        cell.text = ""
+        cell.paragraphs[0].add_run(column.header).bold = True
+    _repeat_header(grid)
+    for texts in table.text_rows():
+        for cell, text in zip(grid.add_row().cells, texts, strict=True):
+            cell.text = text
+    _small(grid)
+    for number, note in enumerate(table.notes):
+        paragraph = document.add_paragraph()  # type: ignore[attr-defined]
+        paragraph.paragraph_format.space_before = Pt(4 if number == 0 else 0)
+        paragraph.paragraph_format.space_after = Pt(2)
+        paragraph.add_run(note).font.size = Pt(8)
+
+
+def _small(table: Table) -> None:
     for row in table.rows:
         for cell in row.cells:
             for paragraph in cell.paragraphs:
@@ -74,7 +101,7 @@ def _is_missing(value: object) -> bool:
 
 def report_docx(
     report: RoundReport,
-    tables: list[SheetTable],
+    tables: list[tuple[str, ReportTable]],
     frequencies: list[SheetTable],
     notes: list[str],
     generated_on: date | None = None,
@@ -110,8 +137,8 @@ def report_docx(
         for caution in report.cautions:
             document.add_paragraph(caution, style="List Bullet")
     document.add_heading("Tables", level=1)
-    for sheet in tables:
-        _add_table(document, sheet)
+    for title, table in tables:
+        _add_report_table(document, title, table)
     if frequencies:
         document.add_heading("Answers to each item", level=1)
         for sheet in frequencies:

@@ -54,6 +54,7 @@ from analysis.summary import (
     Table4,
     favourable_scores,
     grouped_table4,
+    respondent_scores,
     table4,
     trust_profile,
 )
@@ -307,6 +308,15 @@ class RoundReport:
         scores = scale_scores(self.answers, self.instrument)
         scores.insert(0, RESPONDENT_COLUMN, self.answers[RESPONDENT_COLUMN])
         return scores
+
+    @cached_property
+    def respondent_scores(self) -> pd.DataFrame:
+        """:attr:`scores` as the files give them: favourable-keyed, each followed by its score
+        in Table 4's printed direction where that runs the other way
+        (:func:`analysis.summary.respondent_scores`)."""
+        if not self.rows_available:
+            return pd.DataFrame()
+        return respondent_scores(self.scores, self.instrument)
 
     def frequencies_of(self, items: tuple[str, ...]) -> list[FrequencyTable]:
         return [t for t in self.frequencies if t.item in items]

@@ -73,12 +73,14 @@ def round_answers(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> R
 
 @router.get("/reports/rounds/{round_id}/scores", response_model_exclude_unset=True)
 def round_scores(round_id: str, session: SessionDep, viewer: ApiViewerDep) -> RecordsOut:
-    """Scale scores, one record per respondent (numbered as in ``answers``)."""
+    """Scale scores, one record per respondent (numbered as in ``answers``): each scale's
+    favourable-keyed score (higher is better) under its id, and under ``<id>_as_printed`` its
+    score in Table 4's printed direction where that runs the other way."""
     report = _report(session, viewer, round_id)
     head = documents.count_only(report)
     if not report.rows_available:
         return RecordsOut.model_validate({**head, "row_level_note": report.rows_note})
-    records = json_safe(report.scores.to_dict("records"))
+    records = json_safe(report.respondent_scores.to_dict("records"))
     reports.record_download(session, viewer, report.survey_round, "scores (JSON)", row_level=True)
     return RecordsOut.model_validate({**head, "withheld": report.withheld_note, "records": records})
 
