@@ -414,6 +414,12 @@ def test_the_page_filters_pages_and_keeps_a_bad_date(client: TestClient, session
     assert nul.status_code == 422 and "Who must not contain control characters" in nul.text
     nul_api = admin.get("/api/v1/admin/audit?actor=%00")
     assert nul_api.status_code == 422 and "actor" in nul_api.text
+    # A partnership id beyond what the database's integer column holds (PostgreSQL's int4
+    # refused 2147483648 with a server error) is refused by name too, as is one written
+    # another way than the canonical digits.
+    for written in ("2147483648", "9223372036854775807", "+1", "01"):
+        far = admin.get(f"/api/v1/admin/audit?partnership_id={written}")
+        assert far.status_code == 422 and "partnership_id" in far.text, written
     assert admin.get("/admin/audit.csv?actor=%00", follow_redirects=False).status_code == 303
 
 

@@ -18,6 +18,7 @@ from app.services.answers import control_character_problem
 from app.services.audit import AuditAction, AuditFilter
 from app.services.errors import FieldValidationError, RecordNotFoundError
 from app.web.deps import ApiCoordinatorDep
+from app.web.schemas import QueryRecordId
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 MOST_PER_PAGE = 500
@@ -58,7 +59,7 @@ def audit_trail(
     admin: ApiAuditAdminDep,
     action: Annotated[AuditAction | None, Query()] = None,
     actor: Annotated[str, Query(max_length=254, description="part of the actor")] = "",
-    partnership_id: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+    partnership_id: Annotated[QueryRecordId | None, Query()] = None,
     from_day: Annotated[
         date | None, Query(alias="from", description="first day, in TIME_ZONE")
     ] = None,
