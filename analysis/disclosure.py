@@ -345,6 +345,9 @@ def k_anonymise(
     unknown = [c for c in keep if c not in columns]
     if unknown:
         raise ValueError(f"{', '.join(unknown)}: not among the quasi-identifiers to keep")
+    shared = _shared_answers(frame, columns, threshold)
+    if shared:
+        return _with_shared_answers(frame, columns, threshold, keep, shared)
     original = _combinations(frame, columns)
     strategies: list[Callable[[tuple[object, ...], list[Counter[object]]], int]] = [_rarest]
     if keep:
@@ -381,6 +384,37 @@ def k_anonymise(
         Withheld(column, int(blanked[column].sum())) for column in columns if blanked[column].any()
     )
     return KAnonymous(result, columns, threshold, withheld, blanked, originals)
+
+
+def _shared_answers(frame: pd.DataFrame, columns: tuple[str, ...], threshold: int) -> list[str]:
+    """The quasi-identifiers every row answers alike (none blank): such an answer tells no
+    row from another, so it never needs blanking, as long as the table has the ``threshold``
+    rows to hide among at all (a smaller one is blanked whole, as before)."""
+    if len(frame) < threshold:
+        return []
+    return [c for c in columns if frame[c].notna().all() and frame[c].nunique() == 1]
+
+
+def _with_shared_answers(
+    frame: pd.DataFrame,
+    columns: tuple[str, ...],
+    threshold: int,
+    keep: Sequence[str],
+    shared: Sequence[str],
+) -> KAnonymous:
+    """:func:`k_anonymise` over the columns that tell rows apart, with ``shared`` kept whole:
+    a combination's count is the same with or without a column every row shares."""
+    others = [c for c in columns if c not in shared]
+    index, frames = frame.index, list(columns)
+    if others:
+        rest = k_anonymise(frame, others, threshold, keep=[c for c in keep if c in others])
+        result, withheld = rest.frame, rest.withheld
+        blanked = rest.blanked.reindex(columns=frames, fill_value=False)
+    else:
+        result, withheld = frame.copy(), ()
+        blanked = pd.DataFrame(False, index=index, columns=frames, dtype=bool)
+    originals = frame[frames].astype("object").where(frame[frames].notna(), None)
+    return KAnonymous(result, columns, threshold, withheld, blanked.astype(bool), originals)
 
 
 # --- releases ---------------------------------------------------------------------------------

@@ -141,6 +141,28 @@ def test_the_questions_a_report_breaks_down_by_are_blanked_last() -> None:
         k_anonymise(rows, ["model"], 5, keep=["type"])
 
 
+def test_an_answer_every_row_shares_is_never_blanked() -> None:
+    # Within one round every respondent's partnership is of the same kind: that answer tells
+    # no row from another, so blanking it (as the keep order did, before the questions a
+    # report breaks down by) loses it from the file and hides no one.
+    rows = pd.DataFrame(
+        {
+            "partnership": ["place"] * 10,
+            "type": ["acute"] * 5 + ["gp"] * 5,
+            "role": [f"r{i}" for i in range(10)],
+        }
+    )
+    columns = ["partnership", "type", "role"]
+    for keep in ([], ["type", "role"]):
+        anonymous = k_anonymise(rows, columns, 5, keep=keep)
+        assert anonymous.frame["partnership"].tolist() == ["place"] * 10, keep
+        assert min(combination_counts(anonymous.frame, columns).values()) >= 5
+        assert "partnership" not in [w.question_id for w in anonymous.withheld]
+    # A shared answer with a blank beside it does tell rows apart, and is treated as before.
+    gapped = rows.assign(partnership=["place"] * 9 + [None])
+    assert min(combination_counts(k_anonymise(gapped, columns, 5).frame, columns).values()) >= 5
+
+
 def test_an_unknown_column_is_named() -> None:
     with pytest.raises(ValueError, match="no column role"):
         k_anonymise(pd.DataFrame({"type": ["a"]}), ["type", "role"], 5)
