@@ -283,7 +283,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="write the 39 demo responses (Tables 3, 5 and 6 of the 2017 report) as CSV",
     )
     demo.add_argument("--out", type=Path, help="write here instead of standard output")
-    demo.add_argument("--seed", type=int, default=2017, help=argparse.SUPPRESS)
+    demo.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_run("demo_data"))
 
 
