@@ -105,6 +105,15 @@ class WeakItem(_Strict):
     missing: int = Field(default=0, ge=0)
 
 
+class DemoPartnership(_Strict):
+    """The app's demo partnership: its kind, its member organisations by kind, and the
+    organisation whose respondent link the app prints."""
+
+    kind: Slug
+    organisations: dict[Slug, Text] = Field(min_length=1)
+    link_organisation: Slug
+
+
 class PilotSpec(_Strict):
     """A pilot file as written: the figures, keyed by the instrument's own ids."""
 
@@ -119,6 +128,7 @@ class PilotSpec(_Strict):
     scale_targets: list[ScaleTarget] = Field(default_factory=list)
     missing: dict[Identifier, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     weak_items: list[WeakItem] = Field(default_factory=list)
+    demo_partnership: DemoPartnership
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,19 @@ def _check_partnerships(spec: PilotSpec, instrument: Instrument) -> None:
                 f"{where}.organisation_kinds: not options of {instrument.organisation_attribute}:"
                 f" {', '.join(unknown)}"
             )
+    demo = spec.demo_partnership
+    if demo.kind not in kinds:
+        raise ValueError(
+            f"demo_partnership.kind: not an option of {instrument.partnership_attribute}"
+        )
+    unknown = [k for k in demo.organisations if k not in organisation_kinds]
+    if unknown:
+        raise ValueError(
+            f"demo_partnership.organisations: not options of {instrument.organisation_attribute}:"
+            f" {', '.join(unknown)}"
+        )
+    if demo.link_organisation not in demo.organisations:
+        raise ValueError("demo_partnership.link_organisation: not one of its organisations")
     total = sum(group.responses for group in spec.partnerships)
     if total != spec.respondents:
         raise ValueError(

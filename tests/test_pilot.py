@@ -101,3 +101,16 @@ def test_no_python_under_analysis_or_app_quotes_an_item_id() -> None:
             if re.search(rf"[\"']{re.escape(item)}[\"']", text):
                 found.append(f"{path.relative_to(ROOT)}: {item}")
     assert not found, found
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("  kind: multispecialty-community-providers\n  link", "  kind: mcp\n  link", "kind"),
+        ("    acute-trust: Northshire", "    hospital: Northshire", "organisations"),
+        ("link_organisation: acute-trust", "link_organisation: other", "link_organisation"),
+    ],
+)
+def test_a_malformed_demo_partnership_is_named(old: str, new: str, field: str) -> None:
+    assert old in GOOD
+    assert f"demo_partnership.{field}: " in _problem(GOOD.replace(old, new, 1))
