@@ -9,11 +9,6 @@ import pandas as pd
 import pytest
 
 from analysis.demo import (
-    BACKGROUND_COLUMNS,
-    CARE_MODEL_COUNTS,
-    ITEM_IDS,
-    TABLE5_Q31,
-    TABLE6_Q30,
     demo_csv_text,
     demo_responses,
     raw_direction,
@@ -22,11 +17,18 @@ from analysis.demo import (
 )
 from analysis.frequencies import spss_round
 from analysis.instrument import load_instrument
+from analysis.pilot import load_pilot
 from analysis.reliability import cronbach_alpha
 from analysis.responses import load_responses
 from analysis.summary import partnership_kind_counts, table4
 
 INSTRUMENT = load_instrument("trustworthy-collaboration")
+PILOT = load_pilot()  # the default instrument's pilot: the report's published tables
+BACKGROUND_COLUMNS = PILOT.background_columns
+CARE_MODEL_COUNTS = PILOT.partnership_counts
+ITEM_IDS = PILOT.instrument.item_ids
+TABLE5_Q31 = PILOT.spec.frequencies["q31"]
+TABLE6_Q30 = PILOT.spec.frequencies["q30"]
 COMMITTED_CSV = Path(__file__).resolve().parents[1] / "demo" / "trustworthy-collaboration-demo.csv"
 
 
@@ -37,6 +39,17 @@ def demo() -> pd.DataFrame:
 
 def _counts(values: pd.Series) -> dict[int, int]:
     return {int(v): int(n) for v, n in values.value_counts().sort_index().items()}
+
+
+def test_the_default_pilot_is_the_reports() -> None:
+    assert PILOT.instrument == INSTRUMENT
+    assert PILOT.spec.respondents == 39 and PILOT.spec.seed == 2017
+    assert BACKGROUND_COLUMNS == [
+        "partnership_name",
+        "care_model",
+        "organisation_type",
+        "professional_role",
+    ]
 
 
 def test_columns_and_types(demo: pd.DataFrame) -> None:

@@ -895,8 +895,10 @@ def _agreement_sheets(
 
 
 def run_demo_data(args: argparse.Namespace) -> int:
-    """``trust-survey demo-data``: the 39 demo responses as CSV."""
-    _emit_text(demo_csv_text(args.seed), args.out)
+    """``trust-survey demo-data``: the demo responses (one per pilot respondent) as CSV."""
+    text = demo_csv_text(args.seed)
+    _emit_text(text, args.out)
     if args.out is not None:
-        print(f"wrote 39 demo responses to {args.out}", file=sys.stderr)
+        rows = text.count("\n") - 1  # the header is no response
+        print(f"wrote {rows} demo responses to {args.out}", file=sys.stderr)
     return 0

@@ -39,7 +39,8 @@ rules holds for every command:
 ``trust-survey agreement RESPONSES --group COLUMN [--scales ID,ID | --items A,B]``
     rwg(j) per group and scale (uniform null), ICC(1) and ICC(2) of the scale scores.
 ``trust-survey demo-data [--out PATH]``
-    The 39 demo responses of :mod:`analysis.demo` as CSV.
+    The demo responses of :mod:`analysis.demo` (reproducing the default instrument's pilot,
+    ``instruments/pilots/``) as CSV.
 
 This module only builds the parser: it imports nothing heavy, so that ``--help`` and usage
 errors answer at once.  The handlers live in :mod:`app.cli.analyses`, imported when a
@@ -280,10 +281,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     demo = subparsers.add_parser(
         "demo-data",
-        help="write the 39 demo responses (Tables 3, 5 and 6 of the 2017 report) as CSV",
+        help="write the demo responses (reproducing the published pilot's tables) as CSV",
     )
     demo.add_argument("--out", type=Path, help="write here instead of standard output")
-    demo.add_argument("--seed", type=int, default=2017, help=argparse.SUPPRESS)
+    demo.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     demo.set_defaults(handler=_run("demo_data"))
 
 

@@ -1,7 +1,9 @@
-"""The demo partnership: seeded once, with the 39 demo responses of ``analysis.demo``.
+"""The demo partnership: seeded once, with the demo responses of ``analysis.demo``.
 
-The 39 responses are in a closed round, so that its report (published when a round closes, by
-default) shows; the links printed for trying the questionnaire belong to a second, open round.
+The partnership's kind and organisations come from the pilot file (``instruments/pilots/``,
+its ``demo_partnership``).  The responses are in a closed round, so that its report (published
+when a round closes, by default) shows; the links printed for trying the questionnaire belong
+to a second, open round.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import timedelta
 import pandas as pd
 from sqlmodel import Session, select
 
+from analysis.pilot import load_pilot
 from app.instruments import instrument_named
 from app.models import (
     Invitation,
@@ -28,18 +31,7 @@ from app.services import accounts, invitations, partnerships, rounds
 from app.services.responses import stored_hour
 
 DEMO_PARTNERSHIP = "Northshire Health and Care Partnership (demo)"
-DEMO_CARE_MODEL = "multispecialty-community-providers"
 DEMO_COORDINATOR = "demo.coordinator@example.org"
-DEMO_ORGANISATIONS = {
-    "acute-trust": "Northshire Hospitals NHS Foundation Trust",
-    "commissioner": "Northshire Integrated Care Board",
-    "mental-health-trust": "Northshire Mental Health NHS Trust",
-    "local-authority": "Northshire County Council",
-    "primary-care": "Northshire Primary Care Network",
-    "community-trust": "Northshire Community Health Services",
-    "voluntary-sector": "Northshire Voluntary Action",
-    "ambulance-trust": "Northshire Ambulance Service",
-}
 UNUSED_LINKS_PER_ORGANISATION = 2
 DEMO_REPORT_ROUND = "Demo round: the report's 39 leaders"
 DEMO_OPEN_ROUND = "Demo round: try the questionnaire"
@@ -86,10 +78,11 @@ def _response_from_row(
 def _seed_partnership(session: Session, instrument_id: str, anonymity_threshold: int) -> int:
     """Partnership, organisations, an open round and the demo responses; the round's id."""
     instrument = instrument_named(instrument_id)
-    partnership = partnerships.create_partnership(session, DEMO_PARTNERSHIP, DEMO_CARE_MODEL)
+    demo = load_pilot().spec.demo_partnership  # its kinds are the pilot's data
+    partnership = partnerships.create_partnership(session, DEMO_PARTNERSHIP, demo.kind)
     assert partnership.id is not None
     organisation_ids: dict[str, int] = {}
-    for kind, name in DEMO_ORGANISATIONS.items():
+    for kind, name in demo.organisations.items():
         organisation = partnerships.add_organisation(session, partnership.id, name, kind)
         assert organisation.id is not None
         organisation_ids[kind] = organisation.id
@@ -205,14 +198,15 @@ def seed_demo(
         return DemoSeed(
             round_id, None, None, DEMO_COORDINATOR, None, created, responses, open_round_id
         )
-    acute = session.exec(
+    demo = load_pilot().spec.demo_partnership
+    linked = session.exec(
         select(Organisation).where(
             Organisation.partnership_id == report_round.partnership_id,
-            Organisation.name == DEMO_ORGANISATIONS["acute-trust"],
+            Organisation.name == demo.organisations[demo.link_organisation],
         )
     ).first()
     respondent_token = invitations.create_personal_links(
-        session, open_round_id, organisation_id=acute.id if acute else None, count=1, most=1
+        session, open_round_id, organisation_id=linked.id if linked else None, count=1, most=1
     )[0]
     open_token = invitations.create_open_link(session, open_round_id)
     password = new_password()
