@@ -7,9 +7,12 @@ on an environment anywhere else, and no environment is shared between apps.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -89,3 +92,15 @@ def make_environment() -> jinja2.Environment:
     environment.globals["question_text"] = question_text
     environment.globals["round_dates"] = round_dates
     return environment
+
+
+def context_dict(context: object) -> dict[str, Any]:
+    """A page context as the template's variables: a dataclass's fields (not copied), or a
+    dict as it is."""
+    if context is None:
+        return {}
+    if dataclasses.is_dataclass(context) and not isinstance(context, type):
+        return {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
+    if isinstance(context, Mapping):
+        return dict(context)
+    raise TypeError(f"a page context is a dataclass or a dict, not {type(context).__name__}")

@@ -37,3 +37,17 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "leaky.py"
     module.write_text("import pandas\nfrom sqlalchemy import select\nimport app.models\n")
     assert {"sqlalchemy", "app.models", "pandas"} <= imported_modules(module)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(ROOT / "app" / "services").glob("*.py"), *(ROOT / "app" / "reports").glob("*.py")]),
+    ids=lambda path: f"{path.parent.name}/{path.name}",
+)
+def test_services_and_reports_import_no_web_module(path: Path) -> None:
+    """The web layer calls services and report renderers, never the reverse: so a report is
+    rendered the same from a page, the API, the command line or the worker."""
+    offending = sorted(
+        name for name in imported_modules(path) if name == "app.web" or name.startswith("app.web.")
+    )
+    assert offending == [], f"{path.relative_to(ROOT)} imports {offending}"

@@ -25,9 +25,7 @@ from app.reports.charts import (
 from app.reports.pdf import PdfOptions, html_to_pdf
 from app.services.reports import RoundReport
 from app.settings import Settings
-from app.templating import make_environment
-from app.web.pages import ProfileChart, ReportDocumentPage
-from app.web.templating import context_dict
+from app.templating import context_dict, make_environment
 
 BAND_TAGS = {
     "strength": "nhsuk-tag--green",
@@ -43,6 +41,32 @@ _DETAILS_CLOSED = re.compile(r"<details(?![^>]*\bopen\b)")
 def report_css() -> str:
     """The report's own styles, inlined into the standalone HTML and PDF."""
     return (Path(__file__).resolve().parent.parent / "static" / "report.css").read_text("utf-8")
+
+
+@dataclass(frozen=True)
+class ProfileChart:
+    """The trust profile's chart for the scales answered on one answer scale."""
+
+    response_scale: str  # the answer scale's id
+    span: str  # its answers, "1 to 7"
+    table_id: str  # the table that gives the chart's figures
+    svg: str
+
+
+@dataclass(frozen=True)
+class ReportDocumentPage:
+    """``reports/document.html``: the report as one HTML file (the download, and the PDF's
+    source), with its styles inlined and a cover."""
+
+    report: RoundReport
+    band_tags: Mapping[str, str]
+    report_css: str  # the report's own styles, inlined
+    profiles: Sequence[ProfileChart]
+    item_svgs: Mapping[str, str]
+    heat_maps: Mapping[str, str]
+    trend_svg: str | None
+    frequency_headers: Mapping[str, str]
+    generated_on: date
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from app.models import (
     SurveyRound,
 )
 from app.reports.documents import ReportFile
+from app.reports.rendering import ProfileChart, ReportDocumentPage
 from app.services.account_management import AccountRow, PartnershipMember
 from app.services.analyst import (
     PooledAgreement,
@@ -667,16 +668,6 @@ class UnavailablePage:
 
 
 @dataclass(frozen=True)
-class ProfileChart:
-    """The trust profile's chart for the scales answered on one answer scale."""
-
-    response_scale: str  # the answer scale's id
-    span: str  # its answers, "1 to 7"
-    table_id: str  # the table that gives the chart's figures
-    svg: str
-
-
-@dataclass(frozen=True)
 class ReportRoundPage:
     """``reports/round.html``: a round's report, its charts as inline SVG (none below the
     threshold), and its downloads."""
@@ -690,22 +681,6 @@ class ReportRoundPage:
     heat_maps: Mapping[str, str]  # asymmetry table id: its heat map
     trend_svg: str | None  # the trend over all rounds, when there is one
     frequency_headers: Mapping[str, str]  # the frequency tables' column headings
-
-
-@dataclass(frozen=True)
-class ReportDocumentPage:
-    """``reports/document.html``: the report as one HTML file (the download, and the PDF's
-    source), with its styles inlined and a cover."""
-
-    report: RoundReport
-    band_tags: Mapping[str, str]
-    report_css: str  # the report's own styles, inlined
-    profiles: Sequence[ProfileChart]
-    item_svgs: Mapping[str, str]
-    heat_maps: Mapping[str, str]
-    trend_svg: str | None
-    frequency_headers: Mapping[str, str]
-    generated_on: date
 
 
 @dataclass(frozen=True)

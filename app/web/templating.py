@@ -9,9 +9,7 @@ either way a lazy ``csrf_token()`` is added, so respondent pages set no cookie.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -19,6 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from app.security import csrf_token_for
+from app.templating import context_dict as context_dict  # its home; the pages use it here
 from app.templating import make_environment
 from app.web.assets import FrontendAssets
 from app.web.page_problems import first_input_id
@@ -38,18 +37,6 @@ def build_templates(frontend: FrontendAssets) -> Jinja2Templates:
     environment.globals["first_input_id"] = first_input_id
     environment.globals["frontend"] = frontend
     return Jinja2Templates(env=environment, context_processors=[_context])
-
-
-def context_dict(context: object) -> dict[str, Any]:
-    """A page context as the template's variables: a dataclass's fields (not copied), or a
-    dict as it is."""
-    if context is None:
-        return {}
-    if dataclasses.is_dataclass(context) and not isinstance(context, type):
-        return {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
-    if isinstance(context, Mapping):
-        return dict(context)
-    raise TypeError(f"a page context is a dataclass or a dict, not {type(context).__name__}")
 
 
 class AppTemplates:
