@@ -1,7 +1,9 @@
 """The whole analysis of a round as files: text, a JSON document, a long CSV, workbook sheets.
 
 Used by ``trust-survey analyse`` and by the report downloads, so that every format carries the
-same numbers. Pure: pandas in, text, mappings and DataFrames out (the workbook bytes come from
+same numbers, in the report's one direction rule: every scale's figures favourable-keyed (higher
+is better), the report's printed direction of Table 4 beside them, named (``as_printed``).
+Pure: pandas in, text, mappings and DataFrames out (the workbook bytes come from
 :func:`analysis.exports.xlsx_bytes`, which neutralises formula injection).
 """
 
@@ -17,6 +19,7 @@ import pandas as pd
 from analysis.exports import xlsx_bytes
 from analysis.frequencies import FrequencyTable
 from analysis.instrument import Instrument
+from analysis.report_tables import scored_table4_table
 from analysis.summary import Table4, partnership_kind_counts
 
 
@@ -100,6 +103,8 @@ LONG_COLUMNS = ("table", "id", "name", "value", "value_label", "statistic", "res
 
 def _long_rows(summary: Table4, tables: Sequence[FrequencyTable]) -> Iterable[tuple[object, ...]]:
     for scale in summary.scales:
+        favourable = scale.favourable_figures
+        printed = scale.as_printed
         figures: dict[str, object] = {
             "items": " ".join(scale.items),
             "alpha": scale.alpha,
@@ -107,13 +112,20 @@ def _long_rows(summary: Table4, tables: Sequence[FrequencyTable]) -> Iterable[tu
             "alpha_ci_high": scale.alpha_ci[1] if scale.alpha_ci else None,
             "n": scale.n,
             "n_missing": scale.n_missing,
-            "mean": scale.mean,
-            "median": scale.median,
-            "mode": scale.mode,
-            "multiple_modes": scale.multiple_modes,
-            "sd": scale.sd,
+            "mean": favourable.mean if favourable else None,
+            "mean_ci_low": scale.score_ci[0] if scale.score_ci else None,
+            "mean_ci_high": scale.score_ci[1] if scale.score_ci else None,
+            "median": favourable.median if favourable else None,
+            "mode": favourable.mode if favourable else None,
+            "multiple_modes": favourable.multiple_modes if favourable else None,
+            "sd": favourable.sd if favourable else None,
             "band": scale.band,
-            "benchmark_mean": scale.benchmark.mean if scale.benchmark else None,
+            "benchmark_mean": scale.benchmark.score if scale.benchmark else None,
+            "as_printed_lower_is_better": scale.lower_is_better_as_printed,
+            "as_printed_mean": printed.mean if printed else None,
+            "as_printed_median": printed.median if printed else None,
+            "as_printed_mode": printed.mode if printed else None,
+            "as_printed_benchmark_mean": printed.benchmark_mean if printed else None,
         }
         for statistic, result in figures.items():
             yield ("table4", scale.scale_id, scale.name, "", "", statistic, result)
@@ -176,9 +188,13 @@ def analysis_sheets(
     summary: Table4, tables: Sequence[FrequencyTable], table3: pd.DataFrame | None
 ) -> dict[str, pd.DataFrame]:
     """The workbook's tables: "Table 4", "Table 3" (when given), then one per item."""
+    model = scored_table4_table(summary)
     table4_frame = summary.to_frame()
-    for column in ("Cronbach's alpha", "Mean", "Median", f"{summary.benchmark_name} mean"):
-        table4_frame[column] = [_rounded(str(cell)) for cell in table4_frame[column]]
+    for column in model.columns:
+        if column.kind == "number":
+            table4_frame[column.header] = [
+                _rounded(str(cell)) for cell in table4_frame[column.header]
+            ]
     sheets: dict[str, pd.DataFrame] = {"Table 4": table4_frame}
     if table3 is not None:
         sheets["Table 3"] = table3

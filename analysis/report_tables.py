@@ -722,44 +722,58 @@ def trend_table(series: Trend, instrument: Instrument) -> ReportTable:
 
 
 def scored_table4_table(table: Table4, instrument: Instrument | None = None) -> ReportTable:
-    """Table 4 in each scale's scored direction (reverse-keyed items flipped), rounded as the
-    report prints it: the analysts' command line (``trust-survey analyse``) renders this one."""
+    """Table 4 for the analysts' command line (``trust-survey analyse``), in the report's one
+    direction rule: mean, median, mode and the benchmark mean favourable-keyed (higher is
+    better, as :meth:`analysis.summary.ScaleSummary.to_dict` gives them), then the mean in the
+    direction the report printed Table 4, named as such; rounded as the report prints it."""
+    printed = table.printed_as
     columns = (
         Column("scale", "Scale name"),
         Column("items", "Items"),
         Column("alpha", "Cronbach's alpha", "number", 3),
-        Column("mean", "Mean", "number", 1),
-        Column("median", "Median", "number", 1),
-        Column("mode", "Mode", "number", 1),
+        Column("mean", "Mean (higher is better)", "number", 2),
+        Column("median", "Median", "number", 2),
+        Column("mode", "Mode", "number", 2),
         Column("n", "n", "integer"),
-        Column("benchmark_mean", f"{table.benchmark_name} mean", "number", 1),
+        Column("benchmark_mean", f"{table.benchmark_name} mean (higher is better)", "number", 1),
+        Column("printed_mean", f"Mean {printed}", "number", 2),
+        Column("printed_benchmark_mean", f"{table.benchmark_name} mean {printed}", "number", 1),
     )
-    rows = tuple(
-        Row(
-            s.scale_id,
-            {
-                "scale": s.name,
-                "items": ", ".join(
-                    item_number(instrument, i) if instrument else i.removeprefix("q")
-                    for i in s.items
-                ),
-                "alpha": s.alpha,
-                "mean": s.mean,
-                "median": s.median,
-                "mode": s.mode,
-                "n": s.n,
-                "benchmark_mean": s.benchmark.mean if s.benchmark else None,
-            },
-            {"mode": "*"} if s.multiple_modes else {},
+    rows = []
+    for s in table.scales:
+        figures = s.favourable_figures
+        shown = s.as_printed
+        rows.append(
+            Row(
+                s.scale_id,
+                {
+                    "scale": s.name,
+                    "items": ", ".join(
+                        item_number(instrument, i) if instrument else i.removeprefix("q")
+                        for i in s.items
+                    ),
+                    "alpha": s.alpha,
+                    "mean": figures.mean if figures else None,
+                    "median": figures.median if figures else None,
+                    "mode": figures.mode if figures else None,
+                    "n": s.n,
+                    "benchmark_mean": s.benchmark.score if s.benchmark else None,
+                    "printed_mean": shown.mean if shown else None,
+                    "printed_benchmark_mean": shown.benchmark_mean if shown else None,
+                },
+                {"mode": "*"} if figures and figures.multiple_modes else {},
+            )
         )
-        for s in table.scales
-    )
-    notes = [f"Table 4 (n = {table.n_responses}); scores in each scale's own direction."]
-    if any(s.multiple_modes for s in table.scales):
+    notes = [
+        f"Table 4 (n = {table.n_responses}). Mean, median, mode and the "
+        f"{table.benchmark_name} mean are favourable-keyed: higher is better on every scale "
+        "(reverse-keyed items flipped, a scale where agreeing is unfavourable restated as the "
+        f"lowest plus the highest answer minus the score). The last two columns give the mean "
+        f"{printed}."
+    ]
+    against = [s.name for s in table.scales if s.lower_is_better_as_printed]
+    if against:
+        notes.append(f"{printed[:1].upper()}{printed[1:]}, lower is better for {_listed(against)}.")
+    if any(s.favourable_figures and s.favourable_figures.multiple_modes for s in table.scales):
         notes.append("* Multiple modes exist. The smallest value is shown.")
-    if any(s.reverse_keyed for s in table.scales):
-        notes.append(
-            f"Reverse-keyed items are flipped before scoring; the {table.benchmark_name} means "
-            "are restated in the same direction."
-        )
-    return ReportTable("table4-scored", "Table 4", columns, rows, tuple(notes))
+    return ReportTable("table4-scored", "Table 4", columns, tuple(rows), tuple(notes))

@@ -1,10 +1,14 @@
 """The report's summary tables: Table 4 across all scales, Table 3 by kind of partnership.
 
 Table 4 lists, for each scale, its items, Cronbach's alpha ("-" for a
-one-item scale) and the mean, median and mode of the composite scores. Scores
-here run in the scale's own direction (reverse-keyed items flipped), so that
-the benchmark printed by the report is converted into the same direction when
-the report gave it in the items' raw agreement direction.
+one-item scale) and the mean, median and mode of the composite scores. The
+fields of :class:`ScaleSummary` run in the scale's scored direction (reverse-keyed
+items flipped), the benchmark printed by the report converted into the same
+direction when the report gave it in the items' raw agreement direction. What
+people read follows one rule: :meth:`ScaleSummary.to_dict` (the report's JSON, the
+analysts' command line) and every table give the figures favourable-keyed
+(:class:`FavourableFigures`, higher is better), with the report's printed
+direction named as such beside them (:class:`AsPrinted`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class BenchmarkComparison:
     published_direction: str
     note: str | None
     score: float | None = None  # the mean restated so that high is favourable
+    score_median: float | None = None  # the median and mode restated likewise
+    score_mode: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,23 @@ class AsPrinted:
     benchmark_mean: float | None
     benchmark_median: float | None
     benchmark_mode: float | None
+
+
+@dataclass(frozen=True)
+class FavourableFigures:
+    """A scale's mean, median and mode restated so that high is favourable (a scale where
+    agreeing is unfavourable as ``min + max - x``; the mode of the restated scores, so that
+    the smallest of several is the smallest shown)."""
+
+    mean: float
+    median: float
+    mode: float
+    multiple_modes: bool
+    sd: float
+
+
+FAVOURABLE_HIGH = "favourable-high"
+"""How the JSON names the direction of its main figures: higher is better on every scale."""
 
 
 @dataclass(frozen=True)
@@ -81,13 +104,53 @@ class ScaleSummary:
     score: float = math.nan  # the mean restated so that high is favourable
     score_ci: tuple[float, float] | None = None  # its one-sample t 95% interval
     as_printed: AsPrinted | None = None
+    lower_is_better_as_printed: bool = False  # Table 4 prints it against the favourable way
+    favourable_figures: FavourableFigures | None = None
 
     def to_dict(self) -> dict[str, object]:
-        record = asdict(self)
-        record["items"] = list(self.items)
-        record["reverse_keyed"] = list(self.reverse_keyed)
-        record["alpha_ci"] = list(self.alpha_ci) if self.alpha_ci else None
-        record["score_ci"] = list(self.score_ci) if self.score_ci else None
+        """The scale as the JSON gives it, in one direction: ``mean`` (with ``mean_ci``),
+        ``median``, ``mode`` and the benchmark's figures favourable-keyed (higher is better,
+        the report's score); under ``as_printed`` the same in the direction the report
+        printed Table 4, ``lower_is_better`` saying whether that runs the other way."""
+        figures = self.favourable_figures
+        benchmark = self.benchmark
+        record: dict[str, object] = {
+            "scale_id": self.scale_id,
+            "name": self.name,
+            "items": list(self.items),
+            "reverse_keyed": list(self.reverse_keyed),
+            "alpha": self.alpha,
+            "alpha_ci": list(self.alpha_ci) if self.alpha_ci else None,
+            "n": self.n,
+            "n_missing": self.n_missing,
+            "mean": figures.mean if figures else math.nan,
+            "mean_ci": list(self.score_ci) if self.score_ci else None,
+            "median": figures.median if figures else math.nan,
+            "mode": figures.mode if figures else math.nan,
+            "multiple_modes": figures.multiple_modes if figures else False,
+            "sd": figures.sd if figures else math.nan,
+            "band": self.band,
+            "benchmark": None
+            if benchmark is None
+            else _finite(
+                {
+                    "source": benchmark.source,
+                    "n": benchmark.n,
+                    "alpha": benchmark.alpha,
+                    "mean": benchmark.score,
+                    "median": benchmark.score_median,
+                    "mode": benchmark.score_mode,
+                    "published_direction": benchmark.published_direction,
+                    "note": benchmark.note,
+                }
+            ),
+            "as_printed": None
+            if self.as_printed is None
+            else {
+                **asdict(self.as_printed),
+                "lower_is_better": self.lower_is_better_as_printed,
+            },
+        }
         return _finite(record)
 
 
@@ -116,10 +179,15 @@ class Table4:
     scales: tuple[ScaleSummary, ...]
     benchmark_name: str = "Benchmark"  # the instrument's benchmark_label ("2017"), if any
 
+    printed_as: str = "as Table 4 prints it"  # how files name Table 4's printed direction
+
     def to_dict(self) -> dict[str, object]:
+        """``instrument``, ``n``, ``direction`` (:data:`FAVOURABLE_HIGH`) and ``scales``
+        (:meth:`ScaleSummary.to_dict`)."""
         return {
             "instrument": self.instrument_id,
             "n": self.n_responses,
+            "direction": FAVOURABLE_HIGH,
             "scales": [scale.to_dict() for scale in self.scales],
         }
 
@@ -167,6 +235,8 @@ def benchmark_in_scale_direction(
         published_direction=benchmark.direction,
         note=benchmark.note,
         score=favourable_score(scale, instrument, restate(benchmark.mean)),
+        score_median=favourable_score(scale, instrument, restate(benchmark.median)),
+        score_mode=favourable_score(scale, instrument, restate(benchmark.mode)),
     )
 
 
@@ -195,6 +265,20 @@ def _as_printed(scale: Scale, instrument: Instrument, scores: pd.Series) -> AsPr
         benchmark_mean=as_published("mean"),
         benchmark_median=as_published("median"),
         benchmark_mode=as_published("mode"),
+    )
+
+
+def _favourable_figures(
+    scale: Scale, instrument: Instrument, scores: pd.Series
+) -> FavourableFigures:
+    """The figures of :class:`FavourableFigures` from the scale's scores (scored direction)."""
+    restated = describe(favourable_scores(scores.to_frame(scale.id), instrument)[scale.id])
+    return FavourableFigures(
+        mean=restated.mean,
+        median=restated.median,
+        mode=restated.mode,
+        multiple_modes=restated.multiple_modes,
+        sd=restated.sd,
     )
 
 
@@ -381,6 +465,8 @@ def summarise_scale(
         score=score,
         score_ci=score_ci,
         as_printed=_as_printed(scale, instrument, scores),
+        lower_is_better_as_printed=printed_against_favourable(scale, instrument),
+        favourable_figures=_favourable_figures(scale, instrument, scores),
     )
 
 
@@ -419,6 +505,7 @@ def _table4_of_keyed(keyed: pd.DataFrame, instrument: Instrument, missing: Missi
             for scale in instrument.scales
         ),
         benchmark_name=instrument.benchmark_name,
+        printed_as=printed_as(instrument),
     )
 
 

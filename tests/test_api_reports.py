@@ -24,6 +24,53 @@ def readers(session: Session) -> int:
     return round_id
 
 
+def test_report_json_table4_is_favourable_keyed_with_the_printed_direction_named(
+    client: TestClient, readers: int
+) -> None:
+    """The JSON's table4 block gives every scale's mean, median and mode favourable-keyed
+    (higher is better, the page's score), the report's printed direction only under
+    as_printed, and no figure in any other direction; /openapi.json declares the shape."""
+    from analysis.frequencies import spss_round
+
+    auth = ("ev@example.org", PASSWORD)
+    data = client.get(f"/api/v1/reports/rounds/{readers}", auth=auth).json()
+    table4 = data["table4"]
+    assert table4["direction"] == "favourable-high"
+    page_table = next(t for t in data["tables"] if t["id"] == "table4")
+    shown = {row["key"]: row["text"] for row in page_table["rows"]}
+    instrument = instrument_named("trustworthy-collaboration")
+    assert {s["scale_id"] for s in table4["scales"]} == {s.id for s in instrument.scales}
+    for scale in table4["scales"]:
+        text = shown[scale["scale_id"]]
+        assert spss_round(scale["mean"], 2) == text["score"], scale["scale_id"]
+        assert scale["mean_ci"][0] <= scale["mean"] <= scale["mean_ci"][1]
+        printed = scale["as_printed"]
+        assert spss_round(printed["mean"], 2) == text["mean"], scale["scale_id"]
+        assert spss_round(printed["median"], 2) == text["median"], scale["scale_id"]
+        # Printed against the favourable direction exactly when its mean is the reflection.
+        reflected = abs(printed["mean"] + scale["mean"] - 6) < 1e-9
+        same = abs(printed["mean"] - scale["mean"]) < 1e-9
+        assert printed["lower_is_better"] == (reflected and not same), scale["scale_id"]
+        assert {"score", "score_ci", "favourable"}.isdisjoint(scale)
+    competition = next(
+        s for s in table4["scales"] if instrument.scale(s["scale_id"]).favourable == "low"
+    )
+    assert competition["as_printed"]["lower_is_better"]
+    benchmark = competition["benchmark"]
+    assert benchmark["mean"] + competition["as_printed"]["benchmark_mean"] == pytest.approx(6)
+    for breakdown in data["breakdowns"]:
+        for group in breakdown["groups"]:
+            if group["table4"]:
+                assert group["table4"]["direction"] == "favourable-high"
+
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    report_table4 = schemas["RoundReportOut"]["properties"]["table4"]
+    assert "Table4Out" in str(report_table4)
+    scale_schema = schemas["ScaleSummaryOut"]["properties"]
+    assert {"mean", "median", "mode", "mean_ci", "as_printed", "benchmark"} <= set(scale_schema)
+    assert "lower_is_better" in schemas["AsPrintedOut"]["properties"]
+
+
 def test_report_json_by_basic_auth(client: TestClient, readers: int) -> None:
     answer = client.get(f"/api/v1/reports/rounds/{readers}", auth=("ev@example.org", PASSWORD))
     assert answer.status_code == 200

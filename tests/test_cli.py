@@ -131,6 +131,61 @@ def test_analyse_json_shape(demo_csv: Path) -> None:
     assert q30["missing"] == 0 and q30["total"] == 39
 
 
+def test_analyse_gives_favourable_keyed_figures_with_the_printed_direction_named(
+    demo_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every format of ``analyse`` follows the report's rule: each scale's mean, median and
+    mode favourable-keyed (higher is better), the report's printed mean beside it, named."""
+    from analysis.demo import demo_responses
+    from analysis.frequencies import spss_round
+    from analysis.instrument import load_instrument
+    from analysis.summary import printed_as, table4
+
+    instrument = load_instrument("trustworthy-collaboration")
+    summary = table4(demo_responses(), instrument)
+    by_id = {s.scale_id: s for s in summary.scales}
+    low = [s for s in instrument.scales if s.favourable == "low"]
+    assert low  # the demo instrument has a scale where agreeing is unfavourable
+
+    document = json.loads(in_process(capsys, "analyse", str(demo_csv), "--format", "json"))
+    for scale in document["table4"]:
+        s = by_id[scale["scale_id"]]
+        assert scale["mean"] == pytest.approx(s.score)
+        assert s.as_printed is not None
+        assert scale["as_printed"]["mean"] == pytest.approx(s.as_printed.mean)
+    assert "favourable" in document["settings"]["keying"]
+
+    text = in_process(capsys, "analyse", str(demo_csv))
+    assert "own direction" not in text and "higher is better" in text
+    assert f"Mean {printed_as(instrument)}" in text
+
+    rows = list(
+        csv.DictReader(io.StringIO(in_process(capsys, "analyse", str(demo_csv), "--format", "csv")))
+    )
+    for scale in low:
+        s = by_id[scale.id]
+        mean = next(r for r in rows if r["id"] == scale.id and r["statistic"] == "mean")
+        assert float(mean["result"]) == pytest.approx(s.score)
+        printed = next(
+            r for r in rows if r["id"] == scale.id and r["statistic"] == "as_printed_mean"
+        )
+        assert s.as_printed is not None
+        assert float(printed["result"]) == pytest.approx(s.as_printed.mean)
+
+    out = tmp_path / "favourable.xlsx"
+    assert main(["analyse", str(demo_csv), "--format", "xlsx", "--out", str(out)]) == 0
+    sheet = list(load_workbook(out, read_only=True)["Table 4"].iter_rows(values_only=True))
+    header = list(sheet[0])
+    mean_column = header.index("Mean (higher is better)")
+    printed_column = header.index(f"Mean {printed_as(instrument)}")
+    for scale in low:
+        row = next(r for r in sheet if r[0] == scale.name)
+        s = by_id[scale.id]
+        assert s.as_printed is not None
+        assert row[mean_column] == float(spss_round(s.score, 2))
+        assert row[printed_column] == float(spss_round(s.as_printed.mean, 2))
+
+
 def test_analyse_include_empty(demo_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plain = json.loads(in_process(capsys, "analyse", str(demo_csv), "--format", "json"))
     full = json.loads(

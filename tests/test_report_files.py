@@ -97,7 +97,7 @@ def test_workbook_is_labelled_rounded_formatted_and_frozen(
 
     frequencies = book["Frequencies"]
     assert frequencies.freeze_panes == "A2"
-    percents = [p for p in _column(frequencies, "Valid percent") if p is not None]
+    percents = [p for p in _column(frequencies, "Percent of answers") if p is not None]
     assert percents and all(p == round(p, 1) for p in percents)
     assert (
         frequencies.cell(row=2, column=_header(frequencies).index("Percent") + 1).number_format
@@ -309,6 +309,36 @@ def test_word_document_has_the_cover_the_tables_and_the_figures_as_shown(
     expected = {row["text"]["scale"]: row["text"]["mean"] for row in model["rows"]}
     shown = {row.cells[0].text: row.cells[header.index("Mean")].text for row in table4.rows[1:]}
     assert shown == expected
+
+
+def test_word_and_workbook_frequency_tables_say_the_pages_plain_words(
+    client: TestClient, demo_round: int
+) -> None:
+    """The Word document's frequency tables, and the workbook's Frequencies sheet, are headed
+    and worded as the page's (Answered / No answer / Left blank, Percent of answers), never
+    SPSS's Valid / Missing System."""
+    import docx
+
+    from analysis.frequencies import PLAIN_HEADERS, PLAIN_SYSTEM_MISSING
+
+    document = docx.Document(
+        io.BytesIO(client.get(f"/reports/rounds/{demo_round}/report.docx").content)
+    )
+    headers = [PLAIN_HEADERS[k] for k in PLAIN_HEADERS]
+    frequency_tables = [t for t in document.tables if [c.text for c in t.rows[0].cells] == headers]
+    assert len(frequency_tables) == len(INSTRUMENT.items)
+    cells = [c.text for t in frequency_tables for row in t.rows[1:] for c in row.cells]
+    assert "Answered" in cells and "No answer" in cells  # q19 has a missing answer
+    assert PLAIN_SYSTEM_MISSING in cells
+    assert not {"Valid", "Missing", "System"} & set(cells)
+    page = client.get(f"/reports/rounds/{demo_round}").text
+    assert "Valid percent" not in page  # the page already says it plainly
+
+    book = _workbook(client, demo_round)
+    header = _header(book["Frequencies"])
+    for key in ("frequency", "percent", "valid_percent", "cumulative_percent"):
+        assert PLAIN_HEADERS[key] in header
+    assert not [h for h in header if "Valid" in str(h)]
 
 
 def test_files_work_for_a_round_on_another_instrument(

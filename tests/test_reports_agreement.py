@@ -79,8 +79,8 @@ def test_table4_agrees_on_page_api_downloads_and_cli(
     assert expected["inter_individual_trust"][0] == "0.833"  # the report's own Table 4 alpha
 
     # The page and the standalone HTML render the one table model the JSON gives; Table 4 is
-    # in the report's printed (raw) direction, so its means match the scale-direction figures
-    # wherever no item is reverse-keyed, and are min + max - mean where all are.
+    # in the report's printed (raw) direction, which the JSON gives under as_printed, and its
+    # score column is the JSON's favourable-keyed mean.
     model = _model_figures(api)
     for table_id in ("table4", "scores-table", "profile-table"):
         shown = _model_figures(api, table_id)
@@ -98,10 +98,14 @@ def test_table4_agrees_on_page_api_downloads_and_cli(
         alpha, mean, median, mode, n = expected[scale.id]
         row = model[scale.id]
         assert (row["alpha"], row["n"]) == (alpha, n)
-        if not any(instrument.item(i).reverse_keyed for i in scale.items):
-            assert (row["mean"], row["median"], row["mode"].rstrip("*")) == (mean, median, mode)
-        else:
-            assert row["mean"] == number(6 - float(mean), 2)
+        assert row["score"] == mean
+        printed = next(s for s in api["table4"]["scales"] if s["scale_id"] == scale.id)
+        printed = printed["as_printed"]
+        assert (row["mean"], row["median"], row["mode"].rstrip("*")) == (
+            number(printed["mean"], 2),
+            number(printed["median"], 2),
+            number(printed["mode"], 2),
+        )
 
     answers_csv = tmp_path / "answers.csv"
     answers_csv.write_bytes(client.get(f"/reports/rounds/{round_id}/answers.csv").content)

@@ -147,6 +147,8 @@ def test_descriptives_smallest_mode_flagged() -> None:
 def test_table4_heads_the_benchmark_with_the_instruments_label(responses: pd.DataFrame) -> None:
     relabelled = INSTRUMENT.model_copy(update={"benchmark_label": "Pilot"})
     frame = table4(responses, relabelled).to_frame()
-    assert "Pilot mean" in frame.columns
+    assert "Pilot mean (higher is better)" in frame.columns
+    assert "Mean as the Pilot report printed it" in frame.columns
     assert not any("2017" in str(column) for column in frame.columns)
-    assert f"{INSTRUMENT.benchmark_name} mean" in table4(responses, INSTRUMENT).to_frame().columns
+    heading = f"{INSTRUMENT.benchmark_name} mean (higher is better)"
+    assert heading in table4(responses, INSTRUMENT).to_frame().columns

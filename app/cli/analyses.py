@@ -44,7 +44,7 @@ from analysis.report_files import (
 )
 from analysis.responses import AnswerRange, ItemFile, load_items_and_group, load_responses
 from analysis.scoring import reverse_key, score_scale
-from analysis.summary import table4
+from analysis.summary import printed_as, table4
 from app.cli import CommandError
 
 Result = TypeVar("Result")
@@ -333,12 +333,14 @@ def run_analyse(args: argparse.Namespace) -> int:
     notes = _alpha_notes(responses, instrument, missing)
     settings: dict[str, object] = {
         "instrument": instrument.id,
-        "keying": "keyed (Table 4 scores run in each scale's direction)",
+        "keying": "keyed: reverse-keyed items flipped; Table 4's figures favourable-keyed "
+        "(higher is better), with the report's printed direction under as_printed",
         "missing": missing,
         "missing_values": list(args.missing_values),
     }
     setting_lines = [
-        f"Keying: keyed (Table 4); frequency tables show the answers as given. Missing "
+        "Keying: keyed; Table 4's figures favourable-keyed (higher is better), with the mean "
+        f"{printed_as(instrument)} beside; frequency tables show the answers as given. Missing "
         f"answers: {missing} for alpha"
         + (
             f"; missing-value codes {_codes_text(args.missing_values)}"

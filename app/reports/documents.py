@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analysis.exports import csv_bytes, sav_bytes
+from analysis.frequencies import PLAIN_HEADERS
 from analysis.report_tables import ReportTable
 from analysis.summary import respondent_direction_note, respondent_score_columns
 from analysis.xlsx import Column, SheetTable, table_sheet, xlsx_workbook
@@ -301,10 +302,10 @@ def _frequencies_sheet(report: RoundReport) -> SheetTable:
         Column("question", "Question", width=60, wrap=True),
         Column("value", "Answer code", "number", 0),
         Column("answer", "Answer"),
-        Column("frequency", "Frequency", "number", 0),
-        Column("percent", "Percent", "number", 1),
-        Column("valid_percent", "Valid percent", "number", 1),
-        Column("cumulative_percent", "Cumulative percent", "number", 1),
+        *(
+            Column(key, PLAIN_HEADERS[key], "number", 0 if key == "frequency" else 1)
+            for key in ("frequency", "percent", "valid_percent", "cumulative_percent")
+        ),
     )
     return SheetTable("Frequencies", columns, pd.DataFrame.from_records(records))
 
@@ -450,12 +451,13 @@ def table_notes(report: RoundReport) -> list[str]:
 
 
 def item_frequency_sheets(report: RoundReport) -> list[SheetTable]:
-    """Every item's frequency table in SPSS's layout, as shown (for the Word document)."""
+    """Every item's frequency table as the page shows it, in plain words (the rows of
+    :meth:`~analysis.frequencies.FrequencyTable.plain_records`, headed as
+    :data:`~analysis.frequencies.PLAIN_HEADERS`), for the Word document."""
     sheets = []
+    columns = tuple(Column(key, label) for key, label in PLAIN_HEADERS.items())
     for table in report.frequencies:
-        frame = table.to_frame()
-        frame.columns = pd.Index([str(c) for c in frame.columns])
-        columns = tuple(Column(str(c), str(c) or "Cases") for c in frame.columns)
+        frame = pd.DataFrame.from_records(table.plain_records(), columns=list(PLAIN_HEADERS))
         title = f"{table.item}: {table.label}" if table.label else table.item
         sheets.append(SheetTable(title, columns, frame))
     return sheets

@@ -355,6 +355,7 @@ def _masked(table: Table4, group: str, view: AsymmetryView | None) -> Table4:
                 score=math.nan,
                 score_ci=None,
                 as_printed=None,
+                favourable_figures=None,
             )
         )
     return replace(table, scales=tuple(scales))

@@ -20,7 +20,7 @@ from app.reports.documents import JsonValue, json_safe
 from app.services import analyst, releases, report_cache, reports
 from app.web.deps import ApiCoordinatorDep, ApiRoundId
 from app.web.report_access import ApiAnalystDep, ApiViewerDep, report_round_id
-from app.web.report_schemas import RecordsOut, RoundListedOut, RoundReportOut
+from app.web.report_schemas import RecordsOut, RoundListedOut, RoundReportOut, Table4Out
 from app.web.schemas import QueryRecordId
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -139,42 +139,6 @@ class PartnershipKindOut(BaseModel):
     label: str
     responses: int
     partnerships: int | None = None
-
-
-class BenchmarkOut(BaseModel):
-    source: str | None
-    n: int | None
-    alpha: float | None
-    mean: float | None
-    median: float | None
-    mode: float | None
-    published_direction: str
-    note: str | None
-
-
-class ScaleSummaryOut(BaseModel):
-    scale_id: str
-    name: str
-    items: list[str]
-    reverse_keyed: list[str]
-    alpha: float | None
-    alpha_ci: list[float | None] | None
-    n: int
-    n_missing: int
-    mean: float | None
-    median: float | None
-    mode: float | None
-    multiple_modes: bool
-    sd: float | None
-    favourable: str
-    band: str | None
-    benchmark: BenchmarkOut | None
-
-
-class Table4Out(BaseModel):
-    instrument: str
-    n: int
-    scales: list[ScaleSummaryOut]
 
 
 class PooledOut(BaseModel):

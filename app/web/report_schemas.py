@@ -103,12 +103,77 @@ class FrequencyTableOut(_Out):
     total: int
 
 
+class BenchmarkOut(_Out):
+    source: str | None
+    n: int | None
+    alpha: float | None
+    mean: float | None = Field(description="the published mean, favourable-keyed")
+    median: float | None = Field(description="favourable-keyed")
+    mode: float | None = Field(description="favourable-keyed")
+    published_direction: str = Field(
+        description="how the report published it: raw (agreement) or scale (keyed)"
+    )
+    note: str | None
+
+
+class AsPrintedOut(_Out):
+    """A scale's figures in the direction the report printed Table 4 (the page's Table 4)."""
+
+    direction: str = Field(
+        description="raw: agreement with the statements as answered (items keyed alike); "
+        "scale: reverse-keyed items flipped (a scale mixing both)"
+    )
+    lower_is_better: bool = Field(
+        description="true where this runs against the favourable direction of the main figures"
+    )
+    mean: float | None
+    median: float | None
+    mode: float | None
+    multiple_modes: bool
+    benchmark_alpha: float | None
+    benchmark_mean: float | None
+    benchmark_median: float | None
+    benchmark_mode: float | None
+
+
+class ScaleSummaryOut(_Out):
+    """One scale of Table 4: every figure favourable-keyed (higher is better, the report's
+    score), the report's printed direction only under ``as_printed``."""
+
+    scale_id: str
+    name: str
+    items: list[str]
+    reverse_keyed: list[str]
+    alpha: float | None
+    alpha_ci: list[float | None] | None
+    n: int
+    n_missing: int
+    mean: float | None = Field(description="favourable-keyed: higher is better (the score)")
+    mean_ci: list[float | None] | None = Field(description="one-sample t 95% interval")
+    median: float | None = Field(description="favourable-keyed")
+    mode: float | None = Field(description="favourable-keyed; the smallest of several")
+    multiple_modes: bool
+    sd: float | None
+    band: str | None
+    benchmark: BenchmarkOut | None
+    as_printed: AsPrintedOut | None = Field(
+        description="the figures as the report printed Table 4 (absent where withheld)"
+    )
+
+
+class Table4Out(_Out):
+    instrument: str
+    n: int
+    direction: str = Field(description="favourable-high: higher is better on every scale")
+    scales: list[ScaleSummaryOut]
+
+
 class BreakdownGroupOut(_Out):
     value: str
     label: str
     shown: bool
     hidden_because: str | None
-    table4: dict[str, JsonValue] | None
+    table4: Table4Out | None
 
 
 class BreakdownOut(_Out):
@@ -175,8 +240,10 @@ class RoundReportOut(_PublishedRoundOut):
 
     instrument: InstrumentOut | None = None
     summary: SummaryOut | None = None
-    table4: dict[str, JsonValue] | None = Field(
-        default=None, description="Table 4's scale summaries in each scale's scored direction"
+    table4: Table4Out | None = Field(
+        default=None,
+        description="Table 4's scale summaries favourable-keyed (higher is better), each with "
+        "the report's printed direction under as_printed",
     )
     tables: list[ReportTableOut] | None = Field(
         default=None,
