@@ -163,7 +163,7 @@ def test_evaluator_reads_and_downloads_the_demo_report(
         meta.column_names_to_labels["organisation_type"]
         == "What type of organisation do you work for?"
     )
-    assert "Inter-Individual Trust (scale score)" in meta.column_labels
+    assert "Inter-Individual Trust (scale score, higher is better)" in meta.column_labels
     sheets = load_workbook(saved["report.xlsx"]).sheetnames
     assert sheets[:3] == ["Table 4", "Scores", "Trust profile"]
     assert {"Frequencies", "Item answers", "Scale scores", "Notes"} <= set(sheets)
