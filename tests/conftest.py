@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -40,6 +41,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 import app.security
+
+if TYPE_CHECKING:
+    from app.services.reports import RoundReport
 
 pytest_plugins = ["tests.browser_support"]
 
@@ -404,3 +408,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             slow_modules.add(module)
     if "PYTEST_XDIST_WORKER" in os.environ:  # the same order on every worker
         items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in slow_modules)
+
+
+@pytest.fixture(scope="session")
+def demo_report(
+    _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RoundReport]:
+    """The demo partnership's closed round (its published report), on a copy of the migrated
+    SQLite file, made once per worker for the tests that read the report as rendered (PDF,
+    wording): rendering does not depend on the database, so one backend is enough there."""
+    from app.database import make_engine
+    from app.services import reports, rounds
+    from app.services.demo import seed_demo
+
+    path = tmp_path_factory.mktemp("demo-report") / "survey.sqlite3"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            seed = seed_demo(
+                session, instrument_id="trustworthy-collaboration", anonymity_threshold=5
+            )
+            report = reports.round_report(session, rounds.get_round(session, seed.round_id))
+            yield report
+    finally:
+        engine.dispose()

@@ -10,21 +10,16 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlmodel import Session
 
-from app.database import make_engine
 from app.reports import pdf as pdf_engines
 from app.reports.pdf import PdfOptions, find_chromium
 from app.reports.rendering import report_html, report_pdf
-from app.services import reports, rounds
-from app.services.demo import seed_demo
 from app.services.errors import PdfUnavailableError
 from app.services.reports import RoundReport
 
@@ -38,26 +33,6 @@ pytestmark = pytest.mark.slow
 needs_poppler = pytest.mark.skipif(
     shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed"
 )
-
-
-@pytest.fixture(scope="module")
-def demo_report(
-    _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RoundReport]:
-    """The demo partnership's closed round (39 responses), on a copy of the migrated SQLite
-    file: the layout does not depend on the database, so one backend is enough here."""
-    path = tmp_path_factory.mktemp("pdf") / "survey.sqlite3"
-    shutil.copyfile(_migrated_sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            seed = seed_demo(
-                session, instrument_id="trustworthy-collaboration", anonymity_threshold=5
-            )
-            report = reports.round_report(session, rounds.get_round(session, seed.round_id))
-            yield report
-    finally:
-        engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -5,39 +5,19 @@ and every chart with a phone layout of its own."""
 from __future__ import annotations
 
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
-from app.database import make_engine
 from app.reports.rendering import report_html
-from app.services import reports, rounds
-from app.services.demo import seed_demo
 from app.services.reports import RoundReport
 
 
 @pytest.fixture(scope="module")
-def demo_html(
-    _migrated_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[RoundReport, str]]:
-    path = tmp_path_factory.mktemp("wording") / "survey.sqlite3"
-    shutil.copyfile(_migrated_sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            seed = seed_demo(
-                session, instrument_id="trustworthy-collaboration", anonymity_threshold=5
-            )
-            report = reports.round_report(session, rounds.get_round(session, seed.round_id))
-            yield report, report_html(report, generated_on=date(2026, 12, 2))
-    finally:
-        engine.dispose()
+def demo_html(demo_report: RoundReport) -> tuple[RoundReport, str]:
+    return demo_report, report_html(demo_report, generated_on=date(2026, 12, 2))
 
 
 def _text(html: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -24,6 +24,7 @@ from app.web.pages import (
     AgreementPage,
     AnalysisPage,
     FactorPage,
+    ItemAnalysisPage,
     OmegaPage,
     PooledPage,
     ReliabilityPage,
@@ -190,12 +191,19 @@ def item_choice(
 ItemChoiceDep = Annotated[ItemChoice, Depends(item_choice)]
 
 
-@router.get("/analyst/reliability", response_class=HTMLResponse)
-def reliability_page(
-    request: Request, session: SessionDep, viewer: AnalystPageDep, asked: ItemChoiceDep
-) -> Response:
-    """Cronbach's alpha of chosen items (keyed and listwise unless chosen otherwise)."""
-    page = ReliabilityPage(
+ItemPage = TypeVar("ItemPage", bound=ItemAnalysisPage)
+
+
+def _item_page(
+    page: type[ItemPage],
+    session: SessionDep,
+    viewer: AnalystPageDep,
+    asked: ItemChoice,
+    **choices: Any,  # the page's own fields (strings as asked), checked by its dataclass
+) -> ItemPage:
+    """An item analysis page before its figures: the pooled answers and the choices asked
+    for (items, rounds, missing answers, keying, scale), with the page's own ``choices``."""
+    return page(
         viewer=viewer,
         all=analyst.pooled_answers(session, viewer),
         chosen_items=asked.item,
@@ -203,7 +211,16 @@ def reliability_page(
         missing=asked.missing,
         keying=asked.keying,
         scale=asked.scale,
+        **choices,
     )
+
+
+@router.get("/analyst/reliability", response_class=HTMLResponse)
+def reliability_page(
+    request: Request, session: SessionDep, viewer: AnalystPageDep, asked: ItemChoiceDep
+) -> Response:
+    """Cronbach's alpha of chosen items (keyed and listwise unless chosen otherwise)."""
+    page = _item_page(ReliabilityPage, session, viewer, asked)
 
     def compute(page: ReliabilityPage) -> ReliabilityPage:
         items = asked.items(page.all)
@@ -231,17 +248,7 @@ def omega_page(
     seed: Choice = "2017",
 ) -> Response:
     """McDonald's omega total with its seeded bootstrap CI (1000 resamples, seed 2017)."""
-    page = OmegaPage(
-        viewer=viewer,
-        all=analyst.pooled_answers(session, viewer),
-        chosen_items=asked.item,
-        chosen_rounds=asked.round,
-        missing=asked.missing,
-        keying=asked.keying,
-        scale=asked.scale,
-        bootstrap=bootstrap,
-        seed=seed,
-    )
+    page = _item_page(OmegaPage, session, viewer, asked, bootstrap=bootstrap, seed=seed)
 
     def compute(page: OmegaPage) -> OmegaPage:
         items = asked.items(page.all)
@@ -279,17 +286,8 @@ def factor_page(
     rotation: Choice = "oblimin",
 ) -> Response:
     """Exploratory factor analysis of chosen items."""
-    page = FactorPage(
-        viewer=viewer,
-        all=analyst.pooled_answers(session, viewer),
-        chosen_items=asked.item,
-        chosen_rounds=asked.round,
-        missing=asked.missing,
-        keying=asked.keying,
-        scale=asked.scale,
-        factors=factors,
-        method=method,
-        rotation=rotation,
+    page = _item_page(
+        FactorPage, session, viewer, asked, factors=factors, method=method, rotation=rotation
     )
 
     def compute(page: FactorPage) -> FactorPage:
