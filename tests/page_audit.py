@@ -891,6 +891,7 @@ MAIL_PAGES = [
                 errors=None,
                 covers=(("POST", "/coordinator/rounds/{round_id}/mailing"),),
             ),
+            State("closed", visit("/coordinator/rounds/{report_round}/mailing")),
         ),
     ),
     Page(

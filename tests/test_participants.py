@@ -25,7 +25,7 @@ from app.models import (
 )
 from app.security import hash_link_token
 from app.services import invitations, participants, responses, rounds
-from app.services.errors import FieldValidationError, RecordNotFoundError
+from app.services.errors import FieldValidationError, RecordNotFoundError, RoundNotOpenError
 from app.services.outbox import delivery_counts
 from tests.conftest import (
     COORDINATOR_PASSWORD,
@@ -559,6 +559,64 @@ def test_the_pages_add_send_and_never_show_who_answered(
     assert wrong.status_code == 422
     assert "Invitation text: must contain ((link))" in wrong.text
     assert ">No link</textarea>" in wrong.text
+
+
+def test_a_closed_rounds_texts_are_shown_and_cannot_be_changed(
+    client: TestClient,
+    session: Session,
+    coordinator: str,
+    make_round: Callable[..., SurveySetUp],
+) -> None:
+    """Nothing more is sent once a round closes, so its texts are read-only: the page says so
+    and a save made by URL (or from a page left open) is refused without changing them."""
+    setup = make_round()
+    csrf = sign_in(client, session, coordinator, setup)
+    participants.save_mailing(
+        session,
+        setup.round_id,
+        invitation_subject="Invitation",
+        invitation_text="Go: ((link))",
+        reminder_subject="Reminder",
+        reminder_text="((link))",
+        reminder_dates="",
+    )
+    rounds.close_round(session, setup.round_id)
+    url = f"/coordinator/rounds/{setup.round_id}/mailing"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "This round has closed" in page.text
+    assert "No more invitations or reminders are sent" in page.text
+    assert "<form" not in page.text.split("<main", 1)[1].split("</main>", 1)[0]
+    assert "Go: ((link))" in page.text  # the saved text, shown read-only
+    assert "No reminders" in page.text
+    with pytest.raises(RoundNotOpenError):
+        participants.check_mailing(
+            session,
+            setup.round_id,
+            invitation_subject="Changed",
+            invitation_text="((link))",
+            reminder_subject="Changed",
+            reminder_text="((link))",
+            reminder_dates="",
+        )
+    refused = client.post(
+        url,
+        data={
+            "invitation_subject": "Changed",
+            "invitation_text": "New: ((link))",
+            "reminder_subject": "Changed",
+            "reminder_text": "((link))",
+            "reminder_dates": "",
+            "action": "save",
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert refused.status_code == 409
+    assert "This round has closed" in refused.text
+    assert "the texts can no longer be changed" in refused.text
+    session.expire_all()
+    assert participants.mailing_of(session, setup.round_id).invitation_subject != "Changed"
 
 
 def test_an_address_is_removed_and_its_waiting_invitation_dropped(

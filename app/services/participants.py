@@ -457,8 +457,11 @@ def check_mailing(
     reminder_dates: str,
 ) -> list[date]:
     """The reminder dates, if the texts and dates are fit to use; else FieldValidationError
-    naming each problem."""
+    naming each problem.  A closed round sends nothing more, so its texts are kept as they
+    were: RoundNotOpenError."""
     survey_round = get_round(session, round_id)
+    if round_state(survey_round) == RoundState.CLOSED:
+        require_open(survey_round)  # raises: the round has closed
     problems: dict[str, str] = {}
     for name, value, needs_link, most in (
         ("invitation_subject", invitation_subject, False, 300),

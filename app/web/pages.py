@@ -426,6 +426,9 @@ class MailingPage:
     letters: Sequence[Letter]  # the invitation and reminder as sent, when previewed
     placeholders: Sequence[str]  # the ((names)) the texts may use
     saved: bool
+    closed: bool  # the round has closed: nothing more is sent, the texts are read-only
+    reminder_days: Sequence[date]  # the saved reminder dates (shown when closed)
+    refused: bool  # a change was sent for a closed round and refused
 
 
 @dataclass(frozen=True)

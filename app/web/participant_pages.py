@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.database import SessionDep
 from app.models import Account
 from app.services import participants, partnerships, rounds
-from app.services.errors import FieldValidationError, RecordNotFoundError
+from app.services.errors import FieldValidationError, RecordNotFoundError, RoundNotOpenError
 from app.services.outbox import delivery_counts
 from app.web.deps import (
     CsrfProtected,
@@ -208,7 +208,8 @@ def _mailing_page(
 ) -> Response:
     survey_round = rounds.get_round(session, round_id)
     mailing = participants.mailing_of(session, round_id)
-    if values is None:
+    closed = rounds.round_state(survey_round) == rounds.RoundState.CLOSED
+    if values is None or closed:
         values = {
             "invitation_subject": mailing.invitation_subject,
             "invitation_text": mailing.invitation_text,
@@ -243,6 +244,9 @@ def _mailing_page(
             letters=letters,
             placeholders=participants.PLACEHOLDERS,
             saved=request.query_params.get("saved") == "1",
+            closed=closed,
+            reminder_days=[date.fromisoformat(day) for day in mailing.reminder_dates],
+            refused=closed and status_code == status.HTTP_409_CONFLICT,
         ),
         status_code=status_code,
     )
@@ -285,6 +289,10 @@ def save_mailing(
             participants.check_mailing(session, round_id, **values)
         else:
             participants.save_mailing(session, round_id, **values)
+    except RoundNotOpenError:
+        return _mailing_page(
+            request, session, coordinator, round_id, base, status_code=status.HTTP_409_CONFLICT
+        )
     except FieldValidationError as error:
         return _mailing_page(
             request,
