@@ -41,6 +41,8 @@ from analysis.summary import ProfileBar, ScaleSummary, Table4
 from analysis.trend import Trend
 
 ColumnKind = Literal["text", "integer", "number", "estimate", "interval"]
+SHORT_TABLE_ROWS = 15
+"""A table of at most this many rows is short: printed whole on one page, never split."""
 Cell = str | int | float | Estimate | tuple[float, float] | None
 
 
@@ -137,6 +139,12 @@ class ReportTable:
     notes: tuple[str, ...] = ()
     extra: Mapping[str, object] = field(default_factory=dict, compare=False)
     short_title: str | None = None  # a name for a sheet or a heading, in the page's words
+
+    @property
+    def short(self) -> bool:
+        """Whether the table is short enough to print whole on one page (see
+        :data:`SHORT_TABLE_ROWS`); a longer one breaks between rows, its header repeated."""
+        return len(self.rows) <= SHORT_TABLE_ROWS
 
     def column(self, key: str) -> Column:
         for column in self.columns:
