@@ -337,6 +337,12 @@ class RoundReport:
         Word document all render."""
         return {t.item: frequency_report_table(t) for t in self.frequencies}
 
+    @property
+    def unscaled_frequencies(self) -> list[FrequencyTable]:
+        """The frequency tables of items that are in no scale ("Items in no scale")."""
+        scored = {item for scale in self.instrument.scales for item in scale.items}
+        return [t for t in self.frequencies if t.item not in scored]
+
     def frequencies_of(self, items: tuple[str, ...]) -> list[FrequencyTable]:
         return [t for t in self.frequencies if t.item in items]
 
