@@ -802,6 +802,9 @@ def test_sheets_and_headings_name_questions_as_the_page_does(demo_report: RoundR
     book = openpyxl.load_workbook(io.BytesIO(documents.workbook(report)))
     assert "Gaps by professional background" in book.sheetnames
     assert not [s for s in book.sheetnames if "role" in s]
+    answers_header = _header(book["Item answers"])
+    assert "Professional background" in answers_header  # as the withheld-answers note says
+    assert "Professional role" not in answers_header
     headings = [p.text for p in _word(report).paragraphs if p.style.name.startswith("Heading")]
     assert "Gaps by professional background" in headings
     notes = [str(n) for n in _column(book["Notes"], "Note")]

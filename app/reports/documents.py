@@ -315,7 +315,8 @@ def _answers_sheet(report: RoundReport) -> SheetTable:
     columns = [Column(RESPONDENT_COLUMN, "Respondent", "number", 0)]
     for question in report.instrument.background:
         if question.id in answers.columns:
-            columns.append(Column(question.id, question.id.replace("_", " ").capitalize()))
+            # Headed by the question's name, as the report's notes name it, not by its id.
+            columns.append(Column(question.id, question.name[:1].upper() + question.name[1:]))
     columns += [
         Column(item, item, "number", 0, width=6)
         for item in report.instrument.item_ids
