@@ -34,13 +34,15 @@ import pandas as pd
 from analysis.asymmetry import AsymmetryView
 from analysis.change import ScaleChange
 from analysis.estimates import Estimate, Verdict, verdict
-from analysis.frequencies import FrequencyTable, spss_round
+from analysis.frequencies import PLAIN_HEADERS, FrequencyTable, spss_round
 from analysis.instrument import Instrument
 from analysis.peers import PeerPosition
 from analysis.summary import ProfileBar, ScaleSummary, Table4
 from analysis.trend import Trend
 
 ColumnKind = Literal["text", "integer", "number", "estimate", "interval"]
+SHORT_TABLE_ROWS = 15
+"""A table of at most this many rows is short: printed whole on one page, never split."""
 Cell = str | int | float | Estimate | tuple[float, float] | None
 
 
@@ -136,6 +138,13 @@ class ReportTable:
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = ()
     extra: Mapping[str, object] = field(default_factory=dict, compare=False)
+    short_title: str | None = None  # a name for a sheet or a heading, in the page's words
+
+    @property
+    def short(self) -> bool:
+        """Whether the table is short enough to print whole on one page (see
+        :data:`SHORT_TABLE_ROWS`); a longer one breaks between rows, its header repeated."""
+        return len(self.rows) <= SHORT_TABLE_ROWS
 
     def column(self, key: str) -> Column:
         for column in self.columns:
@@ -514,34 +523,25 @@ def profile_table(bars: Sequence[ProfileBar], instrument: Instrument) -> ReportT
     return ReportTable("profile-table", "Trust profile as a table", columns, rows)
 
 
-def frequency_report_table(table: FrequencyTable, statement: str | None = None) -> ReportTable:
-    """An item's frequency table in SPSS's layout (the report's Tables 5 and 6)."""
-    frame = table.to_frame()
-    columns = (
-        Column("cases", "Cases"),
-        Column("answer", "Answer"),
-        Column("frequency", "Frequency", "text"),
-        Column("percent", "Percent", "text"),
-        Column("valid_percent", "Valid percent", "text"),
-        Column("cumulative_percent", "Cumulative percent", "text"),
-    )
+def frequency_report_table(table: FrequencyTable) -> ReportTable:
+    """An item's frequency table as the report shows it: SPSS's layout (the report's Tables 5
+    and 6) in the page's plain words (:meth:`FrequencyTable.plain_records`, headed as
+    :data:`~analysis.frequencies.PLAIN_HEADERS`: Answered, No answer, Left blank, Percent of
+    answers), captioned with the item's statement. The page, the PDF and the Word document
+    render this one table; figures are already rounded as SPSS prints them, and a cell SPSS
+    leaves blank (a Total row's cumulative percent) stays blank."""
+    columns = tuple(Column(key, label) for key, label in PLAIN_HEADERS.items())
     rows = tuple(
-        Row(
-            str(index),
-            {
-                "cases": str(record[""]),
-                "answer": str(record["Value"]),
-                "frequency": str(record["Frequency"]),
-                "percent": str(record["Percent"]),
-                "valid_percent": str(record["Valid percent"]),
-                "cumulative_percent": str(record["Cumulative percent"]),
-            },
-        )
-        for index, record in enumerate(frame.to_dict("records"))
+        Row(str(index), {key: _plain_cell(record[key]) for key in PLAIN_HEADERS})
+        for index, record in enumerate(table.plain_records())
     )
-    return ReportTable(
-        f"frequencies-{table.item}", statement or table.label or table.item, columns, rows
-    )
+    return ReportTable(f"frequencies-{table.item}", table.label or table.item, columns, rows)
+
+
+def _plain_cell(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
 
 
 def comparison_verdict(summary: ScaleSummary) -> Verdict | None:
@@ -688,8 +688,18 @@ def asymmetry_table(view: AsymmetryView, instrument: Instrument) -> ReportTable:
         if view.comparison == "rest"
         else f"Gap between each smaller organisation and the largest, by {view.question_name}"
     )
+    short = (
+        f"Vs largest, {view.question_name}"
+        if view.comparison == "largest"
+        else f"Gaps by {view.question_name}"
+    )
     return ReportTable(
-        f"asymmetry-{view.question_id}{suffix}", title, tuple(columns), tuple(rows), tuple(notes)
+        f"asymmetry-{view.question_id}{suffix}",
+        title,
+        tuple(columns),
+        tuple(rows),
+        tuple(notes),
+        short_title=short,
     )
 
 

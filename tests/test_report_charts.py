@@ -167,3 +167,26 @@ def test_paired_wide_chart_is_marked_so_a_phone_can_swap_it() -> None:
     root = ET.fromstring(trust_profile_svg(bars, paired=True))
     assert (root.get("class") or "").split() == ["trust-chart", "app-chart--wide"]
     assert (ET.fromstring(trust_profile_svg(bars)).get("class") or "") == "trust-chart"
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+def test_legend_entries_leave_room_for_their_words(narrow: bool) -> None:
+    """Each legend entry's words end before the next swatch begins, at a generous 0.6 em a
+    character (DejaVu Sans, the fallback of the page's and the PDF's font, needs about 0.51
+    em: "Unfavourable (darker: strongly)" ran into the "Not sure" swatch)."""
+    root = ET.fromstring(diverging_items_svg([_q30()], title="Items", chart_id="c", narrow=narrow))
+    legend_rects = list(root.iter(f"{SVG}rect"))[:5]
+    legend_texts = [t for t in root.iter(f"{SVG}text") if "(darker" in (t.text or "")] + [
+        t for t in root.iter(f"{SVG}text") if t.text == "Not sure"
+    ]
+    assert len(legend_texts) == 3
+    width = float((root.get("viewBox") or "0 0 0 0").split()[2])
+    for text in legend_texts:
+        x, y = float(text.get("x", 0)), float(text.get("y", 0))
+        end = x + 0.6 * float(text.get("font-size", 12)) * len(text.text or "")
+        assert end <= width, text.text
+        for rect in legend_rects:
+            rx, ry = float(rect.get("x", 0)), float(rect.get("y", 0))
+            same_line = ry <= y <= ry + float(rect.get("height", 0)) + 1
+            if same_line and rx > x:
+                assert end < rx, f"{text.text!r} runs into the swatch at x={rx}"

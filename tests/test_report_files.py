@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -34,6 +35,7 @@ from analysis.xlsx import (
 from app.models import Partnership, SurveyRound
 from app.services.accounts import add_account
 from app.services.demo import DEMO_PARTNERSHIP
+from app.services.reports import RoundReport
 from tests.conftest import SurveySetUp, full_answers
 from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
 
@@ -133,7 +135,7 @@ def test_workbook_is_labelled_rounded_formatted_and_frozen(
     assert notes[0].startswith(DEMO_PARTNERSHIP)
     assert any("No figure is shown for fewer than 5 people." in n for n in notes)
     assert any("rounded as in the report" in n for n in notes)
-    assert any(n.startswith("Table 4: Table 4: reliability") for n in notes)  # its caption
+    assert any(n.startswith("Table 4: reliability") for n in notes)  # its caption, named once
 
 
 def test_workbook_text_is_neutralised_against_formulas(
@@ -741,3 +743,93 @@ def test_a_sheet_prints_one_page_wide_on_a4() -> None:
         assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0
         assert sheet.page_setup.paperSize == 9  # A4
         assert sheet.page_setup.orientation == orientation
+
+
+def _word(report: RoundReport) -> Any:
+    import docx
+
+    from app.reports import documents
+
+    return docx.Document(io.BytesIO(documents.docx(report)))
+
+
+def test_word_table_rows_are_as_tall_with_empty_cells_as_without(demo_report: RoundReport) -> None:
+    """An empty cell's paragraph is set in the table's small size too: otherwise its paragraph
+    mark keeps the body size and its row stands taller than the rest (the frequency tables'
+    Total rows, a gap hidden to protect respondents)."""
+    document = _word(demo_report)
+    sizes: dict[str, set[object]] = {"empty": set(), "filled": set()}
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                for paragraph in cell.paragraphs:
+                    marks = paragraph._p.pPr
+                    mark = marks.find(qn("w:rPr")) if marks is not None else None
+                    size = mark.find(qn("w:sz")) if mark is not None else None
+                    key = "filled" if paragraph.text else "empty"
+                    sizes[key].add(None if size is None else size.get(qn("w:val")))
+                    for run in paragraph.runs:
+                        sizes[key].add(str(int(run.font.size.pt * 2)))
+    assert sizes["empty"], "the demo has empty cells (frequency tables' Total rows)"
+    assert sizes["empty"] == sizes["filled"] == {"16"}
+
+
+def test_every_file_gives_the_pages_cautions(demo_report: RoundReport) -> None:
+    """The page's "Read these figures with care" lists the round's cautions and each scale's
+    (the demo's Ability behaviours alpha); the Word document and the workbook's Notes say the
+    same, not only the round's."""
+    from app.reports import documents
+
+    report = demo_report
+    page_cautions = report.all_cautions
+    assert any(c.startswith("Ability behaviours: Cronbach's alpha is 0.667") for c in page_cautions)
+    document = _word(report)
+    paragraphs = [p.text for p in document.paragraphs]
+    start = paragraphs.index("Read these figures with care")
+    assert paragraphs[start + 1 : start + 1 + len(page_cautions)] == page_cautions
+    book = openpyxl.load_workbook(io.BytesIO(documents.workbook(report)))
+    notes = _column(book["Notes"], "Note")
+    assert all(c in notes for c in page_cautions)
+
+
+def test_sheets_and_headings_name_questions_as_the_page_does(demo_report: RoundReport) -> None:
+    """A gaps table's sheet and Word heading name its question as the page does ("professional
+    background"), never by its id ("professional_role" read as "professional role"); and a
+    table's note in the Notes sheet does not repeat a name its caption already starts with."""
+    from app.reports import documents
+
+    report = demo_report
+    book = openpyxl.load_workbook(io.BytesIO(documents.workbook(report)))
+    assert "Gaps by professional background" in book.sheetnames
+    assert not [s for s in book.sheetnames if "role" in s]
+    answers_header = _header(book["Item answers"])
+    assert "Professional background" in answers_header  # as the withheld-answers note says
+    assert "Professional role" not in answers_header
+    headings = [p.text for p in _word(report).paragraphs if p.style.name.startswith("Heading")]
+    assert "Gaps by professional background" in headings
+    notes = [str(n) for n in _column(book["Notes"], "Note")]
+    assert not [n for n in notes if n.startswith("Table 4: Table 4")]
+    assert any(n.startswith("Table 4: reliability, mean, median and mode") for n in notes)
+
+
+def test_an_items_frequency_table_is_one_model_for_the_page_and_word(
+    demo_report: RoundReport,
+) -> None:
+    """Every item's frequency table is one :class:`ReportTable` in the page's plain words
+    (:func:`frequency_report_table`); the Word document's tables are its cells as shown."""
+    from analysis.frequencies import PLAIN_HEADERS
+    from analysis.report_tables import frequency_report_table
+
+    report = demo_report
+    document = _word(report)
+    headers = list(PLAIN_HEADERS.values())
+    in_word = [
+        [[c.text for c in row.cells] for row in t.rows[1:]]
+        for t in document.tables
+        if [c.text for c in t.rows[0].cells] == headers
+    ]
+    models = [frequency_report_table(t) for t in report.frequencies]
+    assert [[c.header for c in m.columns] for m in models] == [headers] * len(models)
+    assert in_word == [m.text_rows() for m in models]
+    q19 = next(m for m in models if m.id == "frequencies-q19")
+    assert ["No answer", "Left blank", "1", "2.6", "", ""] in q19.text_rows()

@@ -177,6 +177,36 @@ def test_pdf_has_a_cover_no_orphaned_heading_and_no_empty_page(
         assert inked > 300, f"page {number} is blank above its footer ({inked} dark pixels)"
 
 
+@needs_poppler
+@pytest.mark.parametrize("engine", engines())
+def test_a_short_report_table_is_printed_on_one_page(demo_report: RoundReport, engine: str) -> None:
+    """A report table of at most SHORT_TABLE_ROWS rows is never split: every row is printed on
+    the page of its caption, below it (the trust profile's table once left its caption, its
+    header and one row at the foot of a page and the rest on the next)."""
+    from analysis.report_tables import SHORT_TABLE_ROWS
+
+    path = ARTIFACTS / f"short-tables-{engine}.pdf"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        report_pdf(demo_report, PdfOptions(engine=engine), generated_on=GENERATED)  # type: ignore[arg-type]
+    )
+    pages = text_layer(path)
+    short = [t for t in demo_report.tables if len(t.rows) <= SHORT_TABLE_ROWS]
+    assert short
+    for table in short:
+        start = _words(table.title)[:30]
+        page, caption = next(
+            (page, line) for page in pages for line in page.lines if start in _words(line.text)
+        )
+        below = _words(" ".join(line.text for line in page.body if line.top > caption.top))
+        below = below.replace("- ", "-")  # a cell's words wrapped at a hyphen ("Inter-")
+        for cells in table.text_rows():
+            first_word = cells[0].split()[0]
+            assert first_word in below, (
+                f"{table.id}: row {cells[0]!r} is not on page {page.number} with its caption"
+            )
+
+
 def test_orphan_check_catches_a_heading_left_at_the_foot() -> None:
     """The check itself: a page whose lowest row is a heading (or the end of one) fails."""
     headings = [

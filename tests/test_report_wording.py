@@ -80,3 +80,15 @@ def test_the_document_prints_no_scroll_hints(demo_html: tuple[RoundReport, str])
     assert 'class="app-scroll-hint"' in html
     css = html[html.index("<style>") : html.index("</style>")]
     assert re.search(r"\.app-scroll-hint \{ display: none; \}", css)
+
+
+def test_the_contents_list_every_section(demo_html: tuple[RoundReport, str]) -> None:
+    """Every section of the report (each visible ``h2`` with an id, and the cautions) has its
+    link in the contents list, "Items in no scale" included (the demo's q32)."""
+    _, html = demo_html
+    contents = re.search(r'<nav class="nhsuk-contents-list".*?</nav>', html, re.S)
+    assert contents is not None
+    linked = set(re.findall(r'href="#([^"]+)"', contents.group(0)))
+    sections = set(re.findall(r'<h2 class="nhsuk-heading-m" id="([^"]+)"', html))
+    assert "other-items" in sections
+    assert sections | {"cautions"} <= linked, sorted(sections - linked)

@@ -241,19 +241,21 @@ def diverging_items_svg(
         )
         axis_y, y = 80, 88
     else:
+        # Room for each entry's words at about 0.6 em a character (DejaVu Sans, the fonts'
+        # fallback, needs 0.51 em), so that no entry runs into the next swatch.
         legend = (
             f'<rect x="{margin}" y="8" width="12" height="12" fill="{UNFAVOURABLE_COLOURS[1]}"/>'
             f'<rect x="{margin + 14}" y="8" width="12" height="12" '
             f'fill="{UNFAVOURABLE_COLOURS[0]}"/>'
             f'<text x="{margin + 32}" y="19" font-size="12" fill="#212b32">Unfavourable '
             "(darker: strongly)</text>"
-            f'<rect x="{margin + 218}" y="8" width="12" height="12" fill="{NEUTRAL_COLOUR}"/>'
-            f'<text x="{margin + 236}" y="19" font-size="12" fill="#212b32">Not sure</text>'
-            f'<rect x="{margin + 306}" y="8" width="12" height="12" '
+            f'<rect x="{margin + 262}" y="8" width="12" height="12" fill="{NEUTRAL_COLOUR}"/>'
+            f'<text x="{margin + 280}" y="19" font-size="12" fill="#212b32">Not sure</text>'
+            f'<rect x="{margin + 342}" y="8" width="12" height="12" '
             f'fill="{FAVOURABLE_COLOURS[0]}"/>'
-            f'<rect x="{margin + 320}" y="8" width="12" height="12" '
+            f'<rect x="{margin + 356}" y="8" width="12" height="12" '
             f'fill="{FAVOURABLE_COLOURS[1]}"/>'
-            f'<text x="{margin + 338}" y="19" font-size="12" fill="#212b32">Favourable '
+            f'<text x="{margin + 374}" y="19" font-size="12" fill="#212b32">Favourable '
             "(darker: strongly)</text>"
         )
         axis_y, y = 40, 52

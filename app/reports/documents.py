@@ -315,7 +315,8 @@ def _answers_sheet(report: RoundReport) -> SheetTable:
     columns = [Column(RESPONDENT_COLUMN, "Respondent", "number", 0)]
     for question in report.instrument.background:
         if question.id in answers.columns:
-            columns.append(Column(question.id, question.id.replace("_", " ").capitalize()))
+            # Headed by the question's name, as the report's notes name it, not by its id.
+            columns.append(Column(question.id, question.name[:1].upper() + question.name[1:]))
     columns += [
         Column(item, item, "number", 0, width=6)
         for item in report.instrument.item_ids
@@ -392,7 +393,7 @@ def report_notes(report: RoundReport, with_tables: bool = True) -> list[str]:
             "is the mean of the scale's items. " + respondent_direction_note(report.instrument),
             "Item answers are numbered 1 to n in an order that says nothing about when anyone "
             "answered; background answers are shown by their labels.",
-            *report.cautions,
+            *report.all_cautions,
             *(table_notes(report) if with_tables else []),
         ]
     return [n for n in notes if n]
@@ -418,12 +419,9 @@ def sheet_title(table: ReportTable) -> str:
     goes to the Notes sheet."""
     if table.id in SHEET_NAMES:
         return SHEET_NAMES[table.id]
-    if table.id.startswith("asymmetry-"):
-        question = table.id.removeprefix("asymmetry-").removesuffix("-largest")
-        words = question.replace("_", " ")
-        name = f"Vs largest, {words}" if table.id.endswith("-largest") else f"Gaps by {words}"
-        return _fit_sheet_name(name)
-    return _fit_sheet_name(table.title)
+    # A gaps table names its question as the page does ("professional background"), not by
+    # its id ("professional_role").
+    return _fit_sheet_name(table.short_title or table.title)
 
 
 def _fit_sheet_name(name: str, most: int = 31) -> str:
@@ -445,22 +443,29 @@ def summary_sheets(report: RoundReport) -> list[SheetTable]:
 def table_notes(report: RoundReport) -> list[str]:
     """Each table's caption and notes, for the Notes sheet and the Word document."""
     return [
-        f"{sheet_title(table)}: {table.title}." + "".join(f" {note}" for note in table.notes)
+        _named_caption(sheet_title(table), table.title)
+        + "".join(f" {note}" for note in table.notes)
         for table in report.tables
     ]
 
 
-def item_frequency_sheets(report: RoundReport) -> list[SheetTable]:
-    """Every item's frequency table as the page shows it, in plain words (the rows of
-    :meth:`~analysis.frequencies.FrequencyTable.plain_records`, headed as
-    :data:`~analysis.frequencies.PLAIN_HEADERS`), for the Word document."""
-    sheets = []
-    columns = tuple(Column(key, label) for key, label in PLAIN_HEADERS.items())
-    for table in report.frequencies:
-        frame = pd.DataFrame.from_records(table.plain_records(), columns=list(PLAIN_HEADERS))
-        title = f"{table.item}: {table.label}" if table.label else table.item
-        sheets.append(SheetTable(title, columns, frame))
-    return sheets
+def _named_caption(name: str, caption: str) -> str:
+    """A table's caption after its sheet's name, once: "Table 4: reliability, ...", not
+    "Table 4: Table 4: reliability, ..."."""
+    if caption.startswith(f"{name}:"):
+        return f"{caption}."
+    return f"{name}: {caption}."
+
+
+def item_frequency_tables(report: RoundReport) -> list[tuple[str, ReportTable]]:
+    """Every item's frequency table as the page shows it (one
+    :func:`~analysis.report_tables.frequency_report_table` each, in the page's plain words),
+    headed by the item's column name in the row-level files and its statement, for the Word
+    document."""
+    return [
+        (f"{t.item}: {t.label}" if t.label else t.item, report.frequency_tables[t.item])
+        for t in report.frequencies
+    ]
 
 
 def workbook(report: RoundReport) -> bytes:
@@ -484,7 +489,7 @@ def docx(report: RoundReport) -> bytes:
 
     titled = [(sheet_title(table), table) for table in report.tables] if report.table else []
     notes = report_notes(report, with_tables=False)
-    return report_docx(report, titled, item_frequency_sheets(report), notes)
+    return report_docx(report, titled, item_frequency_tables(report), notes)
 
 
 def sav(report: RoundReport) -> bytes:

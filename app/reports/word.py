@@ -5,17 +5,16 @@ the report shows them (rounded half away from zero, "-" where there is none, foo
 such as ``*`` and ``◆`` after their figures, each table's notes under it): a cover with
 the partnership, the round, its dates and the day the file was made; the cautions; each table
 under its heading (headings keep with their table, header rows repeat on every page); the
-frequency table of every item; the notes. Text is Word's own (styles Title, Heading 1-2,
+frequency table of every item (:func:`~analysis.report_tables.frequency_report_table`, as the
+page shows it); the notes. Text is Word's own (styles Title, Heading 1-2,
 Table Grid), so an evaluator can restyle it. No row-level data.
 """
 
 from __future__ import annotations
 
 import io
-import math
 from datetime import UTC, date, datetime
 
-import numpy as np
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml import OxmlElement
@@ -24,20 +23,9 @@ from docx.shared import Mm, Pt
 from docx.table import Table
 
 from analysis.report_tables import ReportTable
-from analysis.xlsx import Column, SheetTable, round_half_away
 from app.services.reports import RoundReport
 
-
-def cell_text(value: object, column: Column) -> str:
-    """A cell as the report shows it."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-" if column.kind == "number" else ""
-    if column.kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
-        rounded = float(round_half_away(np.array([float(value)]), column.decimals)[0])
-        return f"{rounded:.{column.decimals}f}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+SMALL = Pt(8)  # the tables' and their notes' size
 
 
 def _repeat_header(table: Table) -> None:
@@ -45,22 +33,6 @@ def _repeat_header(table: Table) -> None:
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
     properties.append(header)
-
-
-def _add_table(document: object, sheet: SheetTable, heading_level: int = 2) -> None:
-    document.add_heading(sheet.title, level=heading_level)  # type: ignore[attr-defined]
-    table = document.add_table(rows=1, cols=len(sheet.columns))  # type: ignore[attr-defined]
-    table.style = "Table Grid"
-    for cell, column in zip(table.rows[0].cells, sheet.columns, strict=True):
-        cell.text = ""
-        run = cell.paragraphs[0].add_run(column.label)
-        run.bold = True
-    _repeat_header(table)
-    for record in sheet.rows[[c.key for c in sheet.columns]].itertuples(index=False):
-        cells = table.add_row().cells
-        for cell, value, column in zip(cells, record, sheet.columns, strict=True):
-            cell.text = cell_text(None if _is_missing(value) else value, column)
-    _small(table)
 
 
 def _add_report_table(document: object, title: str, table: ReportTable) -> None:
@@ -81,28 +53,31 @@ def _add_report_table(document: object, title: str, table: ReportTable) -> None:
         paragraph = document.add_paragraph()  # type: ignore[attr-defined]
         paragraph.paragraph_format.space_before = Pt(4 if number == 0 else 0)
         paragraph.paragraph_format.space_after = Pt(2)
-        paragraph.add_run(note).font.size = Pt(8)
+        paragraph.add_run(note).font.size = SMALL
 
 
 def _small(table: Table) -> None:
+    """Every cell in 8 pt, its paragraph mark too: an empty cell's paragraph has no run, and
+    a mark left at the body's 10 pt made its row taller than the others."""
     for row in table.rows:
         for cell in row.cells:
             for paragraph in cell.paragraphs:
+                properties = paragraph._p.get_or_add_pPr()
+                marks = properties.find(qn("w:rPr"))
+                if marks is None:
+                    marks = OxmlElement("w:rPr")
+                    properties.append(marks)  # rPr is the last of a cell paragraph's properties
+                size = OxmlElement("w:sz")
+                size.set(qn("w:val"), str(SMALL.pt * 2).removesuffix(".0"))
+                marks.append(size)
                 for run in paragraph.runs:
-                    run.font.size = Pt(8)
-
-
-def _is_missing(value: object) -> bool:
-    try:
-        return bool(value is None or value != value)  # NaN is not equal to itself
-    except (TypeError, ValueError):
-        return False
+                    run.font.size = SMALL
 
 
 def report_docx(
     report: RoundReport,
     tables: list[tuple[str, ReportTable]],
-    frequencies: list[SheetTable],
+    frequencies: list[tuple[str, ReportTable]],
     notes: list[str],
     generated_on: date | None = None,
 ) -> bytes:
@@ -132,17 +107,17 @@ def report_docx(
         paragraph.add_run(value)
     document.add_page_break()  # type: ignore[no-untyped-call]
 
-    if report.cautions:
+    if report.all_cautions:
         document.add_heading("Read these figures with care", level=1)
-        for caution in report.cautions:
+        for caution in report.all_cautions:
             document.add_paragraph(caution, style="List Bullet")
     document.add_heading("Tables", level=1)
     for title, table in tables:
         _add_report_table(document, title, table)
     if frequencies:
         document.add_heading("Answers to each item", level=1)
-        for sheet in frequencies:
-            _add_table(document, sheet, heading_level=2)
+        for title, frequency_table in frequencies:
+            _add_report_table(document, title, frequency_table)
     document.add_heading("Notes", level=1)
     for note in notes:
         document.add_paragraph(note)

@@ -43,6 +43,7 @@ from analysis.report_tables import (
     ReportTable,
     asymmetry_table,
     change_table,
+    frequency_report_table,
     profile_tables,
     scores_table,
     table4_table,
@@ -317,6 +318,30 @@ class RoundReport:
         if not self.rows_available:
             return pd.DataFrame()
         return respondent_scores(self.scores, self.instrument)
+
+    @property
+    def all_cautions(self) -> list[str]:
+        """Every caution the report gives under "Read these figures with care": the round's
+        (few responses, the open link), then each scale's, named ("Ability behaviours:
+        Cronbach's alpha is 0.667, below 0.70: ..."); the page, the PDF, the Word document
+        and the workbook's Notes all list these."""
+        return [
+            *self.cautions,
+            *(f"{r.name}: {caution}" for r in self.readings for caution in r.cautions),
+        ]
+
+    @cached_property
+    def frequency_tables(self) -> dict[str, ReportTable]:
+        """Each item's frequency table as the report shows it, by item id: one
+        :func:`~analysis.report_tables.frequency_report_table` that the page, the PDF and the
+        Word document all render."""
+        return {t.item: frequency_report_table(t) for t in self.frequencies}
+
+    @property
+    def unscaled_frequencies(self) -> list[FrequencyTable]:
+        """The frequency tables of items that are in no scale ("Items in no scale")."""
+        scored = {item for scale in self.instrument.scales for item in scale.items}
+        return [t for t in self.frequencies if t.item not in scored]
 
     def frequencies_of(self, items: tuple[str, ...]) -> list[FrequencyTable]:
         return [t for t in self.frequencies if t.item in items]
