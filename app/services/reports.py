@@ -24,7 +24,7 @@ from functools import cached_property
 import pandas as pd
 from sqlmodel import Session, col, func, select
 
-from analysis.asymmetry import AsymmetryView, asymmetry_views
+from analysis.asymmetry import AsymmetryView, published_views
 from analysis.change import ScaleChange, comparable_scales, scale_changes
 from analysis.disclosure import (
     NOT_STATED,
@@ -543,19 +543,20 @@ def round_report(
         keep = [q for q in instrument.breakdowns if q in identifying]
         keep += [q for q in marked if q not in keep]
         anonymous = k_anonymise(matrix, identifying, threshold, keep=keep)
-        asymmetries = tuple(
-            asymmetry_views(
-                favourable_scores(scores, instrument),
-                {q: anonymous.frame[q] for q in marked},
-                instrument,
-                threshold,
-            )
+        broken_down = [q for q in instrument.breakdowns if q in matrix.columns]
+        # One check over every set the asymmetry views and the breakdowns publish, scale by
+        # scale (a breakdown by a question the asymmetry view does not show is checked too).
+        shown_views, per_scale = published_views(
+            favourable_scores(scores, instrument),
+            {q: anonymous.frame[q] for q in [*marked, *broken_down]},
+            instrument,
+            threshold,
+            broken_down,
         )
-        rest_views = {v.question_id: v for v in asymmetries if v.comparison == "rest"}
+        asymmetries = tuple(shown_views)
         breakdowns = tuple(
-            _breakdown(matrix, instrument, q, threshold, anonymous, rest_views.get(q))
-            for q in instrument.breakdowns
-            if q in matrix.columns
+            _breakdown(matrix, instrument, q, threshold, anonymous, per_scale.get(q))
+            for q in broken_down
         )
     open_link = releases.open_link_figures(session, publication)
     caution = open_link.caution()
