@@ -82,6 +82,25 @@ def results_visible(n_responses: int, threshold: int) -> bool:
     return n_responses >= validate_threshold(threshold)
 
 
+def withhold_small_scales(scores: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Scale scores with every scale that fewer than ``threshold`` respondents were scored on
+    left blank throughout.
+
+    A scale's figures (Table 4, the trend, the change, the peer benchmark) are over the
+    respondents *scored on it*, who may be fewer than the round's responses: a round of five
+    in which four left a scale blank would otherwise publish the fifth person's score.
+
+    >>> frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, None, None]})
+    >>> withhold_small_scales(frame, 3)["b"].isna().all()
+    np.True_
+    """
+    validate_threshold(threshold)
+    small = [c for c in scores.columns if int(scores[c].notna().sum()) < threshold]
+    if not small:
+        return scores
+    return scores.assign(**{str(c): float("nan") for c in small})
+
+
 # --- breakdowns -------------------------------------------------------------------------------
 
 

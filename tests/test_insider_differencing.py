@@ -132,16 +132,6 @@ def test_a_breakdown_without_an_asymmetry_view_hides_no_one_by_subtraction_on_a_
     assert left == 0 or left >= K, f"{left} person(s) left, mean {total / left if left else None}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "LEAK: the whole round's Table 4 (page, JSON, PDF, XLSX, DOCX) shows a scale's mean, "
-        "median, mode and SD over the respondents scored on that scale with no threshold: a "
-        "round of 5 where 4 left a scale blank publishes the fifth person's score on it. The "
-        "peer benchmark, the trend and the change since the previous round reuse such means. "
-        "results_visible() is applied to the round's whole count only, never per scale."
-    ),
-)
 def test_a_scale_most_respondents_left_blank_shows_no_mean_of_fewer_than_k(
     admin: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
 ) -> None:
@@ -158,6 +148,10 @@ def test_a_scale_most_respondents_left_blank_shows_no_mean_of_fewer_than_k(
     assert full  # every other scale has all five people
     figures = _scale(_report(admin, survey.round_id)["table4"], scale.id)
     assert figures["mean"] is None or figures["n"] >= K
+    # The page and the documents are made without the scale's figures (its count stays).
+    for path in ("", "/report.html", "/report.xlsx", "/report.docx"):
+        answer = admin.get(f"/reports/rounds/{survey.round_id}{path}")
+        assert answer.status_code == 200, (path, answer.text[:500])
 
 
 @pytest.mark.xfail(
@@ -245,3 +239,32 @@ def test_two_interim_releases_do_not_differ_by_one_person_on_a_scale(
         f"{moved} person(s) between releases, mean "
         f"{(second['mean'] * second['n'] - first['mean'] * first['n']) / moved}"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "LEAK: an item's frequency table (page, chart, JSON, XLSX, DOCX) gives the counts of "
+        "each answer over the people who answered the item, however few: in a round of 5 "
+        "where 4 left an item blank it shows the fifth person's answer (Answered 1, 'Strongly "
+        "disagree' 1), so hiding the scale's mean does not hide that person's answers to its "
+        "items. Needs a withheld state in FrequencyTable and in every renderer."
+    ),
+)
+def test_an_item_fewer_than_k_answered_gives_no_one_s_answer(
+    admin: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    instrument = instrument_named("trustworthy-collaboration")
+    scale = next(s for s in instrument.scales if len(s.items) == 3)
+    survey = make_round()
+    background = {"organisation_type": "acute-trust", "professional_role": "management"}
+    blank = {item: 4 for item in instrument.item_ids if item not in scale.items}
+    victim = dict.fromkeys(instrument.item_ids, 4) | dict.fromkeys(scale.items, 1)
+    _submit(session, survey.round_id, instrument.version, [(victim, background)])
+    _submit(session, survey.round_id, instrument.version, [(blank, background)] * 4)
+    rounds.close_round(session, survey.round_id)
+    report = _report(admin, survey.round_id)
+    for table in report["frequencies"]:
+        if 0 < table["valid"] < K:
+            given = {row["value"]: row["frequency"] for row in table["rows"] if row["frequency"]}
+            assert not given, (table["item"], table["valid"], given)

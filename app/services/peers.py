@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from analysis.disclosure import results_visible
+from analysis.disclosure import results_visible, withhold_small_scales
 from analysis.instrument import Instrument
 from analysis.peers import MINIMUM_PEERS, PeerPosition, peer_positions
 from analysis.scoring import scale_scores
@@ -60,7 +60,10 @@ def peer_benchmark(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         shared = set(shared_scales([instrument, other_instrument]))
-        scores = favourable_scores(scale_scores(matrix, other_instrument), other_instrument)
+        scored = withhold_small_scales(
+            scale_scores(matrix, other_instrument), other.anonymity_threshold
+        )
+        scores = favourable_scores(scored, other_instrument)
         chosen[other.partnership_id] = {
             str(c): float(scores[c].mean()) for c in scores.columns if c in shared
         }

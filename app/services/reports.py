@@ -34,6 +34,7 @@ from analysis.disclosure import (
     results_visible,
     suppress_groups,
     validate_threshold,
+    withhold_small_scales,
 )
 from analysis.frequencies import FrequencyTable, item_frequency_tables
 from analysis.glance import Glance, glance
@@ -335,10 +336,19 @@ def _masked(table: Table4, group: str, view: AsymmetryView | None) -> Table4:
     than the threshold scored on that scale, or hidden with them) left out."""
     if view is None:
         return table
-    scales = []
+    hidden = set()
     for summary in table.scales:
         cell = view.cell(summary.scale_id, group)
-        if cell is None or cell.shown:
+        if cell is not None and not cell.shown:
+            hidden.add(summary.scale_id)
+    return _without_scales(table, hidden)
+
+
+def _without_scales(table: Table4, hidden: set[str]) -> Table4:
+    """``table`` with no figure of the scales in ``hidden`` (their counts stay)."""
+    scales = []
+    for summary in table.scales:
+        if summary.scale_id not in hidden:
             scales.append(summary)
             continue
         scales.append(
@@ -462,7 +472,12 @@ def _trend(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         read.append((other.id, published.number))
-        other_scores = favourable_scores(scale_scores(matrix, other_instrument), other_instrument)
+        other_scores = favourable_scores(
+            withhold_small_scales(
+                scale_scores(matrix, other_instrument), other.anonymity_threshold
+            ),
+            other_instrument,
+        )
         points.append(
             TrendRound(
                 str(other.id),
@@ -496,7 +511,12 @@ def _change(
     before_instrument = round_instrument(session, before)
     shared = comparable_scales(before_instrument, instrument)
     changes = scale_changes(
-        favourable_scores(scale_scores(matrix, before_instrument), before_instrument)[shared],
+        favourable_scores(
+            withhold_small_scales(
+                scale_scores(matrix, before_instrument), before.anonymity_threshold
+            ),
+            before_instrument,
+        )[shared],
         favourable_scores(scores, instrument)[shared],
     )
     note = None
@@ -533,7 +553,9 @@ def round_report(
             partnership, survey_round, instrument, publication.submitted, threshold, publication
         )
     summary = table4(matrix, instrument)
-    scores = scale_scores(matrix, instrument)
+    # A scale scored for fewer than the threshold shows no figure anywhere (only its count).
+    summary = _without_scales(summary, {s.scale_id for s in summary.scales if s.n < threshold})
+    scores = withhold_small_scales(scale_scores(matrix, instrument), threshold)
     anonymous: KAnonymous | None = None
     breakdowns: tuple[Breakdown, ...] = ()
     asymmetries: tuple[AsymmetryView, ...] = ()
