@@ -268,3 +268,30 @@ def test_an_item_fewer_than_k_answered_gives_no_one_s_answer(
         if 0 < table["valid"] < K:
             given = {row["value"]: row["frequency"] for row in table["rows"] if row["frequency"]}
             assert not given, (table["item"], table["valid"], given)
+
+
+def test_pooled_table4_does_not_move_by_one_person_on_a_scale(
+    admin: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    """The pooled Table 4 grows by whole closed rounds, each of at least its threshold; but on
+    a scale only four of a new round's five left blank, it grows by one person."""
+    instrument = instrument_named("trustworthy-collaboration")
+    scale = next(s for s in instrument.scales if len(s.items) == 3)
+    background = {"organisation_type": "acute-trust", "professional_role": "management"}
+    first = make_round(opens_in_days=-40, closes_in_days=-10)
+    people = [(dict.fromkeys(instrument.item_ids, v), background) for v in (2, 3, 4, 5, 3, 4)]
+    _submit(session, first.round_id, instrument.version, people)
+    before = _scale(admin.get("/api/v1/analyst/pooled").json()["table4"], scale.id)
+    second = make_round(opens_in_days=-40, closes_in_days=-10)
+    victim = 1
+    blank = {item: 4 for item in instrument.item_ids if item not in scale.items}
+    later = [(dict.fromkeys(instrument.item_ids, victim), background)] + [(blank, background)] * 4
+    _submit(session, second.round_id, instrument.version, later)
+    pooled = admin.get("/api/v1/analyst/pooled").json()
+    assert {r["round_id"]: r["pooled"] for r in pooled["rounds"]}[second.round_id]
+    after = _scale(pooled["table4"], scale.id)
+    moved = after["n"] - before["n"]
+    assert moved == 0 or moved >= K, (
+        f"{moved} person(s) added, mean "
+        f"{(after['mean'] * after['n'] - before['mean'] * before['n']) / moved}"
+    )
