@@ -29,7 +29,7 @@ from analysis.factor import FactorAnalysis, FactorMethod, Rotation, factor_analy
 from analysis.instrument import Instrument
 from analysis.omega import OmegaResult, omega_total
 from analysis.reliability import ReliabilityResult, cronbach_alpha, missing_policy
-from analysis.scoring import reverse_key, score_scale
+from analysis.scoring import reverse_key, scale_scores, score_scale
 from analysis.summary import Table4, partnership_kind_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
@@ -76,11 +76,16 @@ def pooled_answers(
     viewer: Viewer,
     round_ids: Sequence[int] = (),
     instrument_id: str = DEFAULT_INSTRUMENT,
+    *,
+    scales_at_threshold: bool = False,
 ) -> PooledAnswers:
     """Every chosen round's answers (all readable rounds when none are chosen), one frame,
     with ``partnership_name``, ``round_id`` and, when the instrument names a
     ``partnership_attribute``, a column of that question's id holding the partnership's
-    kind (as its respondents' background answers would)."""
+    kind (as its respondents' background answers would).
+
+    With ``scales_at_threshold`` (the pooled Table 4), a round's answers to a scale fewer
+    than its threshold were scored on are left out, as its own report shows no figure of it."""
     instrument = instrument_named(instrument_id)
     candidates = candidate_rounds(session, viewer, instrument_id)
     if round_ids:
@@ -115,6 +120,8 @@ def pooled_answers(
         pooled.append(PooledRound(survey_round, partnership, len(matrix), included, reason))
         if included and survey_round.instrument_version == instrument.version:
             matrix = matrix.reset_index(drop=True)
+            if scales_at_threshold:
+                matrix = _without_small_scales(matrix, instrument, survey_round.anonymity_threshold)
             matrix["partnership_name"] = partnership.name
             if instrument.partnership_attribute is not None:
                 matrix[instrument.partnership_attribute] = partnership.kind
@@ -124,6 +131,24 @@ def pooled_answers(
     columns = [*instrument.item_ids, "partnership_name", *attribute, "round_id"]
     matrix = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return PooledAnswers(instrument, tuple(pooled), matrix)
+
+
+def _without_small_scales(
+    matrix: pd.DataFrame, instrument: Instrument, threshold: int
+) -> pd.DataFrame:
+    """A round's answers with the items of every scale fewer than ``threshold`` of its
+    respondents were scored on left blank: the round's report shows no figure of such a scale,
+    and pooling them would let the pooled figures move by fewer than the threshold on it."""
+    scores = scale_scores(matrix, instrument)
+    small = [
+        item
+        for scale in instrument.scales
+        if scale.id in scores.columns and int(scores[scale.id].notna().sum()) < threshold
+        for item in scale.items
+    ]
+    if not small:
+        return matrix
+    return matrix.assign(**dict.fromkeys(small, float("nan")))
 
 
 @dataclass(frozen=True)
@@ -159,7 +184,7 @@ def record_analysis(
 
 def pooled_view(session: Session, viewer: Viewer) -> PooledView:
     """Table 3-style counts by kind of partnership and a pooled Table 4."""
-    answers = pooled_answers(session, viewer)
+    answers = pooled_answers(session, viewer, scales_at_threshold=True)
     record_analysis(session, viewer, "pooled Table 4", answers)
     matrix = answers.matrix
     counts = (
