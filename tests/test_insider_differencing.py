@@ -295,3 +295,41 @@ def test_pooled_table4_does_not_move_by_one_person_on_a_scale(
         f"{moved} person(s) added, mean "
         f"{(after['mean'] * after['n'] - before['mean'] * before['n']) / moved}"
     )
+
+
+def test_an_earlier_round_s_small_scale_is_in_no_trend_or_change(
+    admin: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    """The trend and the change since the previous round show each earlier round as published:
+    a scale only one of its five was scored on has no figure there either."""
+    from app.models import SurveyRound
+
+    instrument = instrument_named("trustworthy-collaboration")
+    scale = next(s for s in instrument.scales if len(s.items) == 3)
+    background = {"organisation_type": "acute-trust", "professional_role": "management"}
+    earlier = make_round(opens_in_days=-80, closes_in_days=-50)
+    victim = 1
+    blank = {item: 4 for item in instrument.item_ids if item not in scale.items}
+    people = [(dict.fromkeys(instrument.item_ids, victim), background)] + [(blank, background)] * 4
+    _submit(session, earlier.round_id, instrument.version, people)
+    later = rounds.open_round(
+        session,
+        earlier.partnership_id,
+        title="Autumn round",
+        opens_on=date.today() - timedelta(days=40),
+        closes_on=date.today() - timedelta(days=10),
+        anonymity_threshold=K,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        historical=True,
+    )
+    assert isinstance(later, SurveyRound) and later.id is not None
+    full = [(dict.fromkeys(instrument.item_ids, v), background) for v in (2, 3, 4, 5, 3, 4)]
+    _submit(session, later.id, instrument.version, full)
+    report = _report(admin, later.id)
+    assert report["change"]["previous_round_id"] == earlier.round_id
+    assert scale.id not in {c["scale_id"] for c in report["change"]["scales"]}
+    trend = next(t for t in report["tables"] if t["id"] == "trend-table")
+    row = next(r for r in trend["rows"] if r["key"] == scale.id)
+    assert row["cells"][f"score:{earlier.round_id}"]["value"] is None
+    assert admin.get(f"/reports/rounds/{later.id}").status_code == 200
