@@ -29,7 +29,7 @@ from analysis.factor import FactorAnalysis, FactorMethod, Rotation, factor_analy
 from analysis.instrument import Instrument
 from analysis.omega import OmegaResult, omega_total
 from analysis.reliability import ReliabilityResult, cronbach_alpha, missing_policy
-from analysis.scoring import reverse_key, scale_scores, score_scale
+from analysis.scoring import reverse_key, score_scale
 from analysis.summary import Table4, partnership_kind_counts, table4
 from app.instruments import DEFAULT_INSTRUMENT, instrument_named
 from app.models import Partnership, SurveyRound
@@ -121,7 +121,10 @@ def pooled_answers(
         if included and survey_round.instrument_version == instrument.version:
             matrix = matrix.reset_index(drop=True)
             if scales_at_threshold:
-                matrix = _without_small_scales(matrix, instrument, survey_round.anonymity_threshold)
+                _, withheld = releases.published_scores(
+                    session, survey_round, instrument, publication.number, matrix
+                )
+                matrix = _without_scales(matrix, instrument, withheld)
             matrix["partnership_name"] = partnership.name
             if instrument.partnership_attribute is not None:
                 matrix[instrument.partnership_attribute] = partnership.kind
@@ -133,22 +136,14 @@ def pooled_answers(
     return PooledAnswers(instrument, tuple(pooled), matrix)
 
 
-def _without_small_scales(
-    matrix: pd.DataFrame, instrument: Instrument, threshold: int
+def _without_scales(
+    matrix: pd.DataFrame, instrument: Instrument, withheld: set[str]
 ) -> pd.DataFrame:
-    """A round's answers with the items of every scale fewer than ``threshold`` of its
-    respondents were scored on left blank: the round's report shows no figure of such a scale,
-    and pooling them would let the pooled figures move by fewer than the threshold on it."""
-    scores = scale_scores(matrix, instrument)
-    small = [
-        item
-        for scale in instrument.scales
-        if scale.id in scores.columns and int(scores[scale.id].notna().sum()) < threshold
-        for item in scale.items
-    ]
-    if not small:
-        return matrix
-    return matrix.assign(**dict.fromkeys(small, float("nan")))
+    """A round's answers with the items of the scales its report withholds left blank
+    (:func:`releases.published_scores`): pooling them would let the pooled figures move by
+    fewer than the threshold on such a scale."""
+    items = [item for scale in instrument.scales if scale.id in withheld for item in scale.items]
+    return matrix.assign(**dict.fromkeys(items, float("nan"))) if items else matrix
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from analysis.disclosure import results_visible, withhold_small_scales
+from analysis.disclosure import results_visible
 from analysis.instrument import Instrument
 from analysis.peers import MINIMUM_PEERS, PeerPosition, peer_positions
-from analysis.scoring import scale_scores
 from analysis.summary import Table4, favourable_scores
 from analysis.trend import shared_scales
 from app.models import SurveyRound
@@ -60,8 +59,8 @@ def peer_benchmark(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         shared = set(shared_scales([instrument, other_instrument]))
-        scored = withhold_small_scales(
-            scale_scores(matrix, other_instrument), other.anonymity_threshold
+        scored, _ = releases.published_scores(
+            session, other, other_instrument, published.number, matrix
         )
         scores = favourable_scores(scored, other_instrument)
         chosen[other.partnership_id] = {

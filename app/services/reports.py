@@ -34,7 +34,6 @@ from analysis.disclosure import (
     results_visible,
     suppress_groups,
     validate_threshold,
-    withhold_small_scales,
 )
 from analysis.frequencies import FrequencyTable, item_frequency_tables
 from analysis.glance import Glance, glance
@@ -473,9 +472,9 @@ def _trend(
             continue
         read.append((other.id, published.number))
         other_scores = favourable_scores(
-            withhold_small_scales(
-                scale_scores(matrix, other_instrument), other.anonymity_threshold
-            ),
+            releases.published_scores(session, other, other_instrument, published.number, matrix)[
+                0
+            ],
             other_instrument,
         )
         points.append(
@@ -512,9 +511,9 @@ def _change(
     shared = comparable_scales(before_instrument, instrument)
     changes = scale_changes(
         favourable_scores(
-            withhold_small_scales(
-                scale_scores(matrix, before_instrument), before.anonymity_threshold
-            ),
+            releases.published_scores(session, before, before_instrument, published.number, matrix)[
+                0
+            ],
             before_instrument,
         )[shared],
         favourable_scores(scores, instrument)[shared],
@@ -552,10 +551,12 @@ def round_report(
         return RoundReport(
             partnership, survey_round, instrument, publication.submitted, threshold, publication
         )
-    summary = table4(matrix, instrument)
-    # A scale scored for fewer than the threshold shows no figure anywhere (only its count).
-    summary = _without_scales(summary, {s.scale_id for s in summary.scales if s.n < threshold})
-    scores = withhold_small_scales(scale_scores(matrix, instrument), threshold)
+    # A scale scored for fewer than the threshold, or for fewer more or less than an earlier
+    # release showed it with, shows no figure anywhere (only its count).
+    scores, withheld = releases.published_scores(
+        session, survey_round, instrument, publication.number, matrix
+    )
+    summary = _without_scales(table4(matrix, instrument), withheld)
     anonymous: KAnonymous | None = None
     breakdowns: tuple[Breakdown, ...] = ()
     asymmetries: tuple[AsymmetryView, ...] = ()
