@@ -322,3 +322,29 @@ def test_an_earlier_round_s_small_scale_is_in_no_trend_or_change(
     row = next(r for r in trend["rows"] if r["key"] == scale.id)
     assert row["cells"][f"score:{earlier.round_id}"]["value"] is None
     assert admin.get(f"/reports/rounds/{later.id}").status_code == 200
+
+
+def test_alpha_is_not_given_for_fewer_than_k_who_answered_every_item(
+    admin: TestClient, session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    """Table 4's alpha is listwise: over the respondents who answered every item of the scale,
+    who may be two people though six were scored on it (each needs only two of three)."""
+    instrument = instrument_named("trustworthy-collaboration")
+    scale = next(s for s in instrument.scales if len(s.items) == 3 and s.required_answers == 2)
+    survey = make_round()
+    background = {"organisation_type": "acute-trust", "professional_role": "management"}
+    complete = [
+        (
+            dict.fromkeys(instrument.item_ids, 4) | dict(zip(scale.items, values, strict=True)),
+            background,
+        )
+        for values in ((1, 2, 2), (4, 5, 4))
+    ]
+    partial = {item: v for item, v in dict.fromkeys(instrument.item_ids, 3).items()}
+    partial.pop(scale.items[-1])
+    people = [*complete, *[(partial | {scale.items[0]: v}, background) for v in (1, 2, 4, 5)]]
+    _submit(session, survey.round_id, instrument.version, people)
+    rounds.close_round(session, survey.round_id)
+    figures = _scale(_report(admin, survey.round_id)["table4"], scale.id)
+    assert figures["n"] == 6
+    assert figures["alpha"] is None and figures["alpha_ci"] is None, figures["alpha"]
