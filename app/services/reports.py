@@ -343,6 +343,21 @@ def _masked(table: Table4, group: str, view: AsymmetryView | None) -> Table4:
     return _without_scales(table, hidden)
 
 
+def _alpha_over_threshold(
+    table: Table4, rows: pd.DataFrame, instrument: Instrument, threshold: int
+) -> Table4:
+    """``table`` (of ``rows``) without the alpha of a scale fewer than ``threshold`` of those
+    rows answered every item of: alpha is listwise, a figure of those respondents only."""
+    scales = []
+    for summary in table.scales:
+        items = list(instrument.scale(summary.scale_id).items)
+        complete = int(rows[items].notna().all(axis=1).sum())
+        if summary.alpha is not None and complete < threshold:
+            summary = replace(summary, alpha=None, alpha_ci=None)
+        scales.append(summary)
+    return replace(table, scales=tuple(scales))
+
+
 def _without_scales(table: Table4, hidden: set[str]) -> Table4:
     """``table`` with no figure of the scales in ``hidden`` (their counts stay)."""
     scales = []
@@ -398,7 +413,14 @@ def _breakdown(
             labels[v.group],
             v.shown,
             v.reason,
-            _masked(tables[v.group], v.group, per_scale) if v.group in tables else None,
+            _alpha_over_threshold(
+                _masked(tables[v.group], v.group, per_scale),
+                stated[stated[question_id] == v.group],
+                instrument,
+                threshold,
+            )
+            if v.group in tables
+            else None,
         )
         for v in visibility
         if v.n > 0
@@ -556,7 +578,9 @@ def round_report(
     scores, withheld = releases.published_scores(
         session, survey_round, instrument, publication.number, matrix
     )
-    summary = _without_scales(table4(matrix, instrument), withheld)
+    summary = _alpha_over_threshold(
+        _without_scales(table4(matrix, instrument), withheld), matrix, instrument, threshold
+    )
     anonymous: KAnonymous | None = None
     breakdowns: tuple[Breakdown, ...] = ()
     asymmetries: tuple[AsymmetryView, ...] = ()
