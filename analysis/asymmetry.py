@@ -267,7 +267,48 @@ def asymmetry_views(
     ``threshold`` people by adding and subtracting means (:func:`_atoms_reach_threshold`) has
     its gaps hidden in every view.
     """
+    return published_views(scores, published, instrument, threshold)[0]
+
+
+def published_views(
+    scores: pd.DataFrame,
+    published: Mapping[str, pd.Series],
+    instrument: Instrument,
+    threshold: int,
+    breakdowns: Sequence[str] = (),
+) -> tuple[list[AsymmetryView], dict[str, AsymmetryView]]:
+    """The asymmetry views (:func:`asymmetry_views`) and, for each question in ``breakdowns``
+    present in ``published``, its view against the rest, which decides scale by scale which of
+    its groups a breakdown may show.
+
+    A breakdown's group figures on a scale are over the group's members scored on that scale,
+    which may be fewer than the threshold though the group is not; so a question the
+    instrument does not mark for the asymmetry view is viewed too (its gaps are not shown),
+    and the check across questions (:func:`_atoms_reach_threshold`) covers every set either
+    publishes.
+    """
     views = _views(scores, published, instrument, threshold)
+    marked = {v.question_id for v in views}
+    views += [
+        asymmetry_view(
+            scores, published[q], instrument.background_question(q), instrument, threshold
+        )
+        for q in breakdowns
+        if q in published and q not in marked
+    ]
+    views = _hidden_across_questions(views, scores, published, instrument, threshold)
+    shown = [v for v in views if v.question_id in marked]
+    rest = {v.question_id: v for v in views if v.comparison == "rest"}
+    return shown, {q: rest[q] for q in breakdowns if q in rest}
+
+
+def _hidden_across_questions(
+    views: list[AsymmetryView],
+    scores: pd.DataFrame,
+    published: Mapping[str, pd.Series],
+    instrument: Instrument,
+    threshold: int,
+) -> list[AsymmetryView]:
     for scale in instrument.scales:
         if scale.id not in scores.columns:
             continue

@@ -82,6 +82,34 @@ def results_visible(n_responses: int, threshold: int) -> bool:
     return n_responses >= validate_threshold(threshold)
 
 
+def scales_shown(counts: Sequence[Mapping[str, int]], threshold: int) -> set[str]:
+    """The scales the latest of a round's releases may show figures of.
+
+    ``counts`` holds, per release (oldest first, each cumulative), how many respondents were
+    scored on each scale. Releases differ by at least ``threshold`` responses, but the
+    respondents scored on one scale may differ by fewer (the others left it blank), and the
+    difference of two releases' means would be their score. So a release shows a scale only
+    when at least ``threshold`` were scored on it and its count differs from that of every
+    earlier release that showed the scale by none or by at least ``threshold``.
+
+    >>> sorted(scales_shown([{"a": 5, "b": 5}, {"a": 10, "b": 6}], 5))
+    ['a']
+    >>> sorted(scales_shown([{"a": 4}, {"a": 6}], 5))
+    ['a']
+    """
+    validate_threshold(threshold)
+    shown_at: dict[str, list[int]] = {}
+    latest: set[str] = set()
+    for release in counts:
+        latest = set()
+        for scale, n in release.items():
+            earlier = shown_at.setdefault(scale, [])
+            if n >= threshold and all(n == m or abs(n - m) >= threshold for m in earlier):
+                earlier.append(n)
+                latest.add(scale)
+    return latest
+
+
 # --- breakdowns -------------------------------------------------------------------------------
 
 

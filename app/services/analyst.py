@@ -76,11 +76,16 @@ def pooled_answers(
     viewer: Viewer,
     round_ids: Sequence[int] = (),
     instrument_id: str = DEFAULT_INSTRUMENT,
+    *,
+    scales_at_threshold: bool = False,
 ) -> PooledAnswers:
     """Every chosen round's answers (all readable rounds when none are chosen), one frame,
     with ``partnership_name``, ``round_id`` and, when the instrument names a
     ``partnership_attribute``, a column of that question's id holding the partnership's
-    kind (as its respondents' background answers would)."""
+    kind (as its respondents' background answers would).
+
+    With ``scales_at_threshold`` (the pooled Table 4), a round's answers to a scale fewer
+    than its threshold were scored on are left out, as its own report shows no figure of it."""
     instrument = instrument_named(instrument_id)
     candidates = candidate_rounds(session, viewer, instrument_id)
     if round_ids:
@@ -115,6 +120,11 @@ def pooled_answers(
         pooled.append(PooledRound(survey_round, partnership, len(matrix), included, reason))
         if included and survey_round.instrument_version == instrument.version:
             matrix = matrix.reset_index(drop=True)
+            if scales_at_threshold:
+                _, withheld = releases.published_scores(
+                    session, survey_round, instrument, publication.number, matrix
+                )
+                matrix = _without_scales(matrix, instrument, withheld)
             matrix["partnership_name"] = partnership.name
             if instrument.partnership_attribute is not None:
                 matrix[instrument.partnership_attribute] = partnership.kind
@@ -124,6 +134,16 @@ def pooled_answers(
     columns = [*instrument.item_ids, "partnership_name", *attribute, "round_id"]
     matrix = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return PooledAnswers(instrument, tuple(pooled), matrix)
+
+
+def _without_scales(
+    matrix: pd.DataFrame, instrument: Instrument, withheld: set[str]
+) -> pd.DataFrame:
+    """A round's answers with the items of the scales its report withholds left blank
+    (:func:`releases.published_scores`): pooling them would let the pooled figures move by
+    fewer than the threshold on such a scale."""
+    items = [item for scale in instrument.scales if scale.id in withheld for item in scale.items]
+    return matrix.assign(**dict.fromkeys(items, float("nan"))) if items else matrix
 
 
 @dataclass(frozen=True)
@@ -159,7 +179,7 @@ def record_analysis(
 
 def pooled_view(session: Session, viewer: Viewer) -> PooledView:
     """Table 3-style counts by kind of partnership and a pooled Table 4."""
-    answers = pooled_answers(session, viewer)
+    answers = pooled_answers(session, viewer, scales_at_threshold=True)
     record_analysis(session, viewer, "pooled Table 4", answers)
     matrix = answers.matrix
     counts = (

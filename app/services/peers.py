@@ -19,7 +19,6 @@ from sqlmodel import Session, col, select
 from analysis.disclosure import results_visible
 from analysis.instrument import Instrument
 from analysis.peers import MINIMUM_PEERS, PeerPosition, peer_positions
-from analysis.scoring import scale_scores
 from analysis.summary import Table4, favourable_scores
 from analysis.trend import shared_scales
 from app.models import SurveyRound
@@ -60,7 +59,10 @@ def peer_benchmark(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         shared = set(shared_scales([instrument, other_instrument]))
-        scores = favourable_scores(scale_scores(matrix, other_instrument), other_instrument)
+        scored, _ = releases.published_scores(
+            session, other, other_instrument, published.number, matrix
+        )
+        scores = favourable_scores(scored, other_instrument)
         chosen[other.partnership_id] = {
             str(c): float(scores[c].mean()) for c in scores.columns if c in shared
         }

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -31,7 +32,10 @@ from analysis.disclosure import (
     open_link_share,
     plan_release,
     rows_and_breakdowns_allowed,
+    scales_shown,
 )
+from analysis.instrument import Instrument
+from analysis.scoring import scale_scores
 from app.models import ReleasePolicy, Response, ResponseStatus, RoundRelease, SurveyRound
 from app.services import audit, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError
@@ -292,3 +296,30 @@ def set_release_policy(
     )
     session.commit()
     return survey_round
+
+
+def published_scores(
+    session: Session,
+    survey_round: SurveyRound,
+    instrument: Instrument,
+    number: int,
+    matrix: pd.DataFrame,
+) -> tuple[pd.DataFrame, set[str]]:
+    """The scale scores of release ``number`` (its answers ``matrix``) as they may be
+    published, and the scales withheld: a scale fewer than the threshold were scored on, or
+    whose scored respondents differ from an earlier release's that showed it by fewer than the
+    threshold (:func:`analysis.disclosure.scales_shown`), is left blank throughout."""
+    assert survey_round.id is not None
+    scores = scale_scores(matrix, instrument)
+    counts = []
+    for earlier in range(1, number):
+        before = scale_scores(
+            rounds.round_items_matrix(session, survey_round.id, release=earlier), instrument
+        )
+        counts.append({str(c): int(before[c].notna().sum()) for c in before.columns})
+    counts.append({str(c): int(scores[c].notna().sum()) for c in scores.columns})
+    shown = scales_shown(counts, survey_round.anonymity_threshold)
+    withheld = {str(c) for c in scores.columns} - shown
+    if withheld:
+        scores = scores.assign(**dict.fromkeys(withheld, float("nan")))
+    return scores, withheld

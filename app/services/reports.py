@@ -24,7 +24,7 @@ from functools import cached_property
 import pandas as pd
 from sqlmodel import Session, col, func, select
 
-from analysis.asymmetry import AsymmetryView, asymmetry_views
+from analysis.asymmetry import AsymmetryView, published_views
 from analysis.change import ScaleChange, comparable_scales, scale_changes
 from analysis.disclosure import (
     NOT_STATED,
@@ -360,10 +360,34 @@ def _masked(table: Table4, group: str, view: AsymmetryView | None) -> Table4:
     than the threshold scored on that scale, or hidden with them) left out."""
     if view is None:
         return table
-    scales = []
+    hidden = set()
     for summary in table.scales:
         cell = view.cell(summary.scale_id, group)
-        if cell is None or cell.shown:
+        if cell is not None and not cell.shown:
+            hidden.add(summary.scale_id)
+    return _without_scales(table, hidden)
+
+
+def _alpha_over_threshold(
+    table: Table4, rows: pd.DataFrame, instrument: Instrument, threshold: int
+) -> Table4:
+    """``table`` (of ``rows``) without the alpha of a scale fewer than ``threshold`` of those
+    rows answered every item of: alpha is listwise, a figure of those respondents only."""
+    scales = []
+    for summary in table.scales:
+        items = list(instrument.scale(summary.scale_id).items)
+        complete = int(rows[items].notna().all(axis=1).sum())
+        if summary.alpha is not None and complete < threshold:
+            summary = replace(summary, alpha=None, alpha_ci=None)
+        scales.append(summary)
+    return replace(table, scales=tuple(scales))
+
+
+def _without_scales(table: Table4, hidden: set[str]) -> Table4:
+    """``table`` with no figure of the scales in ``hidden`` (their counts stay)."""
+    scales = []
+    for summary in table.scales:
+        if summary.scale_id not in hidden:
             scales.append(summary)
             continue
         scales.append(
@@ -414,7 +438,14 @@ def _breakdown(
             labels[v.group],
             v.shown,
             v.reason,
-            _masked(tables[v.group], v.group, per_scale) if v.group in tables else None,
+            _alpha_over_threshold(
+                _masked(tables[v.group], v.group, per_scale),
+                stated[stated[question_id] == v.group],
+                instrument,
+                threshold,
+            )
+            if v.group in tables
+            else None,
         )
         for v in visibility
         if v.n > 0
@@ -487,7 +518,12 @@ def _trend(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         read.append((other.id, published.number))
-        other_scores = favourable_scores(scale_scores(matrix, other_instrument), other_instrument)
+        other_scores = favourable_scores(
+            releases.published_scores(session, other, other_instrument, published.number, matrix)[
+                0
+            ],
+            other_instrument,
+        )
         points.append(
             TrendRound(
                 str(other.id),
@@ -521,7 +557,12 @@ def _change(
     before_instrument = round_instrument(session, before)
     shared = comparable_scales(before_instrument, instrument)
     changes = scale_changes(
-        favourable_scores(scale_scores(matrix, before_instrument), before_instrument)[shared],
+        favourable_scores(
+            releases.published_scores(session, before, before_instrument, published.number, matrix)[
+                0
+            ],
+            before_instrument,
+        )[shared],
         favourable_scores(scores, instrument)[shared],
     )
     note = None
@@ -557,8 +598,14 @@ def round_report(
         return RoundReport(
             partnership, survey_round, instrument, publication.submitted, threshold, publication
         )
-    summary = table4(matrix, instrument)
-    scores = scale_scores(matrix, instrument)
+    # A scale scored for fewer than the threshold, or for fewer more or less than an earlier
+    # release showed it with, shows no figure anywhere (only its count).
+    scores, withheld = releases.published_scores(
+        session, survey_round, instrument, publication.number, matrix
+    )
+    summary = _alpha_over_threshold(
+        _without_scales(table4(matrix, instrument), withheld), matrix, instrument, threshold
+    )
     anonymous: KAnonymous | None = None
     breakdowns: tuple[Breakdown, ...] = ()
     asymmetries: tuple[AsymmetryView, ...] = ()
@@ -568,19 +615,20 @@ def round_report(
         keep = [q for q in instrument.breakdowns if q in identifying]
         keep += [q for q in marked if q not in keep]
         anonymous = k_anonymise(matrix, identifying, threshold, keep=keep)
-        asymmetries = tuple(
-            asymmetry_views(
-                favourable_scores(scores, instrument),
-                {q: anonymous.frame[q] for q in marked},
-                instrument,
-                threshold,
-            )
+        broken_down = [q for q in instrument.breakdowns if q in matrix.columns]
+        # One check over every set the asymmetry views and the breakdowns publish, scale by
+        # scale (a breakdown by a question the asymmetry view does not show is checked too).
+        shown_views, per_scale = published_views(
+            favourable_scores(scores, instrument),
+            {q: anonymous.frame[q] for q in [*marked, *broken_down]},
+            instrument,
+            threshold,
+            broken_down,
         )
-        rest_views = {v.question_id: v for v in asymmetries if v.comparison == "rest"}
+        asymmetries = tuple(shown_views)
         breakdowns = tuple(
-            _breakdown(matrix, instrument, q, threshold, anonymous, rest_views.get(q))
-            for q in instrument.breakdowns
-            if q in matrix.columns
+            _breakdown(matrix, instrument, q, threshold, anonymous, per_scale.get(q))
+            for q in broken_down
         )
     open_link = releases.open_link_figures(session, publication)
     caution = open_link.caution()
