@@ -13,7 +13,6 @@ from typing import Any
 import jinja2
 
 from analysis.asymmetry import AsymmetryView
-from analysis.frequencies import PLAIN_HEADERS
 from analysis.report_tables import ReportTable, agreeing_is_favourable, profile_table_id
 from app.reports.charts import (
     ItemBar,
@@ -65,7 +64,6 @@ class ReportDocumentPage:
     item_svgs: Mapping[str, str]
     heat_maps: Mapping[str, str]
     trend_svg: str | None
-    frequency_headers: Mapping[str, str]
     generated_on: date
 
 
@@ -221,7 +219,6 @@ def report_html(
         item_svgs=charts.item_svgs,
         heat_maps=charts.heat_maps,
         trend_svg=charts.trend_svg,
-        frequency_headers=PLAIN_HEADERS,
         generated_on=generated_on or datetime.now(UTC).date(),
     )
     html = template.render(context_dict(page))

@@ -680,7 +680,6 @@ class ReportRoundPage:
     item_svgs: Mapping[str, str]  # scale id: its items' chart
     heat_maps: Mapping[str, str]  # asymmetry table id: its heat map
     trend_svg: str | None  # the trend over all rounds, when there is one
-    frequency_headers: Mapping[str, str]  # the frequency tables' column headings
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from analysis.frequencies import PLAIN_HEADERS
 from app.database import SessionDep
 from app.reports import documents, rendering
 from app.services import report_cache, reports, rounds
@@ -72,7 +71,6 @@ def _round_page(viewer: Viewer, report: RoundReport) -> ReportRoundPage:
         item_svgs=charts.item_svgs,
         heat_maps=charts.heat_maps,
         trend_svg=charts.trend_svg,
-        frequency_headers=PLAIN_HEADERS,
     )
 
 
