@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from analysis.frequencies import spss_round
+from analysis.frequencies import PLAIN_HEADERS, spss_round
 from analysis.instrument import Instrument
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parent / "templates"
@@ -91,6 +91,7 @@ def make_environment() -> jinja2.Environment:
     environment.globals["service_name"] = SERVICE_NAME
     environment.globals["question_text"] = question_text
     environment.globals["round_dates"] = round_dates
+    environment.globals["frequency_headers"] = PLAIN_HEADERS  # the frequency tables' headings
     return environment
 
 

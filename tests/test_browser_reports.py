@@ -337,3 +337,39 @@ def test_demo_report_fits_reads_at_a_glance_and_passes_axe(
     assert "Borderline. Borderline" not in text and "Borderline;" not in text
     violations = axe_violations(page)
     assert violations == [], describe_violations(violations)
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_the_standalone_report_shows_its_scroll_cues_on_a_phone(
+    chromium: Any, demo_report: Any, width: int
+) -> None:
+    """The HTML download opened on a phone: the page itself never scrolls sideways; a box
+    that does (a frequency table, a heat map) says so as the report page does, with styles
+    inlined in the file (it asks for nothing over the network)."""
+    from app.reports.rendering import report_html
+
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.set_content(report_html(demo_report))
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    screenshot(page, f"report-standalone-{width}")
+    assert [url for url in asked if not url.startswith(("data:", "about:"))] == []
+    overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className)"""
+    )
+    assert overflow <= 0, f"the standalone report is {overflow} px wider than {width} px: {wide}"
+    overflowing = assert_scroll_cues(page, f"standalone report at {width} px")
+    assert (overflowing > 0) == (width == 320)
+    # In print (the PDF is printed from this file) no hint is shown.
+    page.emulate_media(media="print")
+    hints = page.evaluate(
+        "() => [...document.querySelectorAll('.app-scroll-hint')].filter(h => h.checkVisibility())"
+        ".length"
+    )
+    assert hints == 0
+    context.close()

@@ -182,6 +182,21 @@ def test_the_environment_is_the_apps_own() -> None:
     assert "first_input_id" in ENVIRONMENT.globals and "num" in ENVIRONMENT.filters
 
 
+def test_the_frequency_headings_are_a_global_of_the_environment_not_a_page_field() -> None:
+    """Every report (the page and the standalone file) heads its frequency tables alike: the
+    headings are set once, as a global of the app's environment, not handed to each page."""
+    from analysis.frequencies import PLAIN_HEADERS
+
+    assert ENVIRONMENT.globals["frequency_headers"] == PLAIN_HEADERS
+    assert make_environment().globals["frequency_headers"] == PLAIN_HEADERS
+    carrying = [
+        name
+        for name, context in PAGE_CONTEXTS.items()
+        if "frequency_headers" in {field.name for field in dataclasses.fields(context)}
+    ]
+    assert carrying == []
+
+
 def test_every_admin_page_has_a_typed_context() -> None:
     """The admin pages all render from typed contexts; a new one must join them."""
     folder = Path(__file__).resolve().parent.parent / "app" / "templates" / "admin"

@@ -74,12 +74,15 @@ def test_every_chart_has_a_phone_layout_with_ids_of_its_own(
 
 
 def test_the_document_prints_no_scroll_hints(demo_html: tuple[RoundReport, str]) -> None:
-    """The scroll hints are shown by survey.css on a screen only when a box overflows; the
-    document (the HTML download and the PDF) has no survey.css, so its styles hide them."""
+    """The scroll hints show on a screen only when a box overflows (scroll.css); the document
+    (the HTML download and the PDF) hides them, and inlines scroll.css for screens only, so
+    the download opened on a phone shows them and a print never does."""
     _, html = demo_html
     assert 'class="app-scroll-hint"' in html
     css = html[html.index("<style>") : html.index("</style>")]
     assert re.search(r"\.app-scroll-hint \{ display: none; \}", css)
+    screen = css[css.index("@media screen {\n/* Scroll cues") :]
+    assert ".app-table-scroll {" in screen and "--app-scroll-shadows" in screen
 
 
 def test_the_contents_list_every_section(demo_html: tuple[RoundReport, str]) -> None:

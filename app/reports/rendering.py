@@ -36,10 +36,17 @@ BAND_TAGS = {
 _DETAILS_CLOSED = re.compile(r"<details(?![^>]*\bopen\b)")
 
 
+STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"
+
+
 @cache
 def report_css() -> str:
-    """The report's own styles, inlined into the standalone HTML and PDF."""
-    return (Path(__file__).resolve().parent.parent / "static" / "report.css").read_text("utf-8")
+    """The report's own styles, inlined into the standalone HTML and PDF, and the scroll cues
+    the pages show for a box that scrolls sideways (``scroll.css``), for screens only: the
+    HTML download opened on a phone shows them as the report page does; a print has none."""
+    own = (STATIC_FOLDER / "report.css").read_text("utf-8")
+    cues = (STATIC_FOLDER / "scroll.css").read_text("utf-8")
+    return f"{own}\n@media screen {{\n{cues}\n:root {{ --app-scroll-cover: #fff; }}\n}}\n"
 
 
 @dataclass(frozen=True)
