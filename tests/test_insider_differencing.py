@@ -15,33 +15,20 @@ blank those sets differ, and the difference can be one person (on SQLite and Pos
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.instruments import instrument_named
-from app.models import Response, ResponseStatus
 from app.services import partnerships, rounds
-from app.services.accounts import add_account
 from tests.conftest import SurveySetUp
-from tests.test_reports_support import PASSWORD, sign_in
+from tests.test_reports_support import add_responses, admin, report_json
+
+__all__ = ["admin"]  # fixture
 
 K = 5
-
-
-@pytest.fixture
-def admin(client: TestClient, session: Session) -> TestClient:
-    add_account(session, "admin@example.org", PASSWORD, "admin")
-    sign_in(client, "admin@example.org")
-    return client
-
-
-def _report(client: TestClient, round_id: int) -> dict:  # type: ignore[type-arg]
-    answer = client.get(f"/api/v1/reports/rounds/{round_id}")
-    assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
 
 
 def _scale(table4: dict, scale_id: str) -> dict:  # type: ignore[type-arg]
@@ -54,18 +41,9 @@ def _submit(
     version: str,
     people: list[tuple[dict[str, int], dict[str, str]]],
 ) -> None:
-    for answers, background in people:
-        session.add(
-            Response(
-                round_id=round_id,
-                status=ResponseStatus.SUBMITTED,
-                instrument_version=version,
-                answers=answers,
-                background=background,
-                submitted_at=datetime.now(UTC),
-            )
-        )
-    session.commit()
+    add_responses(
+        session, round_id, [a for a, _ in people], [b for _, b in people], version=version
+    )
 
 
 def _self_check_round(session: Session) -> int:
@@ -112,7 +90,7 @@ def test_a_breakdown_without_an_asymmetry_view_hides_no_one_by_subtraction_on_a_
     _submit(session, round_id, instrument.version, people)
     rounds.close_round(session, round_id)
 
-    report = _report(admin, round_id)
+    report = report_json(admin, round_id)
     whole = _scale(report["table4"], scale.id)
     assert whole["n"] == 13
     by_role = next(b for b in report["breakdowns"] if b["question"] == "professional_role")
@@ -146,7 +124,7 @@ def test_a_scale_most_respondents_left_blank_shows_no_mean_of_fewer_than_k(
     _submit(session, survey.round_id, instrument.version, [(blank, background)] * 4)
     rounds.close_round(session, survey.round_id)
     assert full  # every other scale has all five people
-    figures = _scale(_report(admin, survey.round_id)["table4"], scale.id)
+    figures = _scale(report_json(admin, survey.round_id)["table4"], scale.id)
     assert figures["mean"] is None or figures["n"] >= K
     # The page and the documents are made without the scale's figures (its count stays).
     for path in ("", "/report.html", "/report.xlsx", "/report.docx"):
@@ -188,7 +166,7 @@ def test_an_item_answered_by_someone_not_scored_on_its_scale_is_not_given_away(
     _submit(session, survey.round_id, instrument.version, [*others, (victim, background)])
     rounds.close_round(session, survey.round_id)
 
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     figures = _scale(report["table4"], scale.id)
     tables = {t["item"]: t for t in report["frequencies"]}
     answered = sum(tables[i]["valid"] for i in scale.items)
@@ -213,12 +191,12 @@ def test_two_interim_releases_do_not_differ_by_one_person_on_a_scale(
     background = {"organisation_type": "acute-trust", "professional_role": "management"}
     first_five = [(dict.fromkeys(instrument.item_ids, v), background) for v in (2, 3, 4, 5, 3)]
     _submit(session, survey.round_id, instrument.version, first_five)
-    first = _scale(_report(admin, survey.round_id)["table4"], scale.id)
+    first = _scale(report_json(admin, survey.round_id)["table4"], scale.id)
     victim = 1
     blank = {item: 4 for item in instrument.item_ids if item not in scale.items}
     later = [(dict.fromkeys(instrument.item_ids, victim), background)] + [(blank, background)] * 4
     _submit(session, survey.round_id, instrument.version, later)
-    second_report = _report(admin, survey.round_id)
+    second_report = report_json(admin, survey.round_id)
     assert second_report["release"]["number"] == 2
     second = _scale(second_report["table4"], scale.id)
     if first["mean"] is None or second["mean"] is None:
@@ -252,7 +230,7 @@ def test_an_item_fewer_than_k_answered_gives_no_one_s_answer(
     _submit(session, survey.round_id, instrument.version, [(victim, background)])
     _submit(session, survey.round_id, instrument.version, [(blank, background)] * 4)
     rounds.close_round(session, survey.round_id)
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     for table in report["frequencies"]:
         if 0 < table["valid"] < K:
             given = {row["value"]: row["frequency"] for row in table["rows"] if row["frequency"]}
@@ -315,7 +293,7 @@ def test_an_earlier_round_s_small_scale_is_in_no_trend_or_change(
     assert isinstance(later, SurveyRound) and later.id is not None
     full = [(dict.fromkeys(instrument.item_ids, v), background) for v in (2, 3, 4, 5, 3, 4)]
     _submit(session, later.id, instrument.version, full)
-    report = _report(admin, later.id)
+    report = report_json(admin, later.id)
     assert report["change"]["previous_round_id"] == earlier.round_id
     assert scale.id not in {c["scale_id"] for c in report["change"]["scales"]}
     trend = next(t for t in report["tables"] if t["id"] == "trend-table")
@@ -345,7 +323,7 @@ def test_alpha_is_not_given_for_fewer_than_k_who_answered_every_item(
     people = [*complete, *[(partial | {scale.items[0]: v}, background) for v in (1, 2, 4, 5)]]
     _submit(session, survey.round_id, instrument.version, people)
     rounds.close_round(session, survey.round_id)
-    figures = _scale(_report(admin, survey.round_id)["table4"], scale.id)
+    figures = _scale(report_json(admin, survey.round_id)["table4"], scale.id)
     assert figures["n"] == 6
     assert figures["alpha"] is None and figures["alpha_ci"] is None, figures["alpha"]
 

@@ -30,7 +30,16 @@ from app.models import RawAccessGrant, Response, ResponseStatus
 from app.services import rounds
 from app.services.accounts import add_account, coordinator_by_email, grant_partnership
 from tests.conftest import COORDINATOR_PASSWORD, SurveySetUp, full_answers
-from tests.test_reports_support import PASSWORD, add_responses, seeded_demo_round, sign_in
+from tests.test_reports_support import (
+    PASSWORD,
+    add_responses,
+    admin,
+    report_json,
+    seeded_demo_round,
+    sign_in,
+)
+
+__all__ = ["admin"]  # fixture
 
 K = 5
 INSTRUMENT = instrument_named("trustworthy-collaboration")
@@ -70,19 +79,6 @@ def _add(
     session.commit()
 
 
-@pytest.fixture
-def admin(client: TestClient, session: Session) -> TestClient:
-    add_account(session, "admin@example.org", PASSWORD, "admin")
-    sign_in(client, "admin@example.org")
-    return client
-
-
-def _report(client: TestClient, round_id: int) -> dict:  # type: ignore[type-arg]
-    answer = client.get(f"/api/v1/reports/rounds/{round_id}")
-    assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
-
-
 def _scale_mean(table4: dict, scale_id: str = SCALE) -> float:  # type: ignore[type-arg]
     return float(next(s["mean"] for s in table4["scales"] if s["scale_id"] == scale_id))
 
@@ -94,7 +90,7 @@ def _subtraction_attack(
     client: TestClient, round_id: int, attacker_value: int
 ) -> tuple[int, float | None]:
     """Overall minus the shown groups minus the attacker: (people left, their mean)."""
-    report = _report(client, round_id)
+    report = report_json(client, round_id)
     by_type = next(b for b in report["breakdowns"] if b["question"] == "organisation_type")
     n = report["table4"]["n"]
     total = _scale_mean(report["table4"]) * n
@@ -129,7 +125,7 @@ def test_small_groups_cannot_be_worked_out_by_subtraction(
     people += [(_who(other), 2) for other in small[2:]]
     _add(session, survey.round_id, people)
     rounds.close_round(session, survey.round_id)
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     by_type = next(b for b in report["breakdowns"] if b["question"] == "organisation_type")
     hidden = [g for g in by_type["groups"] if not g["shown"]]
     shown = [g["table4"]["n"] for g in by_type["groups"] if g["shown"]]
@@ -154,7 +150,7 @@ def test_the_mean_of_two_people_is_not_published_without_an_attacker(
     people += [(_who("local-authority"), 1), (_who("ambulance-trust"), 5)]
     _add(session, survey.round_id, people)
     rounds.close_round(session, survey.round_id)
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     for breakdown in report["breakdowns"]:
         shown = sum(g["table4"]["n"] for g in breakdown["groups"] if g["shown"])
         assert report["table4"]["n"] - shown in (0,) or report["table4"]["n"] - shown >= K
@@ -231,7 +227,7 @@ def test_a_rare_combination_of_common_values_is_in_no_download(
     )
     assert not pair.any()
     assert answers["q10"].tolist().count(1) == 1  # the director's row is there, generalised
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     assert "blank in the row-level files" in report["row_level"]["withheld"]
     notes = _xlsx_frames(admin.get(f"/reports/rounds/{survey.round_id}/report.xlsx").content)
     assert any("blank in the row-level files" in str(n) for n in notes["Notes"]["Note"])
@@ -341,7 +337,7 @@ def test_downloads_of_an_open_round_do_not_change_with_one_more_response(
             assert moment[name] == b"303", name  # sent to the report, which says why
     for name in ("JSON", "JSON/answers", "JSON/scores"):
         assert _without_count(before[name], name) == _without_count(after[name], name), name
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     assert report["results_visible"] is False and "table4" not in report
     assert "when the round closes" in report["note"]
 
@@ -354,21 +350,21 @@ def test_interim_releases_move_only_in_steps_of_the_threshold(
 
     releases.set_release_policy(session, survey.round_id, "interim")
     _add(session, survey.round_id, [(_who("acute-trust"), v) for v in (2, 3, 4, 5, 3)])
-    first = _report(admin, survey.round_id)
+    first = report_json(admin, survey.round_id)
     assert first["release"]["number"] == 1 and first["table4"]["n"] == 5
     assert "results move in steps of at least 5" in first["publication"]
     assert first["breakdowns"] == []  # interim: whole-round figures only
     assert "records" not in admin.get(f"/api/v1/reports/rounds/{survey.round_id}/answers").json()
     _add(session, survey.round_id, [(_who("acute-trust"), 1)])
-    second = _report(admin, survey.round_id)
+    second = report_json(admin, survey.round_id)
     assert second["frequencies"] == first["frequencies"] and second["table4"] == first["table4"]
     assert second["not_included"] == 1
     _add(session, survey.round_id, [(_who("acute-trust"), 1)] * 4)
-    third = _report(admin, survey.round_id)
+    third = report_json(admin, survey.round_id)
     assert third["release"]["number"] == 2 and third["table4"]["n"] == 10  # a step of 5
     _add(session, survey.round_id, [(_who("acute-trust"), 5)] * 3)
     rounds.close_round(session, survey.round_id)
-    final = _report(admin, survey.round_id)
+    final = report_json(admin, survey.round_id)
     assert final["release"] == {**final["release"], "number": 3, "final": True, "responses": 10}
     assert final["table4"] == third["table4"]  # 3 late responses would be a step of 3
     assert (
@@ -425,7 +421,7 @@ def test_the_report_counts_open_link_responses_and_flags_a_burst(
         at=hour + timedelta(hours=1),
     )
     rounds.close_round(session, survey.round_id)
-    report = _report(admin, survey.round_id)
+    report = report_json(admin, survey.round_id)
     assert report["open_link"] == {
         "responses": 6,
         "of": 10,
@@ -447,7 +443,7 @@ def test_the_report_counts_open_link_responses_and_flags_a_burst(
             at=hour - timedelta(hours=number + 1),
         )
     rounds.close_round(session, spread.round_id)
-    calm = _report(admin, spread.round_id)
+    calm = report_json(admin, spread.round_id)
     assert calm["open_link"]["responses"] == 6 and calm["open_link"]["burst"] is False
     assert not any("open link" in c for c in calm["cautions"])
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.models import Response, ResponseStatus, utc_now
+from app.services.accounts import add_account
 from app.services.demo import seed_demo
 
 PASSWORD = "report reader password"
@@ -23,14 +25,18 @@ def seeded_demo_round(session: Session) -> int:
 
 
 def add_responses(
-    session: Session, round_id: int, answers: list[dict[str, int]], background: list[dict[str, str]]
+    session: Session,
+    round_id: int,
+    answers: list[dict[str, int]],
+    background: list[dict[str, str]],
+    version: str = "2017.1",
 ) -> None:
     for given, about in zip(answers, background, strict=True):
         session.add(
             Response(
                 round_id=round_id,
                 status=ResponseStatus.SUBMITTED,
-                instrument_version="2017.1",
+                instrument_version=version,
                 answers=given,
                 background=about,
                 submitted_at=utc_now(),
@@ -49,3 +55,18 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
+
+
+@pytest.fixture
+def admin(client: TestClient, session: Session) -> TestClient:
+    """The test client signed in as an admin (who reads every round's report)."""
+    add_account(session, "admin@example.org", PASSWORD, "admin")
+    sign_in(client, "admin@example.org")
+    return client
+
+
+def report_json(client: TestClient, round_id: int) -> dict:  # type: ignore[type-arg]
+    """A round's report from the API, as an evaluator's script reads it."""
+    answer = client.get(f"/api/v1/reports/rounds/{round_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]

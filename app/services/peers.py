@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from analysis.disclosure import results_visible
 from analysis.instrument import Instrument
 from analysis.peers import MINIMUM_PEERS, PeerPosition, peer_positions
-from analysis.summary import Table4, favourable_scores
+from analysis.summary import Table4
 from analysis.trend import shared_scales
 from app.models import SurveyRound
 from app.services import releases, rounds
@@ -59,10 +59,9 @@ def peer_benchmark(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         shared = set(shared_scales([instrument, other_instrument]))
-        scored, _ = releases.published_scores(
+        scores = releases.published_favourable_scores(
             session, other, other_instrument, published.number, matrix
         )
-        scores = favourable_scores(scored, other_instrument)
         chosen[other.partnership_id] = {
             str(c): float(scores[c].mean()) for c in scores.columns if c in shared
         }

@@ -36,6 +36,7 @@ from analysis.disclosure import (
 )
 from analysis.instrument import Instrument
 from analysis.scoring import scale_scores
+from analysis.summary import favourable_scores
 from app.models import ReleasePolicy, Response, ResponseStatus, RoundRelease, SurveyRound
 from app.services import audit, rounds
 from app.services.errors import FieldValidationError, InvalidRequestError
@@ -323,3 +324,16 @@ def published_scores(
     if withheld:
         scores = scores.assign(**dict.fromkeys(withheld, float("nan")))
     return scores, withheld
+
+
+def published_favourable_scores(
+    session: Session,
+    survey_round: SurveyRound,
+    instrument: Instrument,
+    number: int,
+    matrix: pd.DataFrame,
+) -> pd.DataFrame:
+    """:func:`published_scores` of another round's release, favourable-keyed (higher is
+    better), as the trend, the change and the peer benchmark compare them."""
+    scores, _ = published_scores(session, survey_round, instrument, number, matrix)
+    return favourable_scores(scores, instrument)

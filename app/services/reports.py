@@ -432,21 +432,17 @@ def _breakdown(
     stated = matrix.assign(**{question_id: matrix[question_id].fillna(NOT_STATED)})
     tables = grouped_table4(stated[stated[question_id].isin(shown)], instrument, question_id)
     labels = {o.value: o.label for o in question.options} | {NOT_STATED: "Not stated or withheld"}
-    groups = tuple(
-        GroupResult(
-            v.group,
-            labels[v.group],
-            v.shown,
-            v.reason,
-            _alpha_over_threshold(
-                _masked(tables[v.group], v.group, per_scale),
-                stated[stated[question_id] == v.group],
-                instrument,
-                threshold,
-            )
-            if v.group in tables
-            else None,
+    published = {
+        group: _alpha_over_threshold(
+            _masked(table, group, per_scale),
+            stated[stated[question_id] == group],
+            instrument,
+            threshold,
         )
+        for group, table in tables.items()
+    }
+    groups = tuple(
+        GroupResult(v.group, labels[v.group], v.shown, v.reason, published.get(v.group))
         for v in visibility
         if v.n > 0
     )
@@ -518,11 +514,8 @@ def _trend(
         if not results_visible(len(matrix), other.anonymity_threshold):
             continue
         read.append((other.id, published.number))
-        other_scores = favourable_scores(
-            releases.published_scores(session, other, other_instrument, published.number, matrix)[
-                0
-            ],
-            other_instrument,
+        other_scores = releases.published_favourable_scores(
+            session, other, other_instrument, published.number, matrix
         )
         points.append(
             TrendRound(
@@ -556,15 +549,10 @@ def _change(
         )
     before_instrument = round_instrument(session, before)
     shared = comparable_scales(before_instrument, instrument)
-    changes = scale_changes(
-        favourable_scores(
-            releases.published_scores(session, before, before_instrument, published.number, matrix)[
-                0
-            ],
-            before_instrument,
-        )[shared],
-        favourable_scores(scores, instrument)[shared],
+    before_scores = releases.published_favourable_scores(
+        session, before, before_instrument, published.number, matrix
     )
+    changes = scale_changes(before_scores[shared], favourable_scores(scores, instrument)[shared])
     note = None
     if len(shared) < len(instrument.scales):
         note = (

@@ -204,6 +204,7 @@ def _mailing_page(
     values: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
     show_preview: bool = False,
+    refused: bool = False,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     survey_round = rounds.get_round(session, round_id)
@@ -246,7 +247,7 @@ def _mailing_page(
             saved=request.query_params.get("saved") == "1",
             closed=closed,
             reminder_days=[date.fromisoformat(day) for day in mailing.reminder_dates],
-            refused=closed and status_code == status.HTTP_409_CONFLICT,
+            refused=refused,
         ),
         status_code=status_code,
     )
@@ -291,7 +292,13 @@ def save_mailing(
             participants.save_mailing(session, round_id, **values)
     except RoundNotOpenError:
         return _mailing_page(
-            request, session, coordinator, round_id, base, status_code=status.HTTP_409_CONFLICT
+            request,
+            session,
+            coordinator,
+            round_id,
+            base,
+            refused=True,
+            status_code=status.HTTP_409_CONFLICT,
         )
     except FieldValidationError as error:
         return _mailing_page(
