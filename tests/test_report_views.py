@@ -120,6 +120,29 @@ def _peers(session: Session, make_round: Callable[..., SurveySetUp], count: int)
     return made
 
 
+def test_a_peer_s_scale_scored_for_one_person_never_reaches_the_benchmark(
+    session: Session, make_round: Callable[..., SurveySetUp]
+) -> None:
+    """Insider: five closed peers of 6 responses each, but in one of them five people left a
+    scale blank. That peer's mean on the scale is one person's score; its own report shows no
+    figure of it, so the benchmark (whose median of five peers would be one of their means)
+    must not count it either: four peers remain, too few for a benchmark of that scale."""
+    scale = next(s for s in INSTRUMENT.scales if s.id == "inter_individual_trust")
+    own = make_round(opens_in_days=-40, closes_in_days=-20)
+    _closed_with(session, rounds.get_round(session, own.round_id), _answers(6, 99))
+    _peers(session, make_round, MINIMUM_PEERS - 1)
+    small = make_round(opens_in_days=-40, closes_in_days=-20)
+    answers = _answers(6, 77)
+    for person in answers[1:]:
+        for item in scale.items:
+            del person[item]
+    _closed_with(session, rounds.get_round(session, small.round_id), answers)
+    report = _report(session, own.round_id)
+    assert report.peers is not None and report.peers.peers == MINIMUM_PEERS
+    assert scale.id not in report.peers.positions
+    assert any(s in report.peers.positions for s in ("inter_organisational_trust", "competition"))
+
+
 def test_peer_benchmark_needs_five_closed_published_peers(
     session: Session, make_round: Callable[..., SurveySetUp]
 ) -> None:
